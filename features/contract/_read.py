@@ -20,7 +20,7 @@ from features.contract._schema import Column, Kind, Table
 
 __all__ = ["canonical_dtype", "read_table"]
 
-_TZ_SUFFIX = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 _TRUE = {"true", "1", "t", "yes"}
 _FALSE = {"false", "0", "f", "no"}
 

@@ -22,8 +22,8 @@ from features.sources.sec_ftd import ftd_intensity, read_sec_ftd
 __all__ = ["DESKS", "World", "draw_world", "isin_from_nsin"]
 
 MARKET_CODES = np.array(list(MARKETS))
-_ETF_WORDS = re.compile(r"\b(ETF|ETFS|FD|FUND|TRUST|SPDR|ISHARES|PROSHARES|INDEX)\b")
-_NOT_SHARES = re.compile(r"\b(WT|WTS|WARRANT|WARRANTS|RIGHT|RIGHTS|UNIT|UNITS)\b|EXP ")
+_ETF_WORDS = re.compile(r"\b(?:ETF|ETFS|FD|FUND|TRUST|SPDR|ISHARES|PROSHARES|INDEX)\b")
+_NOT_SHARES = re.compile(r"\b(?:WT|WTS|WARRANT|WARRANTS|RIGHT|RIGHTS|UNIT|UNITS)\b|EXP ")
 
 # desk -> (asset class, markets it trades)
 DESKS: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -108,7 +108,11 @@ def read_sec_ftd_file(path: Path | str) -> pd.DataFrame:
         }
     )
     checks = (
-        ("SETTLEMENT DATE", frame["settlement_date"].isna(), "must be a date YYYYMMDD"),
+        (
+            "SETTLEMENT DATE",
+            frame["settlement_date"].isna() | ~raw["date"].str.fullmatch(r"\d{8}"),
+            "must be a date YYYYMMDD",
+        ),
         ("CUSIP", ~raw["cusip"].str.fullmatch(_CUSIP), "must be a 9-character CUSIP"),
         (
             "QUANTITY (FAILS)",

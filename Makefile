@@ -1,0 +1,35 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SHARED_SEC := $(abspath $(CURDIR)/../shared/data/sec-fails-to-deliver)
+
+# Use the real SEC fails-to-deliver files when they sit beside the checkout.
+ifneq ($(wildcard $(SHARED_SEC)/cnsfails*.txt),)
+export FAILCAST_SEC_FTD_DIR ?= $(SHARED_SEC)
+endif
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	FAILCAST_HOME=$${FAILCAST_HOME:-$(CURDIR)/.failcast} $(BIN)/failcast demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --durations=10
+
+lint: $(STAMP)
+	$(BIN)/ruff check features training serving pipelines tests benchmarks
+	$(BIN)/ruff format --check features training serving pipelines tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.simulator
+
+clean:
+	rm -rf $(VENV) .failcast .pytest_cache

@@ -1,0 +1,128 @@
+"""The `failcast` command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from features.contract import ContractError, read_dataset, write_dataset
+from features.settings import get_settings
+from features.simulator import SimulationConfig, simulate
+from features.sources.sec_ftd import read_sec_ftd
+from features.summary import summarise
+from pipelines.console import calibration_table, console, err_console, progress_steps
+from pipelines.ingest import write_sec_ftd
+
+app = typer.Typer(help="failcast: settlement-fail prediction for post-trade operations.", no_args_is_help=True)
+data_app = typer.Typer(help="Inspect and import datasets.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Ingest real data sources.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(ingest_app, name="ingest")
+
+DatasetDir = Annotated[Path, typer.Argument(help="dataset directory (one Parquet or CSV file per table)")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err_console.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+    return typer.Exit(1)
+
+
+@app.command("simulate")
+def simulate_cmd(
+    out: Annotated[Path, typer.Option(help="directory to write the dataset to")],
+    days: Annotated[int, typer.Option(help="US business days of trading")] = 250,
+    trades_per_day: Annotated[int, typer.Option(help="mean trades per day")] = 4_000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+    start: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="first trade date")] = dt.datetime(2024, 1, 2),
+    t1_switch: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="US/CA move from T+2 to T+1")
+    ] = dt.datetime(2024, 5, 28),
+    sec_ftd: Annotated[Path | None, typer.Option(help="SEC fails-to-deliver files seeding US equities")] = None,
+    replicas: Annotated[int, typer.Option(help="Monte Carlo replicas behind p_fail_at_execution")] = 32,
+) -> None:
+    """Simulate a world of trades, lifecycles and outcomes, with truth."""
+    try:
+        config = SimulationConfig(
+            days=days,
+            trades_per_day=trades_per_day,
+            seed=seed,
+            start=start.date(),
+            t1_switch=t1_switch.date() if t1_switch else None,
+            sec_ftd_dir=sec_ftd or get_settings().sec_ftd_dir,
+            replicas=replicas,
+        )
+        with progress_steps("simulate") as step:
+            dataset = simulate(config, on_step=step)
+        write_dataset(dataset, out)
+    except (ValueError, OSError) as exc:
+        raise _fail(exc) from exc
+    console.print(f"wrote {len(dataset['trades']):,} trades to {out}")
+
+
+@app.command("validate")
+def validate_cmd(directory: DatasetDir) -> None:
+    """Check a dataset against the raw-data contract; exit 1 naming every violation."""
+    try:
+        dataset = read_dataset(directory)
+    except ContractError as exc:
+        raise _fail(exc) from exc
+    rows = ", ".join(f"{name} {len(frame):,}" for name, frame in dataset.items())
+    console.print(f"[green]valid[/]: {rows}")
+
+
+@data_app.command("summary")
+def summary_cmd(
+    directory: DatasetDir,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Calibration figures of a dataset beside the targets of DESIGN.md."""
+    try:
+        summary = summarise(read_dataset(directory))
+    except ContractError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        console.print(calibration_table(summary))
+
+
+@data_app.command("import")
+def import_cmd(
+    source: DatasetDir,
+    out: Annotated[Path, typer.Option(help="directory to write the validated Parquet dataset to")],
+) -> None:
+    """Validate a dataset (CSV or Parquet) and store it as Parquet."""
+    try:
+        write_dataset(read_dataset(source), out)
+    except (ContractError, OSError) as exc:
+        raise _fail(exc) from exc
+    console.print(f"imported {source} into {out}")
+
+
+@ingest_app.command("sec-ftd")
+def ingest_sec_ftd_cmd(
+    files: Annotated[list[Path], typer.Argument(help="cnsfails*.txt files, or a directory of them")],
+    out: Annotated[Path, typer.Option(help="directory to write sec_ftd.parquet to")],
+) -> None:
+    """Load SEC fails-to-deliver files into a per-security daily table."""
+    try:
+        table = read_sec_ftd(files[0] if len(files) == 1 else files)
+        path = write_sec_ftd(table, out)
+    except (ValueError, OSError) as exc:
+        raise _fail(exc) from exc
+    console.print(
+        f"wrote {len(table):,} rows ({table['cusip'].nunique():,} securities, "
+        f"{table['settlement_date'].min():%Y-%m-%d} to {table['settlement_date'].max():%Y-%m-%d}) to {path}"
+    )
+
+
+@app.command("demo")
+def demo_cmd() -> None:
+    """The main job end to end on embedded defaults."""
+    from pipelines.demo import run_demo
+
+    run_demo()

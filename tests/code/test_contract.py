@@ -1,0 +1,181 @@
+"""The raw-data contract: every rule gets a clear error naming file, column, rule and rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from features.contract import TABLES, ContractError, Dataset, read_dataset, write_dataset
+
+
+def _copy(world: Dataset) -> dict[str, pd.DataFrame]:
+    return {k: v.copy() for k, v in world.items()}
+
+
+def _negative_quantity(d: dict[str, pd.DataFrame]) -> None:
+    d["trades"].loc[3, "quantity"] = -5.0
+
+
+def _duplicate_trade(d: dict[str, pd.DataFrame]) -> None:
+    d["trades"].loc[4, "trade_id"] = d["trades"].loc[2, "trade_id"]
+
+
+def _settle_before_trade(d: dict[str, pd.DataFrame]) -> None:
+    t = d["trades"]
+    t.loc[5, "settlement_date"] = t.loc[5, "trade_date"] - pd.Timedelta(days=3)
+
+
+def _unknown_outcome(d: dict[str, pd.DataFrame]) -> None:
+    d["outcomes"].loc[0, "trade_id"] = "T99999999"
+
+
+def _unknown_enum(d: dict[str, pd.DataFrame]) -> None:
+    d["trades"].loc[1, "side"] = "SHORT"
+
+
+def _early_known_ts(d: dict[str, pd.DataFrame]) -> None:
+    o = d["outcomes"]
+    o.loc[0, "known_ts"] = o.loc[0, "known_ts"] - pd.Timedelta(days=2)
+
+
+def _reason_for_settled(d: dict[str, pd.DataFrame]) -> None:
+    o = d["outcomes"]
+    row = o.index[o["status"] == "SETTLED"][0]
+    o.loc[row, "fail_reason"] = "OTHER"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "file", "column", "rule"),
+    [
+        (_negative_quantity, "trades.parquet", "quantity", "must be > 0"),
+        (_duplicate_trade, "trades.parquet", "trade_id", r"\(trade_id\) must be unique"),
+        (_settle_before_trade, "trades.parquet", "settlement_date", "must be on or after trade_date"),
+        (_unknown_outcome, "outcomes.parquet", "trade_id", "must refer to a known trade_id in trades.parquet"),
+        (_unknown_enum, "trades.parquet", "side", r"must be one of \{BUY, SELL\}"),
+        (_early_known_ts, "outcomes.parquet", "known_ts", "must be at or after the end of the trade's settlement_date"),
+        (_reason_for_settled, "outcomes.parquet", "fail_reason", "must be given for FAILED outcomes and only"),
+    ],
+)
+def test_write_dataset_rejects_rule_breaks_and_writes_nothing(
+    tmp_path: Path, small_world: Dataset, mutate: Callable, file: str, column: str, rule: str
+) -> None:
+    bad = _copy(small_world)
+    mutate(bad)
+    out = tmp_path / "out"
+    with pytest.raises(ContractError, match=rule) as info:
+        write_dataset(bad, out)
+    message = str(info.value)
+    assert f"{file}, column '{column}'" in message
+    assert "First offending rows" in message
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no staging directory left behind
+
+
+def test_read_dataset_reports_missing_column_with_expected_columns(small_dir: Path) -> None:
+    table = pq.read_table(small_dir / "trades.parquet").drop_columns(["price"])
+    pq.write_table(table, small_dir / "trades.parquet")
+    with pytest.raises(ContractError, match=r"trades.parquet, column 'price': required column is missing"):
+        read_dataset(small_dir)
+
+
+def test_read_dataset_reports_wrong_parquet_type(small_dir: Path) -> None:
+    table = pq.read_table(small_dir / "trades.parquet")
+    as_text = table.set_column(
+        table.schema.get_field_index("quantity"), "quantity", table["quantity"].cast(pa.string())
+    )
+    pq.write_table(as_text, small_dir / "trades.parquet")
+    with pytest.raises(ContractError, match=r"column 'quantity': must be a float; found Parquet type string"):
+        read_dataset(small_dir)
+
+
+def test_read_dataset_rejects_naive_parquet_timestamps(small_dir: Path) -> None:
+    table = pq.read_table(small_dir / "events.parquet")
+    naive = table.set_column(
+        table.schema.get_field_index("event_ts"), "event_ts", table["event_ts"].cast(pa.timestamp("us"))
+    )
+    pq.write_table(naive, small_dir / "events.parquet")
+    with pytest.raises(ContractError, match=r"events.parquet, column 'event_ts': .*found a naive timestamp"):
+        read_dataset(small_dir)
+
+
+def _to_csv(directory: Path, name: str) -> Path:
+    frame = read_dataset(directory, tables=[name])[name]
+    (directory / f"{name}.parquet").unlink()
+    path = directory / f"{name}.csv"
+    frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+    return path
+
+
+def test_csv_dataset_reads_like_parquet(small_dir: Path, small_world: Dataset) -> None:
+    _to_csv(small_dir, "instruments")
+    lines = (small_dir / "instruments.csv").read_text().splitlines()
+    # Dates in CSV are ISO 8601 calendar dates.
+    header = lines[0].split(",")
+    col = header.index("issue_date")
+    (small_dir / "instruments.csv").write_text(
+        "\n".join([lines[0]] + [",".join(v if i != col else v[:10] for i, v in enumerate(line.split(","))) for line in lines[1:]])
+    )
+    loaded = read_dataset(small_dir)
+    pd.testing.assert_frame_equal(loaded["instruments"], small_world["instruments"], check_dtype=True)
+
+
+def test_csv_naive_timestamps_are_rejected_with_line_numbers(small_dir: Path) -> None:
+    path = _to_csv(small_dir, "events")
+    lines = path.read_text().splitlines()
+    first = lines[1].split(",")
+    first[1] = first[1][:26]  # drop the +0000 offset
+    lines[1] = ",".join(first)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ContractError, match=r"(?s)events.csv, column 'event_ts': must be a timezone-aware.*line 2"):
+        read_dataset(small_dir)
+
+
+def test_csv_unparseable_number_names_the_line(small_dir: Path) -> None:
+    path = _to_csv(small_dir, "trades")
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[3].split(",")
+    row[header.index("price")] = "abc"
+    lines[3] = ",".join(row)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ContractError, match=r"(?s)trades.csv, column 'price': must be a number.*line 4 .*price='abc'"):
+        read_dataset(small_dir)
+
+
+def test_missing_required_table_and_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(ContractError, match="dataset directory does not exist"):
+        read_dataset(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ContractError, match="trades.parquet: required table is missing"):
+        read_dataset(tmp_path / "empty")
+
+
+def test_failed_write_leaves_existing_dataset_untouched(tmp_path: Path, small_world: Dataset) -> None:
+    out = write_dataset(small_world, tmp_path / "stored")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = _copy(small_world)
+    _negative_quantity(bad)
+    with pytest.raises(ContractError):
+        write_dataset(bad, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_every_violation_is_reported_not_just_the_first(small_world: Dataset, tmp_path: Path) -> None:
+    bad = _copy(small_world)
+    _negative_quantity(bad)
+    _unknown_enum(bad)
+    with pytest.raises(ContractError) as info:
+        write_dataset(bad, tmp_path / "out")
+    assert {v.column for v in info.value.violations} >= {"quantity", "side"}
+
+
+def test_written_parquet_uses_contract_types(small_dir: Path) -> None:
+    schema = pq.read_schema(small_dir / "trades.parquet")
+    assert schema.field("trade_date").type == pa.date32()
+    assert schema.field("execution_ts").type == pa.timestamp("us", tz="UTC")
+    assert set(TABLES["trades"].column_names) == set(schema.names)
