@@ -54,7 +54,9 @@ class SettlementCalendar:
             out[idx] = fn(str(code), idx)
         return out
 
-    def add_business_days(self, dates: np.ndarray, n: np.ndarray | int, markets: np.ndarray) -> np.ndarray:
+    def add_business_days(
+        self, dates: np.ndarray, n: np.ndarray | int, markets: np.ndarray
+    ) -> np.ndarray:
         """``dates`` rolled forward to a business day, then moved ``n`` business days."""
         dates = np.asarray(dates, dtype="datetime64[D]")
         n_arr = np.broadcast_to(np.asarray(n, dtype=np.int64), dates.shape)
@@ -62,7 +64,9 @@ class SettlementCalendar:
         return self._per_market(
             markets,
             out,
-            lambda c, i: np.busday_offset(dates[i], n_arr[i], roll="forward", busdaycal=self._busday[c]),
+            lambda c, i: np.busday_offset(
+                dates[i], n_arr[i], roll="forward", busdaycal=self._busday[c]
+            ),
         )
 
     def is_business_day(self, dates: np.ndarray, markets: np.ndarray) -> np.ndarray:
@@ -72,7 +76,9 @@ class SettlementCalendar:
             markets, out, lambda c, i: np.is_busday(dates[i], busdaycal=self._busday[c])
         )
 
-    def business_days_between(self, start: np.ndarray, end: np.ndarray, markets: np.ndarray) -> np.ndarray:
+    def business_days_between(
+        self, start: np.ndarray, end: np.ndarray, markets: np.ndarray
+    ) -> np.ndarray:
         """Number of business days in [start, end)."""
         start = np.asarray(start, dtype="datetime64[D]")
         end = np.asarray(end, dtype="datetime64[D]")
@@ -81,17 +87,22 @@ class SettlementCalendar:
             markets, out, lambda c, i: np.busday_count(start[i], end[i], busdaycal=self._busday[c])
         )
 
-    def local_to_utc(self, dates: np.ndarray, minutes: np.ndarray, markets: np.ndarray) -> np.ndarray:
+    def local_to_utc(
+        self, dates: np.ndarray, minutes: np.ndarray, markets: np.ndarray
+    ) -> np.ndarray:
         """Local wall-clock time (date + minutes after midnight, may exceed a day) in UTC."""
         dates = np.asarray(dates, dtype="datetime64[D]")
-        local = dates.astype("datetime64[us]") + (np.asarray(minutes, dtype=np.float64) * 60e6).astype(
-            np.int64
-        ) * _US
+        local = (
+            dates.astype("datetime64[us]")
+            + (np.asarray(minutes, dtype=np.float64) * 60e6).astype(np.int64) * _US
+        )
         out = np.empty(dates.shape, dtype="datetime64[us]")
 
         def convert(code: str, idx: np.ndarray) -> np.ndarray:
             stamps = pd.DatetimeIndex(local[idx]).tz_localize(
-                MARKETS[code].tz, ambiguous=np.ones(idx.size, dtype=bool), nonexistent="shift_forward"
+                MARKETS[code].tz,
+                ambiguous=np.ones(idx.size, dtype=bool),
+                nonexistent="shift_forward",
             )
             return stamps.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[us]")
 
@@ -115,7 +126,9 @@ class SettlementCalendar:
 
     def affirmation_cutoff(self, settlement_dates: np.ndarray, markets: np.ndarray) -> np.ndarray:
         """21:00 local on the business day before the intended settlement date, in UTC."""
-        prev = self.add_business_days(np.asarray(settlement_dates, dtype="datetime64[D]"), -1, markets)
+        prev = self.add_business_days(
+            np.asarray(settlement_dates, dtype="datetime64[D]"), -1, markets
+        )
         return self.local_to_utc(prev, np.full(prev.shape, AFFIRMATION_CUTOFF_MINUTES), markets)
 
     def holidays_in_window(

@@ -1,4 +1,4 @@
-"""Observable facts derived from raw tables, defined once for the simulator, reports and features."""
+"""Observable facts derived from raw tables: one definition for simulator, reports, features."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ def first_event_ts(events: pd.DataFrame, event_type: str, trade_ids: pd.Series) 
     return trade_ids.map(first)
 
 
-def affirmed_by_cutoff(calendar: SettlementCalendar, trades: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
+def affirmed_by_cutoff(
+    calendar: SettlementCalendar, trades: pd.DataFrame, events: pd.DataFrame
+) -> np.ndarray:
     """The trade was affirmed at or before its affirmation cutoff."""
     cutoff = calendar.affirmation_cutoff(
         trades["settlement_date"].to_numpy("datetime64[D]"), trades["settlement_market"].to_numpy()

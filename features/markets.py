@@ -95,9 +95,11 @@ def _ca(y: int) -> Iterable[tuple[dt.date, str]]:
     yield _nth_weekday(y, 9, 0, 1), "Labour Day"
     yield _nth_weekday(y, 10, 0, 2), "Thanksgiving Day"
     yield _observed_next(dt.date(y, 12, 25)), "Christmas Day"
-    yield _observed_next(dt.date(y, 12, 26)) + dt.timedelta(
-        days=1 if dt.date(y, 12, 25).weekday() >= 5 else 0
-    ), "Boxing Day"
+    yield (
+        _observed_next(dt.date(y, 12, 26))
+        + dt.timedelta(days=1 if dt.date(y, 12, 25).weekday() >= 5 else 0),
+        "Boxing Day",
+    )
 
 
 def _gb(y: int) -> Iterable[tuple[dt.date, str]]:
@@ -108,9 +110,11 @@ def _gb(y: int) -> Iterable[tuple[dt.date, str]]:
     yield _nth_weekday(y, 5, 0, -1), "Spring Bank Holiday"
     yield _nth_weekday(y, 8, 0, -1), "Summer Bank Holiday"
     yield _observed_next(dt.date(y, 12, 25)), "Christmas Day"
-    yield _observed_next(dt.date(y, 12, 26)) + dt.timedelta(
-        days=1 if dt.date(y, 12, 25).weekday() >= 5 else 0
-    ), "Boxing Day"
+    yield (
+        _observed_next(dt.date(y, 12, 26))
+        + dt.timedelta(days=1 if dt.date(y, 12, 25).weekday() >= 5 else 0),
+        "Boxing Day",
+    )
 
 
 def _target2(y: int) -> Iterable[tuple[dt.date, str]]:

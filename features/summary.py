@@ -88,16 +88,22 @@ def _ratio(failed: pd.Series, flag: np.ndarray) -> float:
 
 def summarise(data: Dataset) -> CalibrationSummary:
     trades, outcomes = data["trades"], data["outcomes"]
-    frame = trades.merge(outcomes[["trade_id", "status", "fail_reason", "days_late"]], on="trade_id")
+    frame = trades.merge(
+        outcomes[["trade_id", "status", "fail_reason", "days_late"]], on="trade_id"
+    )
     frame = frame[frame["status"] != "CANCELLED"].reset_index(drop=True)
     failed = frame["status"].eq("FAILED")
     calendar = SettlementCalendar(data["holidays"])
     figures: dict[str, float] = {}
 
     figures["fail_rate_count"] = float(failed.mean())
-    figures["fail_rate_value"] = float(frame.loc[failed, "notional"].sum() / frame["notional"].sum())
+    figures["fail_rate_value"] = float(
+        frame.loc[failed, "notional"].sum() / frame["notional"].sum()
+    )
     figures["value_below_count"] = figures["fail_rate_value"] / figures["fail_rate_count"]
-    asset = frame["instrument_id"].map(data["instruments"].set_index("instrument_id")["asset_class"])
+    asset = frame["instrument_id"].map(
+        data["instruments"].set_index("instrument_id")["asset_class"]
+    )
     for ac in ASSET_CLASSES:
         figures[f"fail_rate_{ac}"] = float(failed[asset == ac].mean())
     causes = frame.loc[failed, "fail_reason"].value_counts(normalize=True)
@@ -116,7 +122,9 @@ def summarise(data: Dataset) -> CalibrationSummary:
     figures["top10_cpty_fail_share"] = float(per_cpty.iloc[:top].sum() / max(per_cpty.sum(), 1))
 
     figures["period_end_uplift"] = _ratio(failed, period_end(calendar, frame))
-    domicile = frame["counterparty_id"].map(data["counterparties"].set_index("counterparty_id")["domicile_market"])
+    domicile = frame["counterparty_id"].map(
+        data["counterparties"].set_index("counterparty_id")["domicile_market"]
+    )
     holiday = holiday_in_window(
         calendar,
         frame["trade_date"].to_numpy("datetime64[D]"),

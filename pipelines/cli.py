@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from features.contract import ContractError, read_dataset, write_dataset
 from features.settings import get_settings
@@ -17,17 +18,21 @@ from features.summary import summarise
 from pipelines.console import calibration_table, console, err_console, progress_steps
 from pipelines.ingest import write_sec_ftd
 
-app = typer.Typer(help="failcast: settlement-fail prediction for post-trade operations.", no_args_is_help=True)
+app = typer.Typer(
+    help="failcast: settlement-fail prediction for post-trade operations.", no_args_is_help=True
+)
 data_app = typer.Typer(help="Inspect and import datasets.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Ingest real data sources.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(ingest_app, name="ingest")
 
-DatasetDir = Annotated[Path, typer.Argument(help="dataset directory (one Parquet or CSV file per table)")]
+DatasetDir = Annotated[
+    Path, typer.Argument(help="dataset directory (one Parquet or CSV file per table)")
+]
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+    err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -37,12 +42,18 @@ def simulate_cmd(
     days: Annotated[int, typer.Option(help="US business days of trading")] = 250,
     trades_per_day: Annotated[int, typer.Option(help="mean trades per day")] = 4_000,
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
-    start: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="first trade date")] = dt.datetime(2024, 1, 2),
+    start: Annotated[
+        dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="first trade date")
+    ] = dt.datetime(2024, 1, 2),
     t1_switch: Annotated[
         dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="US/CA move from T+2 to T+1")
     ] = dt.datetime(2024, 5, 28),
-    sec_ftd: Annotated[Path | None, typer.Option(help="SEC fails-to-deliver files seeding US equities")] = None,
-    replicas: Annotated[int, typer.Option(help="Monte Carlo replicas behind p_fail_at_execution")] = 32,
+    sec_ftd: Annotated[
+        Path | None, typer.Option(help="SEC fails-to-deliver files seeding US equities")
+    ] = None,
+    replicas: Annotated[
+        int, typer.Option(help="Monte Carlo replicas behind p_fail_at_execution")
+    ] = 32,
 ) -> None:
     """Simulate a world of trades, lifecycles and outcomes, with truth."""
     try:
@@ -105,7 +116,9 @@ def import_cmd(
 
 @ingest_app.command("sec-ftd")
 def ingest_sec_ftd_cmd(
-    files: Annotated[list[Path], typer.Argument(help="cnsfails*.txt files, or a directory of them")],
+    files: Annotated[
+        list[Path], typer.Argument(help="cnsfails*.txt files, or a directory of them")
+    ],
     out: Annotated[Path, typer.Option(help="directory to write sec_ftd.parquet to")],
 ) -> None:
     """Load SEC fails-to-deliver files into a per-security daily table."""
@@ -116,7 +129,8 @@ def ingest_sec_ftd_cmd(
         raise _fail(exc) from exc
     console.print(
         f"wrote {len(table):,} rows ({table['cusip'].nunique():,} securities, "
-        f"{table['settlement_date'].min():%Y-%m-%d} to {table['settlement_date'].max():%Y-%m-%d}) to {path}"
+        f"{table['settlement_date'].min():%Y-%m-%d} to "
+        f"{table['settlement_date'].max():%Y-%m-%d}) to {path}"
     )
 
 

@@ -22,9 +22,15 @@ def run_demo() -> None:
     settings = get_settings()
     out = settings.data_dir / "demo"
     config = SimulationConfig(**DEMO_WORLD, sec_ftd_dir=settings.sec_ftd_dir)
-    source = f"SEC fails-to-deliver files in {config.sec_ftd_dir}" if config.sec_ftd_dir else "synthetic US equities"
+    source = (
+        f"SEC fails-to-deliver files in {config.sec_ftd_dir}"
+        if config.sec_ftd_dir
+        else "synthetic US equities"
+    )
     console.rule("failcast demo")
-    console.print(f"simulating {config.days} business days x ~{config.trades_per_day:,} trades/day ({source})")
+    console.print(
+        f"simulating {config.days} business days x ~{config.trades_per_day:,} trades/day ({source})"
+    )
     with progress_steps("simulate") as step:
         dataset = simulate(config, on_step=step)
     write_dataset(dataset, out)
@@ -32,5 +38,9 @@ def run_demo() -> None:
     console.print(f"[green]valid[/] dataset: {len(dataset['trades']):,} trades in {out}")
     summary = summarise(dataset)
     console.print(calibration_table(summary))
-    verdict = "[green]every calibration target met[/]" if summary.all_targets_met else "[red]targets missed[/]"
+    verdict = (
+        "[green]every calibration target met[/]"
+        if summary.all_targets_met
+        else "[red]targets missed[/]"
+    )
     console.print(verdict)

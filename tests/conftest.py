@@ -16,7 +16,9 @@ SEC_DIR = REPO.parent / "shared" / "data" / "sec-fails-to-deliver"
 # The calibration sample: the default world's mechanisms over a full year (so it spans the
 # T+1 switch) at a quarter of its volume, enough for every target to be measured tightly.
 CALIBRATION_WORLD = SimulationConfig(days=250, trades_per_day=1_000)
-SMALL_WORLD = SimulationConfig(days=25, trades_per_day=300, n_counterparties=60, n_instruments=200, replicas=8)
+SMALL_WORLD = SimulationConfig(
+    days=25, trades_per_day=300, n_counterparties=60, n_instruments=200, replicas=8
+)
 
 
 @pytest.fixture(autouse=True)

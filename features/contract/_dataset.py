@@ -16,7 +16,14 @@ from features.contract._read import read_table
 from features.contract._rules import check_dataset, check_table
 from features.contract._schema import TABLES, Kind, Table
 
-__all__ = ["REQUIRED_TABLES", "Dataset", "arrow_schema", "read_dataset", "validate_frames", "write_dataset"]
+__all__ = [
+    "REQUIRED_TABLES",
+    "Dataset",
+    "arrow_schema",
+    "read_dataset",
+    "validate_frames",
+    "write_dataset",
+]
 
 REQUIRED_TABLES = ("instruments", "counterparties", "trades")
 """A dataset needs at least these; the other tables are validated when present."""
@@ -30,16 +37,23 @@ def _locate(directory: Path, names: Iterable[str]) -> tuple[dict[str, Path], lis
     if not directory.is_dir():
         raise ContractError([Violation(str(directory), "dataset directory does not exist")])
     for name in names:
-        candidates = [p for p in (directory / f"{name}.parquet", directory / f"{name}.csv") if p.exists()]
+        candidates = [
+            p for p in (directory / f"{name}.parquet", directory / f"{name}.csv") if p.exists()
+        ]
         if len(candidates) > 1:
             problems.append(
-                Violation(f"{name}.parquet", f"both {name}.parquet and {name}.csv exist; keep exactly one")
+                Violation(
+                    f"{name}.parquet", f"both {name}.parquet and {name}.csv exist; keep exactly one"
+                )
             )
         elif candidates:
             found[name] = candidates[0]
         elif name in REQUIRED_TABLES:
             problems.append(
-                Violation(f"{name}.parquet", f"required table is missing from {directory} (Parquet or CSV)")
+                Violation(
+                    f"{name}.parquet",
+                    f"required table is missing from {directory} (Parquet or CSV)",
+                )
             )
     return found, problems
 
@@ -72,7 +86,9 @@ def validate_frames(frames: Mapping[str, pd.DataFrame]) -> None:
     problems: list[Violation] = []
     for name, frame in frames.items():
         if name not in TABLES:
-            problems.append(Violation(files[name], f"is not a contract table (tables: {', '.join(TABLES)})"))
+            problems.append(
+                Violation(files[name], f"is not a contract table (tables: {', '.join(TABLES)})")
+            )
             continue
         missing = [c for c in TABLES[name].column_names if c not in frame.columns]
         if missing:
@@ -97,12 +113,17 @@ _ARROW = {
 
 def arrow_schema(table: Table) -> pa.Schema:
     return pa.schema(
-        [pa.field(c.name, _ARROW[c.kind], nullable=c.nullable, metadata={"description": c.description}) for c in table.columns]
+        [
+            pa.field(
+                c.name, _ARROW[c.kind], nullable=c.nullable, metadata={"description": c.description}
+            )
+            for c in table.columns
+        ]
     )
 
 
 def write_dataset(frames: Mapping[str, pd.DataFrame], directory: Path | str) -> Path:
-    """Validate, then write one Parquet file per table; on any error nothing in ``directory`` changes."""
+    """Validate, then write one Parquet file per table; on any error ``directory`` is unchanged."""
     validate_frames(frames)
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +131,9 @@ def write_dataset(frames: Mapping[str, pd.DataFrame], directory: Path | str) -> 
     try:
         for name, frame in frames.items():
             table = TABLES[name]
-            arrow = pa.Table.from_pandas(frame[table.column_names], schema=arrow_schema(table), preserve_index=False)
+            arrow = pa.Table.from_pandas(
+                frame[table.column_names], schema=arrow_schema(table), preserve_index=False
+            )
             pq.write_table(arrow, staging / f"{name}.parquet")
         directory.mkdir(exist_ok=True)
         for name in frames:

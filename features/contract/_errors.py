@@ -1,8 +1,8 @@
 """Contract violations and the error that carries them.
 
-    ValueError
-     └── ContractError        a dataset breaks the raw-data contract (one or more Violations)
-          └── SecFtdFormatError  (features.sources.sec_ftd) a SEC file is malformed
+ValueError
+ └── ContractError        a dataset breaks the raw-data contract (one or more Violations)
+      └── SecFtdFormatError  (features.sources.sec_ftd) a SEC file is malformed
 """
 
 from __future__ import annotations

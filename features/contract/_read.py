@@ -52,7 +52,10 @@ def _arrow_type_ok(kind: Kind, typ: pa.DataType) -> tuple[bool, str]:
     }
     ok, rule = checks[kind]
     if ok and kind is Kind.TIMESTAMP and typ.tz is None:
-        return False, "must be a timezone-aware UTC timestamp; found a naive timestamp (no time zone)"
+        return (
+            False,
+            "must be a timezone-aware UTC timestamp; found a naive timestamp (no time zone)",
+        )
     return ok, f"{rule}; found Parquet type {typ}" if not ok else ""
 
 
@@ -102,9 +105,13 @@ def _parse_text(series: pd.Series, col: Column) -> tuple[pd.Series, pd.Series, s
     values = pd.to_datetime(series.where(~naive), utc=True, format="ISO8601", errors="coerce")
     bad = present & values.isna()
     if naive.any():
-        return values, bad, (
-            "must be a timezone-aware UTC timestamp (ISO 8601 with 'Z' or an offset); "
-            "found naive timestamps"
+        return (
+            values,
+            bad,
+            (
+                "must be a timezone-aware UTC timestamp (ISO 8601 with 'Z' or an offset); "
+                "found naive timestamps"
+            ),
         )
     return values, bad, "must be an ISO 8601 timestamp with a time zone"
 
@@ -131,7 +138,11 @@ def read_table(path: Path, table: Table, problems: list[Violation]) -> pd.DataFr
     missing = [c for c in table.column_names if c not in frame.columns]
     for name in missing:
         problems.append(
-            Violation(path.name, f"required column is missing (expected columns: {', '.join(table.column_names)})", name)
+            Violation(
+                path.name,
+                f"required column is missing (expected columns: {', '.join(table.column_names)})",
+                name,
+            )
         )
     if missing:
         return None

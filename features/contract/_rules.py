@@ -17,15 +17,27 @@ Frames = Mapping[str, pd.DataFrame]
 
 
 def _violation(
-    file: str, frame: pd.DataFrame, mask: pd.Series, rule: str, column: str, show: list[str],
+    file: str,
+    frame: pd.DataFrame,
+    mask: pd.Series,
+    rule: str,
+    column: str,
+    show: list[str],
     line_offset: int | None,
 ) -> Violation:
     return Violation(
-        file, rule, column, int(mask.sum()), len(frame), describe_rows(frame, mask, show, line_offset)
+        file,
+        rule,
+        column,
+        int(mask.sum()),
+        len(frame),
+        describe_rows(frame, mask, show, line_offset),
     )
 
 
-def check_table(frame: pd.DataFrame, table: Table, file: str, line_offset: int | None) -> list[Violation]:
+def check_table(
+    frame: pd.DataFrame, table: Table, file: str, line_offset: int | None
+) -> list[Violation]:
     """Column rules (nulls, enumerations, bounds) and the table's unique key."""
     out: list[Violation] = []
     key = list(table.key)
@@ -34,7 +46,9 @@ def check_table(frame: pd.DataFrame, table: Table, file: str, line_offset: int |
         show = [*key, col.name]
         nulls = values.isna()
         if not col.nullable and nulls.any():
-            out.append(_violation(file, frame, nulls, "must not be empty", col.name, show, line_offset))
+            out.append(
+                _violation(file, frame, nulls, "must not be empty", col.name, show, line_offset)
+            )
             continue
         if col.allowed is not None:
             bad = values.notna() & ~values.isin(col.allowed)
@@ -86,26 +100,46 @@ def _row_rules(frames: Frames) -> list[tuple[str, str, str, pd.Series, list[str]
     if trades is not None:
         early = trades["settlement_date"] < trades["trade_date"]
         rules.append(
-            ("trades", "settlement_date", "must be on or after trade_date", early,
-             ["trade_id", "trade_date", "settlement_date"])
+            (
+                "trades",
+                "settlement_date",
+                "must be on or after trade_date",
+                early,
+                ["trade_id", "trade_date", "settlement_date"],
+            )
         )
     outcomes = frames.get("outcomes")
     if outcomes is not None:
         status = outcomes["status"]
         reason_mismatch = (status == "FAILED") != outcomes["fail_reason"].notna()
         rules.append(
-            ("outcomes", "fail_reason", "must be given for FAILED outcomes and only for them",
-             reason_mismatch, ["trade_id", "status", "fail_reason"])
+            (
+                "outcomes",
+                "fail_reason",
+                "must be given for FAILED outcomes and only for them",
+                reason_mismatch,
+                ["trade_id", "status", "fail_reason"],
+            )
         )
         late_not_failed = (status != "FAILED") & (outcomes["days_late"] != 0)
         rules.append(
-            ("outcomes", "days_late", "must be 0 unless the status is FAILED", late_not_failed,
-             ["trade_id", "status", "days_late"])
+            (
+                "outcomes",
+                "days_late",
+                "must be 0 unless the status is FAILED",
+                late_not_failed,
+                ["trade_id", "status", "days_late"],
+            )
         )
         unsettled = (status == "SETTLED") & outcomes["settled_ts"].isna()
         rules.append(
-            ("outcomes", "settled_ts", "must be given for SETTLED outcomes", unsettled,
-             ["trade_id", "status", "settled_ts"])
+            (
+                "outcomes",
+                "settled_ts",
+                "must be given for SETTLED outcomes",
+                unsettled,
+                ["trade_id", "status", "settled_ts"],
+            )
         )
         if trades is not None:
             rules.append(_known_after_isd(outcomes, trades))
@@ -114,13 +148,20 @@ def _row_rules(frames: Frames) -> list[tuple[str, str, str, pd.Series, list[str]
         exec_ts = events["trade_id"].map(trades.set_index("trade_id")["execution_ts"])
         before = exec_ts.notna() & (events["event_ts"] < exec_ts)
         rules.append(
-            ("events", "event_ts", "must not precede the trade's execution_ts", before,
-             ["trade_id", "event_type", "event_ts"])
+            (
+                "events",
+                "event_ts",
+                "must not precede the trade's execution_ts",
+                before,
+                ["trade_id", "event_type", "event_ts"],
+            )
         )
     return rules
 
 
-def _known_after_isd(outcomes: pd.DataFrame, trades: pd.DataFrame) -> tuple[str, str, str, pd.Series, list[str]]:
+def _known_after_isd(
+    outcomes: pd.DataFrame, trades: pd.DataFrame
+) -> tuple[str, str, str, pd.Series, list[str]]:
     by_id = trades.set_index("trade_id")
     isd = outcomes["trade_id"].map(by_id["settlement_date"])
     market = outcomes["trade_id"].map(by_id["settlement_market"])
@@ -132,9 +173,12 @@ def _known_after_isd(outcomes: pd.DataFrame, trades: pd.DataFrame) -> tuple[str,
         end[known] = pd.DatetimeIndex(eod).tz_localize("UTC")
     early = known & (outcomes["known_ts"] < end)
     return (
-        "outcomes", "known_ts",
-        "must be at or after the end of the trade's settlement_date (local midnight of the settlement market)",
-        early, ["trade_id", "known_ts"],
+        "outcomes",
+        "known_ts",
+        "must be at or after the end of the trade's settlement_date "
+        "(local midnight of the settlement market)",
+        early,
+        ["trade_id", "known_ts"],
     )
 
 
@@ -152,10 +196,15 @@ def check_dataset(
             rule = f"must refer to a known {fk.parent_column} in {files[fk.parent]}"
             show = [*TABLES[fk.table].key, fk.column]
             out.append(
-                _violation(files[fk.table], child, unknown, rule, fk.column, show, line_offsets[fk.table])
+                _violation(
+                    files[fk.table], child, unknown, rule, fk.column, show, line_offsets[fk.table]
+                )
             )
     for table, column, rule, mask, show in _row_rules(frames):
         if mask.any():
-            out.append(_violation(files[table], frames[table], mask, rule, column, show, line_offsets[table]))
+            out.append(
+                _violation(
+                    files[table], frames[table], mask, rule, column, show, line_offsets[table]
+                )
+            )
     return out
-

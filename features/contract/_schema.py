@@ -40,7 +40,15 @@ CPTY_TYPES = (
     "CORPORATE",
 )
 SIDES = ("BUY", "SELL")
-EVENT_TYPES = ("ALLOCATED", "CONFIRMED", "AFFIRMED", "INSTRUCTED", "MATCHED", "AMENDED", "CANCELLED")
+EVENT_TYPES = (
+    "ALLOCATED",
+    "CONFIRMED",
+    "AFFIRMED",
+    "INSTRUCTED",
+    "MATCHED",
+    "AMENDED",
+    "CANCELLED",
+)
 OUTCOME_STATUSES = ("SETTLED", "FAILED", "CANCELLED")
 FAIL_REASONS = (
     "LACK_OF_SECURITIES",
@@ -86,7 +94,7 @@ def _c(name: str, kind: Kind, description: str, **rules: object) -> Column:
     return Column(name, kind, description, **rules)  # type: ignore[arg-type]
 
 
-S, F, I, B, D, T = Kind.STRING, Kind.FLOAT, Kind.INT, Kind.BOOL, Kind.DATE, Kind.TIMESTAMP
+S, F, INT, B, D, T = Kind.STRING, Kind.FLOAT, Kind.INT, Kind.BOOL, Kind.DATE, Kind.TIMESTAMP
 _POSITIVE = {"minimum": 0.0, "exclusive_minimum": True}
 _PROBABILITY = {"minimum": 0.0, "maximum": 1.0}
 
@@ -128,7 +136,12 @@ TABLES: dict[str, Table] = {
                 _c("execution_ts", T, "execution time"),
                 _c("trade_date", D, "local business date of the trade"),
                 _c("settlement_date", D, "intended settlement date (ISD)"),
-                _c("settlement_cycle_days", I, "business days from trade date to ISD", minimum=0.0),
+                _c(
+                    "settlement_cycle_days",
+                    INT,
+                    "business days from trade date to ISD",
+                    minimum=0.0,
+                ),
                 _c("desk_id", S, "trading desk"),
                 _c("account_id", S, "our account"),
                 _c("counterparty_id", S, "counterparty"),
@@ -161,7 +174,7 @@ TABLES: dict[str, Table] = {
                 _c("counterparty_id", S, "counterparty"),
                 _c("market", S, "settlement market", allowed=MARKET_CODES),
                 _c("asset_class", S, "asset class", allowed=ASSET_CLASSES),
-                _c("version", I, "version number, 1 for the first", minimum=1.0),
+                _c("version", INT, "version number, 1 for the first", minimum=1.0),
                 _c("valid_from_ts", T, "when this version took effect"),
                 _c("verified_ts", T, "when this version was verified", nullable=True),
             ),
@@ -175,7 +188,9 @@ TABLES: dict[str, Table] = {
                 _c("instrument_id", S, "instrument"),
                 _c("as_of_ts", T, "snapshot time"),
                 _c("available_qty", F, "settled position available to deliver", minimum=0.0),
-                _c("incoming_qty", F, "pending receipts due by the snapshot's horizon", minimum=0.0),
+                _c(
+                    "incoming_qty", F, "pending receipts due by the snapshot's horizon", minimum=0.0
+                ),
             ),
             key=("account_id", "instrument_id", "as_of_ts"),
         ),
@@ -196,7 +211,7 @@ TABLES: dict[str, Table] = {
                 _c("trade_id", S, "trade"),
                 _c("status", S, "outcome", allowed=OUTCOME_STATUSES),
                 _c("settled_ts", T, "when the trade settled", nullable=True),
-                _c("days_late", I, "business days after the ISD it settled", minimum=0.0),
+                _c("days_late", INT, "business days after the ISD it settled", minimum=0.0),
                 _c("fail_reason", S, "why it failed", nullable=True, allowed=FAIL_REASONS),
                 _c("known_ts", T, "when the outcome became known (end of the ISD)"),
             ),

@@ -46,13 +46,27 @@ def simulate(
     """
     config = config or SimulationConfig()
     report = on_step or (lambda name, frac: None)
-    rngs = dict(zip(_STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(len(_STREAMS))), strict=True))
+    rngs = dict(
+        zip(
+            _STREAMS,
+            (
+                np.random.default_rng(s)
+                for s in np.random.SeedSequence(config.seed).spawn(len(_STREAMS))
+            ),
+            strict=True,
+        )
+    )
 
     years = config.days // 240 + 2
     holidays = holidays_table(config.start.year - 1, config.start.year + years)
     calendar = SettlementCalendar(holidays)
     first = np.datetime64(config.start, "D")
-    days = np.busday_offset(first, np.arange(config.days), roll="forward", busdaycal=np.busdaycalendar(holidays=calendar.holidays("US")))
+    days = np.busday_offset(
+        first,
+        np.arange(config.days),
+        roll="forward",
+        busdaycal=np.busdaycalendar(holidays=calendar.holidays("US")),
+    )
 
     report("world", 0.0)
     world = draw_world(
@@ -65,7 +79,9 @@ def simulate(
         sec_dir=config.sec_ftd_dir,
     )
     report("trades", 0.05)
-    trades = draw_trades(rngs["trades"], world, calendar, days, config.trades_per_day, config.t1_switch)
+    trades = draw_trades(
+        rngs["trades"], world, calendar, days, config.trades_per_day, config.t1_switch
+    )
     report("ssi", 0.2)
     start_us = int(first.astype("datetime64[us]").astype(np.int64))
     end_us = int((days[-1] + np.timedelta64(10, "D")).astype("datetime64[us]").astype(np.int64))
@@ -81,7 +97,9 @@ def simulate(
     report("tables", 0.85)
     rng = rngs["tables"]
     cancelled = rng.random(state.n) < P.CANCEL_SHARE
-    cancel_us = state.exec_us + (rng.random(state.n) * (state.deadline_us - state.exec_us)).astype(np.int64)
+    cancel_us = state.exec_us + (rng.random(state.n) * (state.deadline_us - state.exec_us)).astype(
+        np.int64
+    )
     frame = trades.frame
     dataset: Dataset = {
         "instruments": world.instruments,

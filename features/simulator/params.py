@@ -12,20 +12,40 @@ from types import MappingProxyType
 
 # --- world -------------------------------------------------------------------------------
 CPTY_TYPE_SHARE = MappingProxyType(
-    {"BROKER_DEALER": 0.30, "CUSTODIAN": 0.10, "ASSET_MANAGER": 0.25, "HEDGE_FUND": 0.18,
-     "INSURER_PENSION": 0.10, "CORPORATE": 0.07}
+    {
+        "BROKER_DEALER": 0.30,
+        "CUSTODIAN": 0.10,
+        "ASSET_MANAGER": 0.25,
+        "HEDGE_FUND": 0.18,
+        "INSURER_PENSION": 0.10,
+        "CORPORATE": 0.07,
+    }
 )
 # Latent operational quality multiplier by type (higher = sloppier).
 CPTY_TYPE_QUALITY = MappingProxyType(
-    {"BROKER_DEALER": 0.8, "CUSTODIAN": 0.7, "ASSET_MANAGER": 1.0, "HEDGE_FUND": 1.3,
-     "INSURER_PENSION": 1.1, "CORPORATE": 1.5}
+    {
+        "BROKER_DEALER": 0.8,
+        "CUSTODIAN": 0.7,
+        "ASSET_MANAGER": 1.0,
+        "HEDGE_FUND": 1.3,
+        "INSURER_PENSION": 1.1,
+        "CORPORATE": 1.5,
+    }
 )
 # Affirmation latency multiplier by type.
 CPTY_TYPE_AFFIRM = MappingProxyType(
-    {"BROKER_DEALER": 0.6, "CUSTODIAN": 0.8, "ASSET_MANAGER": 1.2, "HEDGE_FUND": 1.6,
-     "INSURER_PENSION": 1.5, "CORPORATE": 2.2}
+    {
+        "BROKER_DEALER": 0.6,
+        "CUSTODIAN": 0.8,
+        "ASSET_MANAGER": 1.2,
+        "HEDGE_FUND": 1.6,
+        "INSURER_PENSION": 1.5,
+        "CORPORATE": 2.2,
+    }
 )
-CPTY_DOMICILE_SHARE = MappingProxyType({"US": 0.45, "GB": 0.16, "DE": 0.08, "FR": 0.07, "JP": 0.10, "CA": 0.14})
+CPTY_DOMICILE_SHARE = MappingProxyType(
+    {"US": 0.45, "GB": 0.16, "DE": 0.08, "FR": 0.07, "JP": 0.10, "CA": 0.14}
+)
 CPTY_QUALITY_SIGMA = 0.6
 CPTY_NEW_SHARE = 0.08  # onboarded during the simulated period (cold start)
 CPTY_DRIFTING_SHARE = 0.12  # operational quality worsens over the period
@@ -34,7 +54,9 @@ CPTY_VOLUME_PARETO = 1.1  # trading volume across counterparties is heavy-tailed
 
 # Trade share by asset class, and instrument counts.
 TRADE_SHARE = MappingProxyType({"EQUITY": 0.55, "ETF": 0.12, "GOVT_BOND": 0.16, "CORP_BOND": 0.17})
-INSTRUMENT_SHARE = MappingProxyType({"EQUITY": 0.50, "ETF": 0.12, "GOVT_BOND": 0.13, "CORP_BOND": 0.25})
+INSTRUMENT_SHARE = MappingProxyType(
+    {"EQUITY": 0.50, "ETF": 0.12, "GOVT_BOND": 0.13, "CORP_BOND": 0.25}
+)
 MARKET_SHARE = MappingProxyType(
     {
         "EQUITY": {"US": 0.45, "CA": 0.10, "GB": 0.13, "DE": 0.08, "FR": 0.08, "JP": 0.16},
@@ -43,7 +65,9 @@ MARKET_SHARE = MappingProxyType(
         "CORP_BOND": {"US": 0.50, "CA": 0.10, "GB": 0.15, "DE": 0.10, "FR": 0.10, "JP": 0.05},
     }
 )
-NEW_ISSUE_SHARE = MappingProxyType({"EQUITY": 0.03, "ETF": 0.04, "GOVT_BOND": 0.10, "CORP_BOND": 0.08})
+NEW_ISSUE_SHARE = MappingProxyType(
+    {"EQUITY": 0.03, "ETF": 0.04, "GOVT_BOND": 0.10, "CORP_BOND": 0.08}
+)
 NEW_ISSUE_DAYS = 30  # an instrument is "newly issued" this many calendar days after issue
 MEDIAN_NOTIONAL = MappingProxyType(
     {"EQUITY": 150_000.0, "ETF": 250_000.0, "GOVT_BOND": 5_000_000.0, "CORP_BOND": 1_000_000.0}

@@ -46,17 +46,27 @@ def _minutes(x: np.ndarray) -> np.ndarray:
 
 def _lifecycle(s: ExecState, rng: np.random.Generator) -> dict[str, np.ndarray]:
     n, q = s.n, s.quality
-    block_lag = rng.lognormal(np.log(P.BLOCK_ALLOC_MEDIAN_MIN) + 0.5 * np.log(q), P.BLOCK_ALLOC_SIGMA)
-    alloc = s.exec_us + _minutes(np.where(s.is_block, block_lag, rng.exponential(P.ALLOC_LAG_MIN, n)))
+    block_lag = rng.lognormal(
+        np.log(P.BLOCK_ALLOC_MEDIAN_MIN) + 0.5 * np.log(q), P.BLOCK_ALLOC_SIGMA
+    )
+    alloc = s.exec_us + _minutes(
+        np.where(s.is_block, block_lag, rng.exponential(P.ALLOC_LAG_MIN, n))
+    )
     confirm = alloc + _minutes(rng.exponential(P.CONFIRM_LAG_MIN, n))
     never = rng.random(n) < P.AFFIRM_NEVER * q**1.3 * np.where(s.cold, 2.0, 1.0)
     median = P.AFFIRM_MEDIAN_MIN * q**0.9 * s.affirm_type
-    affirm = np.where(never, NEVER, confirm + _minutes(rng.lognormal(np.log(median), P.AFFIRM_SIGMA)))
+    affirm = np.where(
+        never, NEVER, confirm + _minutes(rng.lognormal(np.log(median), P.AFFIRM_SIGMA))
+    )
     in_time = affirm <= s.cutoff_us
-    amended = rng.random(n) < P.AMEND_PROB * np.sqrt(q) * np.where(s.is_block, P.AMEND_BLOCK_MULT, 1.0)
+    amended = rng.random(n) < P.AMEND_PROB * np.sqrt(q) * np.where(
+        s.is_block, P.AMEND_BLOCK_MULT, 1.0
+    )
     amend = s.exec_us + (rng.random(n) * (s.deadline_us - s.exec_us)).astype(np.int64)
     manual = s.cutoff_us + _minutes(rng.exponential(P.MANUAL_INSTRUCT_MEAN_MIN, n))
-    instruct = np.where(in_time, affirm + _minutes(rng.exponential(10.0, n)), np.minimum(affirm, manual))
+    instruct = np.where(
+        in_time, affirm + _minutes(rng.exponential(10.0, n)), np.minimum(affirm, manual)
+    )
     lag = (
         rng.lognormal(np.log(P.MATCH_MEDIAN_MIN), P.MATCH_SIGMA, n)
         * np.where(amended, P.MATCH_AMENDED_MULT, 1.0)
@@ -84,7 +94,12 @@ def _lifecycle(s: ExecState, rng: np.random.Generator) -> dict[str, np.ndarray]:
 def _ssi_hazard(s: ExecState, change: np.ndarray) -> np.ndarray:
     recent = s.ssi_age_days < P.SSI_RECENT_DAYS
     at_exec = np.select(
-        [recent & ~s.ssi_verified, recent, ~s.ssi_verified, s.ssi_verified_age_days > P.SSI_STALE_DAYS],
+        [
+            recent & ~s.ssi_verified,
+            recent,
+            ~s.ssi_verified,
+            s.ssi_verified_age_days > P.SSI_STALE_DAYS,
+        ],
         [P.H_SSI_RECENT_UNVERIFIED, P.H_SSI_RECENT_VERIFIED, P.H_SSI_UNVERIFIED, P.H_SSI_STALE],
         default=P.H_SSI_BASE,
     )
@@ -102,7 +117,9 @@ def draw_path(s: ExecState, rng: np.random.Generator, *, actual: bool) -> Path:
         window_days = np.maximum(s.deadline_us - s.exec_us, 0) / (1_440 * _MIN_US)
         change = rng.random(n) < 1.0 - np.exp(-s.ssi_change_rate * window_days)
     ext_fail = rng.random(n) < P.EXTERNAL_INCOMING_FAIL * np.where(s.htb, 2.0, 1.0)
-    borrow_p = P.BORROW_PROB * np.where(s.htb, P.BORROW_HTB_MULT, 1.0) * np.where(s.new_issue, 0.5, 1.0)
+    borrow_p = (
+        P.BORROW_PROB * np.where(s.htb, P.BORROW_HTB_MULT, 1.0) * np.where(s.new_issue, 0.5, 1.0)
+    )
     borrowed = rng.random(n) < borrow_p
     u = rng.random(n)
 
@@ -114,8 +131,12 @@ def draw_path(s: ExecState, rng: np.random.Generator, *, actual: bool) -> Path:
     late = life["match_us"] > s.deadline_us
     h[:, _MATCH] = np.where(late, P.H_LATE_MATCH, P.H_MATCH_BASE)
     h[:, _CPTY] = (
-        P.H_COUNTERPARTY * q**1.2 * np.where(buy, 1.4 * np.sqrt(s.ftd_mult), 0.6)
-        * np.where(s.cross_border, P.CROSS_BORDER_MULT, 1.0) * vol * s.ops
+        P.H_COUNTERPARTY
+        * q**1.2
+        * np.where(buy, 1.4 * np.sqrt(s.ftd_mult), 0.6)
+        * np.where(s.cross_border, P.CROSS_BORDER_MULT, 1.0)
+        * vol
+        * s.ops
     )
     h[:, _OTHER] = P.H_OTHER * np.where(s.early_morning, P.EARLY_MORNING_MULT, 1.0) * vol * s.ops
 

@@ -37,7 +37,9 @@ class SsiBook:
         a = pd.Index(list(ASSET_CLASSES)).get_indexer(asset)
         return (cpty * len(MARKETS) + m) * len(ASSET_CLASSES) + a
 
-    def state_at(self, combo: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def state_at(
+        self, combo: np.ndarray, ts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(valid_from, verified, next change) of the version in force at each (combo, ts)."""
         key = combo.astype(np.int64) * (1 << 42) + ts // 1_000_000
         keys = self.combo.astype(np.int64) * (1 << 42) + self.valid_from // 1_000_000
@@ -49,7 +51,9 @@ class SsiBook:
         return self.valid_from[pos], self.verified[pos], next_change
 
     def change_rate(self, cpty: np.ndarray, frac_of_period: np.ndarray) -> np.ndarray:
-        return self.rate_start[cpty] + (self.rate_end[cpty] - self.rate_start[cpty]) * frac_of_period
+        return (
+            self.rate_start[cpty] + (self.rate_end[cpty] - self.rate_start[cpty]) * frac_of_period
+        )
 
 
 def draw_ssi(rng: np.random.Generator, world: World, start_us: int, end_us: int) -> SsiBook:
@@ -69,7 +73,9 @@ def draw_ssi(rng: np.random.Generator, world: World, start_us: int, end_us: int)
     peak = np.maximum(rate_start, rate_end)[c_of]
     n_cand = rng.poisson(peak * span_days)
     cand_combo = np.repeat(combos, n_cand)
-    cand_ts = lo[cand_combo] + (rng.random(cand_combo.size) * (end_us - lo[cand_combo])).astype(np.int64)
+    cand_ts = lo[cand_combo] + (rng.random(cand_combo.size) * (end_us - lo[cand_combo])).astype(
+        np.int64
+    )
     frac = np.clip((cand_ts - start_us) / max(end_us - start_us, 1), 0.0, 1.0)
     cc = c_of[cand_combo]
     rate = rate_start[cc] + (rate_end[cc] - rate_start[cc]) * frac
@@ -95,7 +101,9 @@ def draw_ssi(rng: np.random.Generator, world: World, start_us: int, end_us: int)
             "market": m_codes[(combo // n_a) % n_m].astype(object),
             "asset_class": a_codes[combo % n_a].astype(object),
             "version": version,
-            "valid_from_ts": pd.DatetimeIndex(valid_from.astype("datetime64[us]")).tz_localize("UTC"),
+            "valid_from_ts": pd.DatetimeIndex(valid_from.astype("datetime64[us]")).tz_localize(
+                "UTC"
+            ),
             "verified_ts": pd.DatetimeIndex(
                 np.where(never, np.datetime64("NaT"), verified.astype("datetime64[us]"))
             ).tz_localize("UTC"),

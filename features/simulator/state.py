@@ -62,7 +62,11 @@ class ExecState:
 
 
 def _inventory(
-    rng: np.random.Generator, st: dict, asset: np.ndarray, adv: np.ndarray, account_short: np.ndarray
+    rng: np.random.Generator,
+    st: dict,
+    asset: np.ndarray,
+    adv: np.ndarray,
+    account_short: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     n = asset.size
     qty = st["quantity"]
@@ -84,7 +88,9 @@ def _inventory(
     long_incoming = qty * (rng.random(n) < 0.3) * np.exp(rng.normal(-1.0, 1.0, n))
     gap = qty * (1.0 - part)
     short_incoming = np.where(
-        by_incoming, gap * rng.uniform(1.0, 1.5, n), gap * rng.uniform(0.0, 0.9, n) * (rng.random(n) < 0.5)
+        by_incoming,
+        gap * rng.uniform(1.0, 1.5, n),
+        gap * rng.uniform(0.0, 0.9, n) * (rng.random(n) < 0.5),
     )
     available = np.where(short, qty * part, long_avail)
     incoming = np.where(short, short_incoming, long_incoming)
@@ -94,9 +100,13 @@ def _inventory(
 
 
 def _link_incoming(
-    instr: np.ndarray, sell: np.ndarray, isd_day: np.ndarray, exec_us: np.ndarray, incoming: np.ndarray
+    instr: np.ndarray,
+    sell: np.ndarray,
+    isd_day: np.ndarray,
+    exec_us: np.ndarray,
+    incoming: np.ndarray,
 ) -> np.ndarray:
-    """For sells expecting receipts: the latest earlier buy of the instrument settling by the ISD."""
+    """For sells expecting receipts: the latest earlier buy of the instrument settling by ISD."""
     link = np.full(instr.size, -1, dtype=np.int64)
     buys = np.flatnonzero(~sell)
     day = isd_day.astype(np.int64)
@@ -150,7 +160,9 @@ def build_state(
     t1_transition = np.zeros(n, dtype=bool)
     if t1_switch is not None:
         since = (td - np.datetime64(t1_switch, "D")).astype(np.int64)
-        t1_transition = np.isin(market, ["US", "CA"]) & (since >= 0) & (since < P.T1_TRANSITION_DAYS)
+        t1_transition = (
+            np.isin(market, ["US", "CA"]) & (since >= 0) & (since < P.T1_TRANSITION_DAYS)
+        )
 
     st: dict = {
         "sell": f["side"].to_numpy() == "SELL",
@@ -165,7 +177,9 @@ def build_state(
     link = _link_incoming(trades.instr, st["sell"], isd, exec_us, incoming)
 
     combo = SsiBook.combo_id(trades.cpty, market, asset)
-    deadline = calendar.local_to_utc(isd, np.full(n, P.MATCH_DEADLINE_MINUTES), market).astype(np.int64)
+    deadline = calendar.local_to_utc(isd, np.full(n, P.MATCH_DEADLINE_MINUTES), market).astype(
+        np.int64
+    )
     valid_from, verified, next_change = ssi.state_at(combo, exec_us)
     is_verified = verified <= exec_us
     return ExecState(
@@ -193,7 +207,9 @@ def build_state(
         isd_day=isd,
         ssi_age_days=(exec_us - valid_from) / _DAY_US,
         ssi_verified=is_verified,
-        ssi_verified_age_days=np.where(is_verified, (exec_us - np.minimum(verified, exec_us)) / _DAY_US, np.inf),
+        ssi_verified_age_days=np.where(
+            is_verified, (exec_us - np.minimum(verified, exec_us)) / _DAY_US, np.inf
+        ),
         ssi_change_actual=(next_change > exec_us) & (next_change <= deadline),
         ssi_change_rate=ssi.change_rate(trades.cpty, frac),
         available=available,

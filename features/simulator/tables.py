@@ -13,7 +13,9 @@ from features.simulator.state import ExecState
 __all__ = ["events_table", "inventory_table", "outcomes_table", "truth_table"]
 
 _MIN_US = 60_000_000
-_AMEND_DETAILS = np.array(["quantity", "price", "settlement instructions", "allocation account"], dtype=object)
+_AMEND_DETAILS = np.array(
+    ["quantity", "price", "settlement instructions", "allocation account"], dtype=object
+)
 
 
 def _utc(us: np.ndarray) -> pd.DatetimeIndex:
@@ -21,7 +23,11 @@ def _utc(us: np.ndarray) -> pd.DatetimeIndex:
 
 
 def events_table(
-    rng: np.random.Generator, trades: pd.DataFrame, s: ExecState, path: Path, cancelled: np.ndarray,
+    rng: np.random.Generator,
+    trades: pd.DataFrame,
+    s: ExecState,
+    path: Path,
+    cancelled: np.ndarray,
     cancel_us: np.ndarray,
 ) -> pd.DataFrame:
     n = s.n
@@ -64,7 +70,11 @@ def events_table(
 
 
 def inventory_table(
-    rng: np.random.Generator, trades: pd.DataFrame, s: ExecState, path: Path, calendar: SettlementCalendar
+    rng: np.random.Generator,
+    trades: pd.DataFrame,
+    s: ExecState,
+    path: Path,
+    calendar: SettlementCalendar,
 ) -> pd.DataFrame:
     """Position snapshots of our sells: just before execution, and on the eve of the ISD."""
     sells = np.flatnonzero(s.sell)
@@ -77,7 +87,9 @@ def inventory_table(
     after_receipts = avail + arrived_early * inc
     borrowed = path.borrowed[sells] * np.maximum(qty - after_receipts, 0.0)
     eve = calendar.add_business_days(s.isd_day[sells], -1, market)
-    eve_us = calendar.local_to_utc(eve, 18 * 60 + 60 * rng.random(sells.size), market).astype(np.int64)
+    eve_us = calendar.local_to_utc(eve, 18 * 60 + 60 * rng.random(sells.size), market).astype(
+        np.int64
+    )
     frame = pd.DataFrame(
         {
             "account_id": np.tile(trades["account_id"].to_numpy()[sells], 2),
@@ -94,9 +106,13 @@ def inventory_table(
 
 def _days_late(rng: np.random.Generator, cause: np.ndarray) -> np.ndarray:
     n = cause.size
-    p = np.where(cause == "LACK_OF_SECURITIES", P.DAYS_LATE_GEOMETRIC_SECURITIES, P.DAYS_LATE_GEOMETRIC)
+    p = np.where(
+        cause == "LACK_OF_SECURITIES", P.DAYS_LATE_GEOMETRIC_SECURITIES, P.DAYS_LATE_GEOMETRIC
+    )
     days = rng.geometric(p)
-    tail = rng.random(n) < P.DAYS_LATE_TAIL_SHARE * np.where(cause == "LACK_OF_SECURITIES", 2.0, 1.0)
+    tail = rng.random(n) < P.DAYS_LATE_TAIL_SHARE * np.where(
+        cause == "LACK_OF_SECURITIES", 2.0, 1.0
+    )
     days = np.where(tail, 3 + rng.geometric(0.15, n), days)
     return np.minimum(days, P.DAYS_LATE_MAX).astype(np.int64)
 
@@ -117,7 +133,9 @@ def outcomes_table(
     cause = np.asarray(CAUSES, dtype=object)[np.minimum(pick, len(CAUSES) - 1)]
     days_late = np.where(failed, _days_late(rng, cause), 0)
     settle_day = calendar.add_business_days(s.isd_day, days_late, market)
-    settle_us = calendar.local_to_utc(settle_day, 7 * 60 + 540 * rng.random(n), market).astype(np.int64)
+    settle_us = calendar.local_to_utc(settle_day, 7 * 60 + 540 * rng.random(n), market).astype(
+        np.int64
+    )
     settle_us = np.where(failed, settle_us, np.maximum(settle_us, path.match_us + 10 * _MIN_US))
     status = np.where(cancelled, "CANCELLED", np.where(failed, "FAILED", "SETTLED")).astype(object)
     known = calendar.end_of_day(s.isd_day, market)
@@ -125,7 +143,9 @@ def outcomes_table(
         {
             "trade_id": trades["trade_id"].to_numpy(),
             "status": status,
-            "settled_ts": _utc(np.where(cancelled, np.datetime64("NaT"), settle_us.astype("datetime64[us]"))),
+            "settled_ts": _utc(
+                np.where(cancelled, np.datetime64("NaT"), settle_us.astype("datetime64[us]"))
+            ),
             "days_late": days_late,
             "fail_reason": np.where(failed, cause, None),
             "known_ts": _utc(known.astype(np.int64)),

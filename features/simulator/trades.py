@@ -40,15 +40,21 @@ def standard_cycle(
 
 
 def _weighted_pick(
-    rng: np.random.Generator, weights: np.ndarray, size: int, valid_from: np.ndarray, dates: np.ndarray
+    rng: np.random.Generator,
+    weights: np.ndarray,
+    size: int,
+    valid_from: np.ndarray,
+    dates: np.ndarray,
 ) -> np.ndarray:
-    """Draw rows by weight; a row not yet valid on the trade date is redrawn from established rows."""
+    """Draw rows by weight; rows not valid yet on the trade date are redrawn from older ones."""
     picked = rng.choice(weights.size, size=size, p=weights / weights.sum())
     early = valid_from[picked] > dates
     if early.any():
         established = np.flatnonzero(valid_from <= dates.min())
         w = weights[established]
-        picked[early] = established[rng.choice(established.size, size=int(early.sum()), p=w / w.sum())]
+        picked[early] = established[
+            rng.choice(established.size, size=int(early.sum()), p=w / w.sum())
+        ]
     return picked
 
 
@@ -119,7 +125,9 @@ def draw_trades(
     ref = instruments["reference_price"].to_numpy()[instr]
     raw_price = ref * np.exp(rng.normal(0.0, 0.02, n))
     price = np.where(is_bond, np.round(raw_price, 3), np.round(raw_price, 2))
-    target = np.array([P.MEDIAN_NOTIONAL[a] for a in asset]) * np.exp(rng.normal(0.0, P.NOTIONAL_SIGMA, n))
+    target = np.array([P.MEDIAN_NOTIONAL[a] for a in asset]) * np.exp(
+        rng.normal(0.0, P.NOTIONAL_SIGMA, n)
+    )
     unit_value = np.where(is_bond, price / 100.0, price)
     lot = np.where(is_bond, 1_000.0, np.where(rng.random(n) < 0.7, 100.0, 1.0))
     quantity = np.maximum(np.round(target / unit_value / lot), 1.0) * lot

@@ -37,9 +37,32 @@ DESKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "CREDIT-INTL": ("CORP_BOND", ("GB", "DE", "FR", "JP")),
 }
 _NAME_HEADS = np.array(
-    ["Northbridge", "Harbour", "Atlas", "Meridian", "Granite", "Summit", "Kestrel", "Beacon",
-     "Ashford", "Sterling", "Orion", "Halcyon", "Linden", "Crescent", "Redwood", "Tamar",
-     "Osprey", "Fairhaven", "Aurora", "Blackwater", "Kingsway", "Silverline", "Westgate", "Ember"]
+    [
+        "Northbridge",
+        "Harbour",
+        "Atlas",
+        "Meridian",
+        "Granite",
+        "Summit",
+        "Kestrel",
+        "Beacon",
+        "Ashford",
+        "Sterling",
+        "Orion",
+        "Halcyon",
+        "Linden",
+        "Crescent",
+        "Redwood",
+        "Tamar",
+        "Osprey",
+        "Fairhaven",
+        "Aurora",
+        "Blackwater",
+        "Kingsway",
+        "Silverline",
+        "Westgate",
+        "Ember",
+    ]
 )
 _NAME_TAILS = {
     "BROKER_DEALER": "Securities",
@@ -97,7 +120,9 @@ def _counterparties(rng: np.random.Generator, n: int, start: dt.date, span_days:
     drift_end = np.where(drifting, rng.uniform(*P.CPTY_DRIFT_END, n), 1.0)
     weight = rng.pareto(P.CPTY_VOLUME_PARETO, n) + 0.05
     heads = _NAME_HEADS[rng.integers(0, len(_NAME_HEADS), n)]
-    names = [f"{h} {_NAME_TAILS[t]} {i:03d}" for i, (h, t) in enumerate(zip(heads, types, strict=True))]
+    names = [
+        f"{h} {_NAME_TAILS[t]} {i:03d}" for i, (h, t) in enumerate(zip(heads, types, strict=True))
+    ]
     frame = pd.DataFrame(
         {
             "counterparty_id": [f"CP{i:05d}" for i in range(n)],
@@ -132,14 +157,23 @@ def _instruments(
     alnum = np.array(list("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"))
     letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     nsin = np.array(
-        ["".join(s) + str(d) for s, d in zip(alnum[rng.integers(0, alnum.size, (n, 8))], rng.integers(0, 10, n), strict=True)],
+        [
+            "".join(s) + str(d)
+            for s, d in zip(
+                alnum[rng.integers(0, alnum.size, (n, 8))], rng.integers(0, 10, n), strict=True
+            )
+        ],
         dtype=object,
     )
-    symbol = np.array(["".join(s) for s in letters[rng.integers(0, letters.size, (n, 4))]], dtype=object)
+    symbol = np.array(
+        ["".join(s) for s in letters[rng.integers(0, letters.size, (n, 4))]], dtype=object
+    )
     price = np.exp(rng.normal(np.log(40.0), 1.0, n))
     rank = rng.random(n)
     is_bond = np.isin(asset, ["GOVT_BOND", "CORP_BOND"])
-    price = np.where(is_bond, np.round(rng.normal(100.0, 8.0, n).clip(60, 140), 3), np.round(price, 2))
+    price = np.where(
+        is_bond, np.round(rng.normal(100.0, 8.0, n).clip(60, 140), 3), np.round(price, 2)
+    )
     coupon = np.round(rng.uniform(0.5, 6.5, n) * 8) / 8
     maturity = start.year + rng.integers(1, 31, n)
     bond_name = np.array(
@@ -181,13 +215,20 @@ def _instruments(
         }
     )
     dup = frame["instrument_id"].duplicated()  # a random NSIN collision: renumber it
-    frame.loc[dup, "instrument_id"] = [f"{i}X{k}" for k, i in enumerate(frame.loc[dup, "instrument_id"])]
+    frame.loc[dup, "instrument_id"] = [
+        f"{i}X{k}" for k, i in enumerate(frame.loc[dup, "instrument_id"])
+    ]
     return frame, htb, rank
 
 
-def _accounts(rng: np.random.Generator, per_desk: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _accounts(
+    rng: np.random.Generator, per_desk: int
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     desk = np.repeat(list(DESKS), per_desk)
-    ids = [f"ACC-{d}-{k:03d}" for d, k in zip(desk, np.tile(np.arange(per_desk), len(DESKS)), strict=True)]
+    ids = [
+        f"ACC-{d}-{k:03d}"
+        for d, k in zip(desk, np.tile(np.arange(per_desk), len(DESKS)), strict=True)
+    ]
     short = np.exp(rng.normal(0.0, 0.7, desk.size))
     cash = np.exp(rng.normal(0.0, P.CASH_STRESS_SIGMA, desk.size))
     return pd.DataFrame({"account_id": ids, "desk_id": desk}), short, cash

@@ -62,7 +62,9 @@ def read_sec_ftd_file(path: Path | str) -> pd.DataFrame:
     lines = text.splitlines()
     if not lines or lines[0].strip() != HEADER:
         got = lines[0] if lines else "an empty file"
-        raise SecFtdFormatError([Violation(name, f"line 1 must be the header {HEADER!r}; found {got!r}")])
+        raise SecFtdFormatError(
+            [Violation(name, f"line 1 must be the header {HEADER!r}; found {got!r}")]
+        )
     while lines and not lines[-1].strip():
         lines.pop()
     count = _COUNT.match(lines[-2].strip()) if len(lines) >= 3 else None
@@ -73,7 +75,8 @@ def read_sec_ftd_file(path: Path | str) -> pd.DataFrame:
                 Violation(
                     name,
                     "must end with the trailer lines 'Trailer record count N' and "
-                    f"'Trailer total quantity of shares Q'; found {lines[-1]!r} (is the file truncated?)",
+                    f"'Trailer total quantity of shares Q'; found {lines[-1]!r} "
+                    "(is the file truncated?)",
                 )
             ]
         )
@@ -91,8 +94,14 @@ def read_sec_ftd_file(path: Path | str) -> pd.DataFrame:
     wrong_width = np.array([len(p) != 6 for p in parts], dtype=bool)
     if wrong_width.any():
         problems.append(
-            Violation(name, "every record must have 6 '|'-separated fields", None,
-                      int(wrong_width.sum()), len(body), _lines_where(wrong_width, body, 2))
+            Violation(
+                name,
+                "every record must have 6 '|'-separated fields",
+                None,
+                int(wrong_width.sum()),
+                len(body),
+                _lines_where(wrong_width, body, 2),
+            )
         )
         raise SecFtdFormatError(problems)
     raw = pd.DataFrame(parts, columns=["date", "cusip", "symbol", "qty", "description", "price"])
@@ -129,7 +138,9 @@ def read_sec_ftd_file(path: Path | str) -> pd.DataFrame:
         mask = bad.to_numpy(dtype=bool)
         if mask.any():
             problems.append(
-                Violation(name, rule, column, int(mask.sum()), len(body), _lines_where(mask, body, 2))
+                Violation(
+                    name, rule, column, int(mask.sum()), len(body), _lines_where(mask, body, 2)
+                )
             )
     if not problems and int(frame["fails_quantity"].sum()) != int(total.group(1)):
         problems.append(

@@ -36,7 +36,11 @@ def test_known_holidays_are_generated(market: str, day: dt.date, name: str) -> N
 
 
 def test_easter_dates() -> None:
-    assert [_easter(y) for y in (2023, 2024, 2025)] == [dt.date(2023, 4, 9), dt.date(2024, 3, 31), dt.date(2025, 4, 20)]
+    assert [_easter(y) for y in (2023, 2024, 2025)] == [
+        dt.date(2023, 4, 9),
+        dt.date(2024, 3, 31),
+        dt.date(2025, 4, 20),
+    ]
 
 
 def test_settlement_skips_weekends_and_holidays(calendar: SettlementCalendar) -> None:
@@ -46,14 +50,18 @@ def test_settlement_skips_weekends_and_holidays(calendar: SettlementCalendar) ->
     assert list(isd.astype(str)) == ["2024-11-29", "2024-11-29", "2024-12-30"]
 
 
-def test_affirmation_cutoff_is_2100_new_york_on_trade_date_for_t1(calendar: SettlementCalendar) -> None:
+def test_affirmation_cutoff_is_2100_new_york_on_trade_date_for_t1(
+    calendar: SettlementCalendar,
+) -> None:
     isd = np.array(["2024-07-02"], dtype="datetime64[D]")
     cutoff = calendar.affirmation_cutoff(isd, np.array(["US"]))
     assert str(cutoff[0]) == "2024-07-02T01:00:00.000000"  # 21:00 EDT on 2024-07-01
 
 
 def test_end_of_day_is_local_midnight(calendar: SettlementCalendar) -> None:
-    eod = calendar.end_of_day(np.array(["2024-01-15", "2024-01-15"], dtype="datetime64[D]"), np.array(["JP", "US"]))
+    eod = calendar.end_of_day(
+        np.array(["2024-01-15", "2024-01-15"], dtype="datetime64[D]"), np.array(["JP", "US"])
+    )
     assert [str(x) for x in eod] == ["2024-01-15T15:00:00.000000", "2024-01-16T05:00:00.000000"]
 
 

@@ -54,11 +54,31 @@ def _reason_for_settled(d: dict[str, pd.DataFrame]) -> None:
     [
         (_negative_quantity, "trades.parquet", "quantity", "must be > 0"),
         (_duplicate_trade, "trades.parquet", "trade_id", r"\(trade_id\) must be unique"),
-        (_settle_before_trade, "trades.parquet", "settlement_date", "must be on or after trade_date"),
-        (_unknown_outcome, "outcomes.parquet", "trade_id", "must refer to a known trade_id in trades.parquet"),
+        (
+            _settle_before_trade,
+            "trades.parquet",
+            "settlement_date",
+            "must be on or after trade_date",
+        ),
+        (
+            _unknown_outcome,
+            "outcomes.parquet",
+            "trade_id",
+            "must refer to a known trade_id in trades.parquet",
+        ),
         (_unknown_enum, "trades.parquet", "side", r"must be one of \{BUY, SELL\}"),
-        (_early_known_ts, "outcomes.parquet", "known_ts", "must be at or after the end of the trade's settlement_date"),
-        (_reason_for_settled, "outcomes.parquet", "fail_reason", "must be given for FAILED outcomes and only"),
+        (
+            _early_known_ts,
+            "outcomes.parquet",
+            "known_ts",
+            "must be at or after the end of the trade's settlement_date",
+        ),
+        (
+            _reason_for_settled,
+            "outcomes.parquet",
+            "fail_reason",
+            "must be given for FAILED outcomes and only",
+        ),
     ],
 )
 def test_write_dataset_rejects_rule_breaks_and_writes_nothing(
@@ -79,7 +99,9 @@ def test_write_dataset_rejects_rule_breaks_and_writes_nothing(
 def test_read_dataset_reports_missing_column_with_expected_columns(small_dir: Path) -> None:
     table = pq.read_table(small_dir / "trades.parquet").drop_columns(["price"])
     pq.write_table(table, small_dir / "trades.parquet")
-    with pytest.raises(ContractError, match=r"trades.parquet, column 'price': required column is missing"):
+    with pytest.raises(
+        ContractError, match=r"trades.parquet, column 'price': required column is missing"
+    ):
         read_dataset(small_dir)
 
 
@@ -89,17 +111,23 @@ def test_read_dataset_reports_wrong_parquet_type(small_dir: Path) -> None:
         table.schema.get_field_index("quantity"), "quantity", table["quantity"].cast(pa.string())
     )
     pq.write_table(as_text, small_dir / "trades.parquet")
-    with pytest.raises(ContractError, match=r"column 'quantity': must be a float; found Parquet type string"):
+    with pytest.raises(
+        ContractError, match=r"column 'quantity': must be a float; found Parquet type string"
+    ):
         read_dataset(small_dir)
 
 
 def test_read_dataset_rejects_naive_parquet_timestamps(small_dir: Path) -> None:
     table = pq.read_table(small_dir / "events.parquet")
     naive = table.set_column(
-        table.schema.get_field_index("event_ts"), "event_ts", table["event_ts"].cast(pa.timestamp("us"))
+        table.schema.get_field_index("event_ts"),
+        "event_ts",
+        table["event_ts"].cast(pa.timestamp("us")),
     )
     pq.write_table(naive, small_dir / "events.parquet")
-    with pytest.raises(ContractError, match=r"events.parquet, column 'event_ts': .*found a naive timestamp"):
+    with pytest.raises(
+        ContractError, match=r"events.parquet, column 'event_ts': .*found a naive timestamp"
+    ):
         read_dataset(small_dir)
 
 
@@ -118,10 +146,18 @@ def test_csv_dataset_reads_like_parquet(small_dir: Path, small_world: Dataset) -
     header = lines[0].split(",")
     col = header.index("issue_date")
     (small_dir / "instruments.csv").write_text(
-        "\n".join([lines[0]] + [",".join(v if i != col else v[:10] for i, v in enumerate(line.split(","))) for line in lines[1:]])
+        "\n".join(
+            [lines[0]]
+            + [
+                ",".join(v if i != col else v[:10] for i, v in enumerate(line.split(",")))
+                for line in lines[1:]
+            ]
+        )
     )
     loaded = read_dataset(small_dir)
-    pd.testing.assert_frame_equal(loaded["instruments"], small_world["instruments"], check_dtype=True)
+    pd.testing.assert_frame_equal(
+        loaded["instruments"], small_world["instruments"], check_dtype=True
+    )
 
 
 def test_csv_naive_timestamps_are_rejected_with_line_numbers(small_dir: Path) -> None:
@@ -131,7 +167,9 @@ def test_csv_naive_timestamps_are_rejected_with_line_numbers(small_dir: Path) ->
     first[1] = first[1][:26]  # drop the +0000 offset
     lines[1] = ",".join(first)
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ContractError, match=r"(?s)events.csv, column 'event_ts': must be a timezone-aware.*line 2"):
+    with pytest.raises(
+        ContractError, match=r"(?s)events.csv, column 'event_ts': must be a timezone-aware.*line 2"
+    ):
         read_dataset(small_dir)
 
 
@@ -143,7 +181,10 @@ def test_csv_unparseable_number_names_the_line(small_dir: Path) -> None:
     row[header.index("price")] = "abc"
     lines[3] = ",".join(row)
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ContractError, match=r"(?s)trades.csv, column 'price': must be a number.*line 4 .*price='abc'"):
+    with pytest.raises(
+        ContractError,
+        match=r"(?s)trades.csv, column 'price': must be a number.*line 4 .*price='abc'",
+    ):
         read_dataset(small_dir)
 
 
@@ -151,11 +192,13 @@ def test_missing_required_table_and_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(ContractError, match="dataset directory does not exist"):
         read_dataset(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ContractError, match="trades.parquet: required table is missing"):
+    with pytest.raises(ContractError, match=r"trades\.parquet: required table is missing"):
         read_dataset(tmp_path / "empty")
 
 
-def test_failed_write_leaves_existing_dataset_untouched(tmp_path: Path, small_world: Dataset) -> None:
+def test_failed_write_leaves_existing_dataset_untouched(
+    tmp_path: Path, small_world: Dataset
+) -> None:
     out = write_dataset(small_world, tmp_path / "stored")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     bad = _copy(small_world)
@@ -165,7 +208,9 @@ def test_failed_write_leaves_existing_dataset_untouched(tmp_path: Path, small_wo
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-def test_every_violation_is_reported_not_just_the_first(small_world: Dataset, tmp_path: Path) -> None:
+def test_every_violation_is_reported_not_just_the_first(
+    small_world: Dataset, tmp_path: Path
+) -> None:
     bad = _copy(small_world)
     _negative_quantity(bad)
     _unknown_enum(bad)

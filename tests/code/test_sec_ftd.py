@@ -7,7 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.sources.sec_ftd import HEADER, SecFtdFormatError, ftd_intensity, read_sec_ftd, read_sec_ftd_file
+from features.sources.sec_ftd import (
+    HEADER,
+    SecFtdFormatError,
+    ftd_intensity,
+    read_sec_ftd,
+    read_sec_ftd_file,
+)
 
 ROWS = [
     "20230103|037833100|AAPL|1200|APPLE INC|125.07",
@@ -16,11 +22,31 @@ ROWS = [
 ]
 
 
-def _write(tmp_path: Path, rows: list[str], count: int | None = None, total: int | None = None, name: str = "cnsfails202301a.txt") -> Path:
+def _write(
+    tmp_path: Path,
+    rows: list[str],
+    count: int | None = None,
+    total: int | None = None,
+    name: str = "cnsfails202301a.txt",
+) -> Path:
     count = len(rows) if count is None else count
-    total = sum(int(r.split("|")[3]) for r in rows if r.count("|") == 5 and r.split("|")[3].isdigit()) if total is None else total
+    total = (
+        sum(int(r.split("|")[3]) for r in rows if r.count("|") == 5 and r.split("|")[3].isdigit())
+        if total is None
+        else total
+    )
     path = tmp_path / name
-    path.write_text("\n".join([HEADER, *rows, f"Trailer record count {count}", f"Trailer total quantity of shares {total}"]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                HEADER,
+                *rows,
+                f"Trailer record count {count}",
+                f"Trailer total quantity of shares {total}",
+            ]
+        )
+        + "\n"
+    )
     return path
 
 
@@ -32,7 +58,10 @@ def test_real_files_load_with_trailer_counts(sec_dir: Path) -> None:
     assert table["settlement_date"].max() == pd.Timestamp("2023-03-14")  # last record in 202303a
     assert table["cusip"].str.len().eq(9).all()
     priced = table["price"].notna()
-    assert (table.loc[priced, "fails_value"] == table.loc[priced, "fails_quantity"] * table.loc[priced, "price"]).all()
+    assert (
+        table.loc[priced, "fails_value"]
+        == table.loc[priced, "fails_quantity"] * table.loc[priced, "price"]
+    ).all()
     assert not table.duplicated(["settlement_date", "cusip"]).any()
 
 
@@ -51,30 +80,48 @@ def test_hand_made_file_parses_to_daily_table(tmp_path: Path) -> None:
 
 def test_truncated_file_with_wrong_trailer_count_is_rejected(tmp_path: Path) -> None:
     path = _write(tmp_path, ROWS[:2], count=3, total=1500)
-    with pytest.raises(SecFtdFormatError, match=r"trailer record count is 3 but the file holds 2 records"):
+    with pytest.raises(
+        SecFtdFormatError, match=r"trailer record count is 3 but the file holds 2 records"
+    ):
         read_sec_ftd_file(path)
 
 
 def test_file_cut_before_its_trailer_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "cnsfails202301a.txt"
     path.write_text("\n".join([HEADER, *ROWS]) + "\n")
-    with pytest.raises(SecFtdFormatError, match=r"cnsfails202301a.txt: must end with the trailer lines.*truncated"):
+    with pytest.raises(
+        SecFtdFormatError, match=r"cnsfails202301a.txt: must end with the trailer lines.*truncated"
+    ):
         read_sec_ftd_file(path)
 
 
 def test_wrong_trailer_total_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(SecFtdFormatError, match=r"trailer total quantity is 9 but the records add up to 2,300"):
+    with pytest.raises(
+        SecFtdFormatError, match=r"trailer total quantity is 9 but the records add up to 2,300"
+    ):
         read_sec_ftd_file(_write(tmp_path, ROWS, total=9))
 
 
 @pytest.mark.parametrize(
     ("row", "rule"),
     [
-        ("2023013|037833100|AAPL|5|APPLE INC|1.0", r"column 'SETTLEMENT DATE': must be a date YYYYMMDD.*line 3"),
-        ("20230103|03783310|AAPL|5|APPLE INC|1.0", r"column 'CUSIP': must be a 9-character CUSIP.*line 3"),
-        ("20230103|037833100|AAPL|-5|APPLE INC|1.0", r"column 'QUANTITY \(FAILS\)': must be a non-negative.*line 3"),
+        (
+            "2023013|037833100|AAPL|5|APPLE INC|1.0",
+            r"column 'SETTLEMENT DATE': must be a date YYYYMMDD.*line 3",
+        ),
+        (
+            "20230103|03783310|AAPL|5|APPLE INC|1.0",
+            r"column 'CUSIP': must be a 9-character CUSIP.*line 3",
+        ),
+        (
+            "20230103|037833100|AAPL|-5|APPLE INC|1.0",
+            r"column 'QUANTITY \(FAILS\)': must be a non-negative.*line 3",
+        ),
         ("20230103|037833100|AAPL|5|APPLE INC|abc", r"column 'PRICE': must be a number.*line 3"),
-        ("20230103|037833100|AAPL|5|APPLE INC", r"every record must have 6 '\|'-separated fields.*line 3"),
+        (
+            "20230103|037833100|AAPL|5|APPLE INC",
+            r"every record must have 6 '\|'-separated fields.*line 3",
+        ),
     ],
 )
 def test_malformed_rows_are_reported_with_line_numbers(tmp_path: Path, row: str, rule: str) -> None:

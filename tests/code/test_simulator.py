@@ -30,7 +30,15 @@ def test_another_seed_gives_another_world(small_world: Dataset) -> None:
 def test_world_is_contract_valid_with_every_table(small_world: Dataset) -> None:
     validate_frames(small_world)
     assert set(small_world) == {
-        "instruments", "counterparties", "trades", "events", "ssi", "inventory", "holidays", "outcomes", "truth",
+        "instruments",
+        "counterparties",
+        "trades",
+        "events",
+        "ssi",
+        "inventory",
+        "holidays",
+        "outcomes",
+        "truth",
     }
 
 
@@ -43,11 +51,18 @@ def test_trades_follow_market_conventions(small_world: Dataset) -> None:
 
 def test_t1_switch_moves_us_equities_to_t_plus_1() -> None:
     config = SimulationConfig(
-        days=20, trades_per_day=300, n_counterparties=50, n_instruments=200, replicas=2,
-        start=dt.date(2024, 5, 14), t1_switch=dt.date(2024, 5, 28),
+        days=20,
+        trades_per_day=300,
+        n_counterparties=50,
+        n_instruments=200,
+        replicas=2,
+        start=dt.date(2024, 5, 14),
+        t1_switch=dt.date(2024, 5, 28),
     )
     data = simulate(config)
-    trades = data["trades"].merge(data["instruments"][["instrument_id", "asset_class"]], on="instrument_id")
+    trades = data["trades"].merge(
+        data["instruments"][["instrument_id", "asset_class"]], on="instrument_id"
+    )
     us_eq = trades[(trades["settlement_market"] == "US") & (trades["asset_class"] == "EQUITY")]
     before = us_eq[us_eq["trade_date"] < "2024-05-28"]["settlement_cycle_days"]
     after = us_eq[us_eq["trade_date"] >= "2024-05-28"]["settlement_cycle_days"]
@@ -58,7 +73,9 @@ def test_t1_switch_moves_us_equities_to_t_plus_1() -> None:
 
 def test_events_respect_the_lifecycle_order(small_world: Dataset) -> None:
     events = small_world["events"]
-    first = events.pivot_table(index="trade_id", columns="event_type", values="event_ts", aggfunc="min")
+    first = events.pivot_table(
+        index="trade_id", columns="event_type", values="event_ts", aggfunc="min"
+    )
     both = first[["ALLOCATED", "CONFIRMED"]].dropna()
     assert (both["ALLOCATED"] <= both["CONFIRMED"]).all()
     aff = first[["CONFIRMED", "AFFIRMED"]].dropna()
@@ -73,14 +90,18 @@ def test_truth_probabilities_are_consistent(small_world: Dataset) -> None:
     assert truth["p_fail_final"].between(0, 1).all()
     assert truth["p_fail_at_execution"].between(0, 1).all()
     # The oracle at execution averages the final probability: their means agree.
-    assert truth["p_fail_at_execution"].mean() == pytest.approx(truth["p_fail_final"].mean(), rel=0.1)
+    assert truth["p_fail_at_execution"].mean() == pytest.approx(
+        truth["p_fail_final"].mean(), rel=0.1
+    )
 
 
 def test_sec_files_seed_the_us_equity_universe(sec_dir: Path) -> None:
     config = SMALL_WORLD.model_copy(update={"sec_ftd_dir": sec_dir})
     data = simulate(config)
     instruments = data["instruments"]
-    us = instruments[(instruments["market"] == "US") & instruments["asset_class"].isin(["EQUITY", "ETF"])]
+    us = instruments[
+        (instruments["market"] == "US") & instruments["asset_class"].isin(["EQUITY", "ETF"])
+    ]
     sec = read_sec_ftd(sec_dir).groupby("cusip").last()
     cusip = us["instrument_id"].str[2:11]
     assert cusip.isin(sec.index).all()

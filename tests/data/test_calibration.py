@@ -25,7 +25,12 @@ def test_value_weighted_rate_is_below_count_rate(summary: CalibrationSummary) ->
 
 def test_asset_classes_are_ordered(summary: CalibrationSummary) -> None:
     f = summary.figures
-    assert f["fail_rate_ETF"] > f["fail_rate_EQUITY"] > f["fail_rate_CORP_BOND"] > f["fail_rate_GOVT_BOND"]
+    assert (
+        f["fail_rate_ETF"]
+        > f["fail_rate_EQUITY"]
+        > f["fail_rate_CORP_BOND"]
+        > f["fail_rate_GOVT_BOND"]
+    )
 
 
 def test_most_fails_clear_in_one_or_two_days_with_a_long_tail(summary: CalibrationSummary) -> None:

@@ -23,7 +23,9 @@ def _rate(f: pd.DataFrame, mask: pd.Series) -> tuple[float, float]:
     return float(f.loc[mask, "failed"].mean()), float(f.loc[~mask, "failed"].mean())
 
 
-def test_short_inventory_at_execution_drives_lack_of_securities(calibration_world: Dataset, frame: pd.DataFrame) -> None:
+def test_short_inventory_at_execution_drives_lack_of_securities(
+    calibration_world: Dataset, frame: pd.DataFrame
+) -> None:
     inv = calibration_world["inventory"].sort_values("as_of_ts")
     sells = frame[frame["side"] == "SELL"].sort_values("execution_ts")
     at_exec = pd.merge_asof(
@@ -34,12 +36,17 @@ def test_short_inventory_at_execution_drives_lack_of_securities(calibration_worl
     assert sec_fail[short].mean() > 5 * sec_fail[~short].mean()
 
 
-def test_recently_changed_unverified_ssi_fails_more(calibration_world: Dataset, frame: pd.DataFrame) -> None:
+def test_recently_changed_unverified_ssi_fails_more(
+    calibration_world: Dataset, frame: pd.DataFrame
+) -> None:
     ssi = calibration_world["ssi"].sort_values("valid_from_ts")
     instruments = calibration_world["instruments"][["instrument_id", "asset_class"]]
     f = frame.merge(instruments, on="instrument_id").sort_values("execution_ts")
     f = pd.merge_asof(
-        f, ssi, left_on="execution_ts", right_on="valid_from_ts",
+        f,
+        ssi,
+        left_on="execution_ts",
+        right_on="valid_from_ts",
         left_by=["counterparty_id", "settlement_market", "asset_class"],
         right_by=["counterparty_id", "market", "asset_class"],
     )
@@ -65,8 +72,12 @@ def test_cross_border_trades_fail_more(frame: pd.DataFrame) -> None:
 def test_fails_cluster_by_counterparty_and_persist(frame: pd.DataFrame) -> None:
     """A counterparty's fail rate in the first half predicts the second half (latent quality)."""
     mid = frame["trade_date"].quantile(0.5)
-    first = frame[frame["trade_date"] <= mid].groupby("counterparty_id")["failed"].agg(["mean", "size"])
-    second = frame[frame["trade_date"] > mid].groupby("counterparty_id")["failed"].agg(["mean", "size"])
+    first = (
+        frame[frame["trade_date"] <= mid].groupby("counterparty_id")["failed"].agg(["mean", "size"])
+    )
+    second = (
+        frame[frame["trade_date"] > mid].groupby("counterparty_id")["failed"].agg(["mean", "size"])
+    )
     both = first.join(second, lsuffix="_1", rsuffix="_2")
     both = both[(both["size_1"] >= 200) & (both["size_2"] >= 200)]
     assert len(both) >= 20
@@ -74,7 +85,12 @@ def test_fails_cluster_by_counterparty_and_persist(frame: pd.DataFrame) -> None:
 
 
 def test_block_allocations_arrive_later(calibration_world: Dataset, frame: pd.DataFrame) -> None:
-    alloc = calibration_world["events"].query("event_type == 'ALLOCATED'").groupby("trade_id")["event_ts"].min()
+    alloc = (
+        calibration_world["events"]
+        .query("event_type == 'ALLOCATED'")
+        .groupby("trade_id")["event_ts"]
+        .min()
+    )
     lag = (frame["trade_id"].map(alloc) - frame["execution_ts"]).dt.total_seconds()
     assert lag[frame["is_block"]].median() > 5 * lag[~frame["is_block"]].median()
 
@@ -96,7 +112,9 @@ def test_executions_close_to_the_cutoff_are_affirmed_late(calibration_world: Dat
     cutoff = SettlementCalendar(d["holidays"]).affirmation_cutoff(
         trades["settlement_date"].to_numpy("datetime64[D]"), trades["settlement_market"].to_numpy()
     )
-    minutes = (cutoff - trades["execution_ts"].dt.tz_localize(None).to_numpy("datetime64[us]")) / np.timedelta64(1, "m")
+    minutes = (
+        cutoff - trades["execution_ts"].dt.tz_localize(None).to_numpy("datetime64[us]")
+    ) / np.timedelta64(1, "m")
     close = minutes < 180
     assert close.sum() > 100
     assert (1 - affirmed[close].mean()) > 2 * (1 - affirmed[~close].mean())

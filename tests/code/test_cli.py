@@ -1,0 +1,115 @@
+"""The `failcast` command line, end to end through its real entry points."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+runner = CliRunner()
+
+
+def test_simulate_validate_and_summarise(tmp_path: Path) -> None:
+    out = tmp_path / "world"
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--out",
+            str(out),
+            "--days",
+            "10",
+            "--trades-per-day",
+            "200",
+            "--replicas",
+            "4",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output
+    assert (out / "truth.parquet").exists()
+
+    result = runner.invoke(app, ["validate", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
+
+    result = runner.invoke(app, ["data", "summary", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    keys = {t["key"] for t in payload["targets"]}
+    assert {"fail_rate_count", "affirmed_by_cutoff_t1", "top10_cpty_fail_share"} <= keys
+    assert 0 < payload["figures"]["fail_rate_count"] < 1
+
+
+def test_validate_exits_non_zero_naming_the_problem(small_dir: Path) -> None:
+    table = pq.read_table(small_dir / "trades.parquet").drop_columns(["side"])
+    pq.write_table(table, small_dir / "trades.parquet")
+    result = runner.invoke(app, ["validate", str(small_dir)])
+    assert result.exit_code == 1
+    assert "trades.parquet, column 'side': required column is missing" in result.output
+
+
+def test_import_converts_csv_to_parquet_after_validation(small_dir: Path, tmp_path: Path) -> None:
+    from features.contract import read_dataset
+
+    holidays = read_dataset(small_dir, tables=["holidays"])["holidays"]
+    (small_dir / "holidays.parquet").unlink()
+    holidays.to_csv(small_dir / "holidays.csv", index=False, date_format="%Y-%m-%d")
+    out = tmp_path / "imported"
+    result = runner.invoke(app, ["data", "import", str(small_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "holidays.parquet").exists() and not (out / "holidays.csv").exists()
+
+
+def test_ingest_sec_ftd_writes_the_daily_table(sec_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["ingest", "sec-ftd", str(sec_dir / "cnsfails202212a.txt"), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(tmp_path / "sec_ftd.parquet").to_pandas()
+    assert len(table) == 57_942
+    assert {"settlement_date", "cusip", "symbol", "fails_quantity", "price", "fails_value"} <= set(
+        table.columns
+    )
+
+
+def test_ingest_rejects_a_truncated_file_and_keeps_the_old_table(tmp_path: Path) -> None:
+    from tests.code.test_sec_ftd import ROWS, _write
+
+    good = _write(tmp_path, ROWS, name="cnsfails202301a.txt")
+    store = tmp_path / "store"
+    assert runner.invoke(app, ["ingest", "sec-ftd", str(good), "--out", str(store)]).exit_code == 0
+    before = (store / "sec_ftd.parquet").read_bytes()
+    bad = _write(tmp_path, ROWS[:1], count=3, total=1200, name="cnsfails202301b.txt")
+    result = runner.invoke(app, ["ingest", "sec-ftd", str(bad), "--out", str(store)])
+    assert result.exit_code == 1
+    assert "trailer record count is 3 but the file holds 1 records" in result.output
+    assert (store / "sec_ftd.parquet").read_bytes() == before
+
+
+def test_demo_prints_the_calibration_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import pipelines.demo
+
+    monkeypatch.setattr(
+        pipelines.demo, "DEMO_WORLD", {"days": 15, "trades_per_day": 300, "replicas": 4}
+    )
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "Calibration of" in result.output
+    assert "affirmed by cutoff, T+1 trades" in result.output
+    assert (tmp_path / "home" / "data" / "demo" / "trades.parquet").exists()
+
+
+def test_installed_console_script_runs() -> None:
+    exe = Path(sys.executable).with_name("failcast")
+    result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    for command in ("simulate", "validate", "data", "ingest", "demo"):
+        assert command in result.stdout
