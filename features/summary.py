@@ -23,6 +23,10 @@ class Target:
     label: str
     low: float
     high: float = float("inf")
+    is_share: bool = True  # a share (shown in %) rather than a ratio (shown as x)
+
+    def format(self, value: float) -> str:
+        return f"{value:.1%}" if self.is_share else f"{value:.2f}x"
 
     def holds(self, value: float) -> bool:
         return self.low <= value <= self.high
@@ -30,13 +34,13 @@ class Target:
     @property
     def text(self) -> str:
         if self.high == float("inf"):
-            return f">= {self.low:g}"
-        return f"{self.low:g} – {self.high:g}"
+            return f">= {self.format(self.low)}"
+        return f"{self.format(self.low)} – {self.format(self.high)}"
 
 
 TARGETS: tuple[Target, ...] = (
     Target("fail_rate_count", "fail rate by count", 0.03, 0.06),
-    Target("value_below_count", "value-weighted rate / count rate", 0.0, 0.999),
+    Target("value_below_count", "value-weighted rate / count rate", 0.0, 0.999, is_share=False),
     Target("fail_rate_ETF", "fail rate, ETF", 0.08, 0.15),
     Target("fail_rate_EQUITY", "fail rate, EQUITY", 0.04, 0.08),
     Target("fail_rate_CORP_BOND", "fail rate, CORP_BOND", 0.02, 0.05),
@@ -47,10 +51,10 @@ TARGETS: tuple[Target, ...] = (
     Target("cause_LACK_OF_CASH", "cause share, lack of cash", 0.03, 0.10),
     Target("cause_OTHER_COUNTERPARTY", "cause share, other + counterparty", 0.05, 0.15),
     Target("affirmed_by_cutoff_t1", "affirmed by cutoff, T+1 trades", 0.90, 1.0),
-    Target("unaffirmed_fail_ratio", "fail ratio unaffirmed / affirmed", 3.0),
+    Target("unaffirmed_fail_ratio", "fail ratio unaffirmed / affirmed", 3.0, is_share=False),
     Target("top10_cpty_fail_share", "share of fails, top 10% counterparties", 0.40, 1.0),
-    Target("period_end_uplift", "fail ratio period-end / other", 1.3),
-    Target("holiday_uplift", "fail ratio holiday-window / other", 1.3),
+    Target("period_end_uplift", "fail ratio period-end / other", 1.3, is_share=False),
+    Target("holiday_uplift", "fail ratio holiday-window / other", 1.3, is_share=False),
 )
 
 

@@ -38,13 +38,13 @@ def progress_steps(title: str) -> Iterator[Callable[[str, float], None]]:
 
 def calibration_table(summary: CalibrationSummary) -> Table:
     table = Table(title=f"Calibration of {summary.n_settled_or_failed:,} settled or failed trades")
-    table.add_column("figure")
+    table.add_column("figure", no_wrap=True)
     table.add_column("value", justify="right")
     table.add_column("target", justify="right")
     table.add_column("", justify="center")
     for target, value, ok in summary.checks():
-        shown = f"{value:.2f}" if target.low >= 1.0 else f"{value:.1%}"
-        table.add_row(target.label, shown, target.text, "[green]✓[/]" if ok else "[red]✗[/]")
+        mark = "[green]✓[/]" if ok else "[red]✗[/]"
+        table.add_row(target.label, target.format(value), target.text, mark)
     table.add_row("fail rate by value", f"{summary.figures['fail_rate_value']:.1%}", "", "")
     late = summary.days_late
     table.add_row(
