@@ -76,17 +76,6 @@ class SettlementCalendar:
             markets, out, lambda c, i: np.is_busday(dates[i], busdaycal=self._busday[c])
         )
 
-    def business_days_between(
-        self, start: np.ndarray, end: np.ndarray, markets: np.ndarray
-    ) -> np.ndarray:
-        """Number of business days in [start, end)."""
-        start = np.asarray(start, dtype="datetime64[D]")
-        end = np.asarray(end, dtype="datetime64[D]")
-        out = np.empty(start.shape, dtype=np.int64)
-        return self._per_market(
-            markets, out, lambda c, i: np.busday_count(start[i], end[i], busdaycal=self._busday[c])
-        )
-
     def local_to_utc(
         self, dates: np.ndarray, minutes: np.ndarray, markets: np.ndarray
     ) -> np.ndarray:
@@ -105,17 +94,6 @@ class SettlementCalendar:
                 nonexistent="shift_forward",
             )
             return stamps.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[us]")
-
-        return self._per_market(markets, out, convert)
-
-    def utc_to_local_date(self, instants: np.ndarray, markets: np.ndarray) -> np.ndarray:
-        """The local calendar date of UTC instants."""
-        instants = np.asarray(instants, dtype="datetime64[us]")
-        out = np.empty(instants.shape, dtype="datetime64[D]")
-
-        def convert(code: str, idx: np.ndarray) -> np.ndarray:
-            local = pd.DatetimeIndex(instants[idx]).tz_localize("UTC").tz_convert(MARKETS[code].tz)
-            return local.tz_localize(None).to_numpy("datetime64[D]")
 
         return self._per_market(markets, out, convert)
 

@@ -25,7 +25,6 @@ from features.simulator.world import draw_world
 
 __all__ = ["SimulationConfig", "holidays_table", "simulate"]
 
-STEPS = ("world", "trades", "ssi", "state", "actual", "replicas", "tables")
 _STREAMS = ("world", "trades", "ssi", "state", "actual", "replicas", "tables")
 
 
