@@ -105,29 +105,41 @@ def test_read_dataset_reports_missing_column_with_expected_columns(small_dir: Pa
         read_dataset(small_dir)
 
 
-def test_read_dataset_reports_wrong_parquet_type(small_dir: Path) -> None:
-    table = pq.read_table(small_dir / "trades.parquet")
-    as_text = table.set_column(
-        table.schema.get_field_index("quantity"), "quantity", table["quantity"].cast(pa.string())
-    )
-    pq.write_table(as_text, small_dir / "trades.parquet")
-    with pytest.raises(
-        ContractError, match=r"column 'quantity': must be a float; found Parquet type string"
-    ):
-        read_dataset(small_dir)
+def _recast(path: Path, column: str, typ: pa.DataType) -> None:
+    """Rewrite one Parquet column with another Arrow type."""
+    table = pq.read_table(path)
+    index = table.schema.get_field_index(column)
+    pq.write_table(table.set_column(index, column, table[column].cast(typ)), path)
 
 
-def test_read_dataset_rejects_naive_parquet_timestamps(small_dir: Path) -> None:
-    table = pq.read_table(small_dir / "events.parquet")
-    naive = table.set_column(
-        table.schema.get_field_index("event_ts"),
-        "event_ts",
-        table["event_ts"].cast(pa.timestamp("us")),
-    )
-    pq.write_table(naive, small_dir / "events.parquet")
-    with pytest.raises(
-        ContractError, match=r"events.parquet, column 'event_ts': .*found a naive timestamp"
-    ):
+@pytest.mark.parametrize(
+    ("file", "column", "typ", "rule"),
+    [
+        (
+            "trades",
+            "quantity",
+            pa.string(),
+            r"column 'quantity': must be a float; found Parquet type string",
+        ),
+        (
+            "events",
+            "event_ts",
+            pa.timestamp("us"),
+            r"events.parquet, column 'event_ts': .*found a naive timestamp",
+        ),
+        (
+            "trades",
+            "is_block",
+            pa.int64(),
+            r"column 'is_block': must be a boolean; found Parquet type int64",
+        ),
+    ],
+)
+def test_read_dataset_reports_wrong_parquet_types(
+    small_dir: Path, file: str, column: str, typ: pa.DataType, rule: str
+) -> None:
+    _recast(small_dir / f"{file}.parquet", column, typ)
+    with pytest.raises(ContractError, match=rule):
         read_dataset(small_dir)
 
 
