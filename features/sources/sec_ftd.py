@@ -14,12 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.contract import ContractError, Violation
 
 __all__ = [
     "HEADER",
     "SEC_FTD_COLUMNS",
+    "SEC_FTD_SCHEMA",
     "SecFtdFormatError",
     "ftd_intensity",
     "read_sec_ftd",
@@ -28,15 +30,19 @@ __all__ = [
 ]
 
 HEADER = "SETTLEMENT DATE|CUSIP|SYMBOL|QUANTITY (FAILS)|DESCRIPTION|PRICE"
-SEC_FTD_COLUMNS = (
-    "settlement_date",
-    "cusip",
-    "symbol",
-    "fails_quantity",
-    "price",
-    "fails_value",
-    "description",
+SEC_FTD_SCHEMA = pa.schema(
+    [
+        pa.field("settlement_date", pa.date32(), nullable=False),
+        pa.field("cusip", pa.string(), nullable=False),
+        pa.field("symbol", pa.string()),
+        pa.field("fails_quantity", pa.float64(), nullable=False),
+        pa.field("price", pa.float64()),
+        pa.field("fails_value", pa.float64()),
+        pa.field("description", pa.string()),
+    ]
 )
+"""The per-security daily table the loader returns and `failcast ingest sec-ftd` stores."""
+SEC_FTD_COLUMNS = tuple(SEC_FTD_SCHEMA.names)
 _COUNT = re.compile(r"^Trailer record count (\d+)$")
 _TOTAL = re.compile(r"^Trailer total quantity of shares (\d+)$")
 _CUSIP = re.compile(r"^[0-9A-Z]{8}[0-9]$")
