@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from features.atomic import write_parquet_files
 from features.contract._errors import ContractError, Violation
 from features.contract._read import read_table
 from features.contract._rules import check_dataset, check_table
@@ -125,22 +123,12 @@ def arrow_schema(table: Table) -> pa.Schema:
 def write_dataset(frames: Mapping[str, pd.DataFrame], directory: Path | str) -> Path:
     """Validate, then write one Parquet file per table; on any error ``directory`` is unchanged."""
     validate_frames(frames)
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    try:
-        for name, frame in frames.items():
-            table = TABLES[name]
-            arrow = pa.Table.from_pandas(
-                frame[table.column_names], schema=arrow_schema(table), preserve_index=False
-            )
-            pq.write_table(arrow, staging / f"{name}.parquet")
-        directory.mkdir(exist_ok=True)
-        for name in frames:
-            stale_csv = directory / f"{name}.csv"
-            if stale_csv.exists():
-                stale_csv.unlink()
-            (staging / f"{name}.parquet").replace(directory / f"{name}.parquet")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return directory
+    tables = {
+        name: pa.Table.from_pandas(
+            frame[TABLES[name].column_names],
+            schema=arrow_schema(TABLES[name]),
+            preserve_index=False,
+        )
+        for name, frame in frames.items()
+    }
+    return write_parquet_files(tables, directory, remove=[f"{name}.csv" for name in frames])
