@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,11 +25,34 @@ class Settings(BaseSettings):
         default=None,
         description="Directory of SEC fails-to-deliver files used to seed the US equity universe.",
     )
+    feast_project: str = Field(
+        default="failcast",
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="Feast project name; it namespaces keys in a shared online store.",
+    )
+    online_store: Literal["sqlite", "redis"] = Field(
+        default="sqlite",
+        description="Feast online store: an embedded SQLite file, or Redis at `redis`.",
+    )
+    redis: str = Field(
+        default="127.0.0.1:6379",
+        description="Redis connection string in Feast's form (host:port[,db=N][,password=...]).",
+    )
+    registry_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of a SQL Feast registry (e.g. postgresql+psycopg://...); "
+        "a file registry under the home directory when unset.",
+    )
 
     @property
     def data_dir(self) -> Path:
         """Where `failcast demo` and friends keep datasets by default."""
         return self.home.expanduser() / "data"
+
+    @property
+    def feature_dir(self) -> Path:
+        """The feature store's home: feature tables, file registry, SQLite online store."""
+        return self.home.expanduser() / "features"
 
 
 @cache

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from features.contract import ContractError, read_dataset, write_dataset
 from features.settings import get_settings
 from features.simulator import SimulationConfig, simulate
 from features.sources.sec_ftd import read_sec_ftd
 from features.summary import summarise
-from pipelines.console import calibration_table, console, err_console, progress_steps
+from pipelines.console import calibration_table, console, fail, progress_steps
+from pipelines.features_cmd import features_app
 from pipelines.ingest import write_sec_ftd
 
 app = typer.Typer(
@@ -25,15 +25,11 @@ data_app = typer.Typer(help="Inspect and import datasets.", no_args_is_help=True
 ingest_app = typer.Typer(help="Ingest real data sources.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(features_app, name="features")
 
 DatasetDir = Annotated[
     Path, typer.Argument(help="dataset directory (one Parquet or CSV file per table)")
 ]
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
 
 
 @app.command("simulate")
@@ -70,7 +66,7 @@ def simulate_cmd(
             dataset = simulate(config, on_step=step)
         write_dataset(dataset, out)
     except (ValueError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     console.print(f"wrote {len(dataset['trades']):,} trades to {out}")
 
 
@@ -80,7 +76,7 @@ def validate_cmd(directory: DatasetDir) -> None:
     try:
         dataset = read_dataset(directory)
     except ContractError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     rows = ", ".join(f"{name} {len(frame):,}" for name, frame in dataset.items())
     console.print(f"[green]valid[/]: {rows}")
 
@@ -94,7 +90,7 @@ def summary_cmd(
     try:
         summary = summarise(read_dataset(directory))
     except ContractError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
     else:
@@ -110,7 +106,7 @@ def import_cmd(
     try:
         write_dataset(read_dataset(source), out)
     except (ContractError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     console.print(f"imported {source} into {out}")
 
 
@@ -126,7 +122,7 @@ def ingest_sec_ftd_cmd(
         table = read_sec_ftd(files[0] if len(files) == 1 else files)
         path = write_sec_ftd(table, out)
     except (ValueError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     console.print(
         f"wrote {len(table):,} rows ({table['cusip'].nunique():,} securities, "
         f"{table['settlement_date'].min():%Y-%m-%d} to "

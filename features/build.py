@@ -1,0 +1,176 @@
+"""`failcast features build`: raw dataset -> feature tables -> Feast registry -> online store."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+from feast.types import Float64, Int64
+
+from features.atomic import write_parquet_files
+from features.compute import compute_feature_tables, dataset_facts
+from features.contract import TABLES, ContractError, Violation, arrow_schema, read_dataset
+from features.reference import (
+    FACTS_TABLE,
+    HOLIDAYS_TABLE,
+    MANIFEST,
+    PUSHED_OUTCOMES_TABLE,
+    SSI_CHANGES_TABLE,
+    tables_dir,
+)
+from features.repo import VIEW_SCHEMAS, definitions
+from features.settings import Settings, get_settings
+from features.sources.sec_ftd import read_sec_ftd, sec_ftd_files
+from features.store import feature_store
+
+__all__ = ["BuildReport", "build_features", "check_schemas", "materialize"]
+
+SEC_FTD_FILE = "sec_ftd.parquet"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    data_dir: str
+    tables_dir: str
+    horizon: str
+    horizon_us: int
+    rows: dict[str, int]
+    trades: int
+    seconds: dict[str, float]
+    sec_ftd: bool
+
+
+def check_schemas(tables: dict[str, pd.DataFrame]) -> None:
+    """Each computed table has exactly its view's features (plus keys and timestamp)."""
+    problems = []
+    for view, fields in VIEW_SCHEMAS.items():
+        expected = {f.name for f in fields}
+        found = set(tables[view].columns) - {"event_timestamp"}
+        missing, extra = expected - found, found - expected
+        if missing:
+            problems.append(Violation(f"{view} table", f"missing features {sorted(missing)}"))
+        keys = {c for c in extra if c.endswith("_id") or c in ("settlement_market", "asset_class")}
+        if extra - keys:
+            problems.append(
+                Violation(f"{view} table", f"undeclared columns {sorted(extra - keys)}")
+            )
+    if problems:
+        raise ContractError(problems)
+
+
+def _sec_ftd(data_dir: Path, settings: Settings) -> pd.DataFrame | None:
+    """The dataset's ingested SEC table, else the raw SEC files named by the settings."""
+    if (data_dir / SEC_FTD_FILE).exists():
+        return pd.read_parquet(data_dir / SEC_FTD_FILE)
+    if settings.sec_ftd_dir:
+        return read_sec_ftd(sec_ftd_files(settings.sec_ftd_dir))
+    return None
+
+
+_ARROW_TYPES = {Float64: pa.float64(), Int64: pa.int64()}
+
+
+def _arrow(view: str, frame: pd.DataFrame) -> pa.Table:
+    """A feature table with explicit types, so that even an empty one joins on typed keys.
+    Stamps are microsecond UTC: DuckDB 2 cannot cast nanosecond tz-aware ones in Feast's joins.
+    """
+    features = {f.name: _ARROW_TYPES[f.dtype] for f in VIEW_SCHEMAS[view]}
+    keys = [c for c in frame.columns if c not in features and c != "event_timestamp"]
+    schema = pa.schema(
+        [
+            *[pa.field(k, pa.string()) for k in keys],
+            pa.field("event_timestamp", pa.timestamp("us", tz="UTC")),
+            *[pa.field(name, typ) for name, typ in features.items()],
+        ]
+    )
+    frame = frame.assign(event_timestamp=frame["event_timestamp"].astype("datetime64[us, UTC]"))
+    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+
+
+def materialize(settings: Settings, horizon: datetime) -> None:
+    """Load the latest value of every view up to ``horizon`` into the online store."""
+    store = feature_store(settings)
+    with contextlib.redirect_stdout(io.StringIO()):  # Feast prints its own progress bars
+        store.materialize(start_date=_EPOCH, end_date=horizon + timedelta(microseconds=1))
+
+
+def build_features(
+    data_dir: Path,
+    settings: Settings | None = None,
+    step: Callable[[str, float], None] = lambda name, fraction: None,
+) -> BuildReport:
+    """Compute every feature table from ``data_dir``, register the repo and materialise.
+
+    Nothing is written until every table is computed and checked, so a bad dataset leaves
+    the feature tables, the registry and the online store as they were.
+    """
+    settings = settings or get_settings()
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    step("read dataset", 0.0)
+    dataset = read_dataset(data_dir)
+    sec_ftd = _sec_ftd(data_dir, settings)
+    seconds["read"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    n_views = len(VIEW_SCHEMAS)
+    done: list[str] = []
+
+    def on_table(name: str) -> None:
+        done.append(name)
+        step(f"computed {name}", 0.1 + 0.6 * len(done) / n_views)
+
+    facts = dataset_facts(dataset)
+    tables = compute_feature_tables(dataset, facts, sec_ftd, on_table)
+    check_schemas(tables)
+    seconds["compute"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    step("write tables", 0.75)
+    out = tables_dir(settings)
+    files = {view: _arrow(view, frame) for view, frame in tables.items()}
+    files[HOLIDAYS_TABLE] = pa.Table.from_pandas(
+        dataset["holidays"], schema=arrow_schema(TABLES["holidays"]), preserve_index=False
+    )
+    files[FACTS_TABLE] = pa.Table.from_pandas(facts.to_frame(), preserve_index=False)
+    files[SSI_CHANGES_TABLE] = pa.Table.from_pandas(
+        dataset["ssi"][["counterparty_id", "valid_from_ts"]], preserve_index=False
+    )
+    # A new build supersedes every push since the last one.
+    write_parquet_files(files, out, remove=[f"{PUSHED_OUTCOMES_TABLE}.parquet"])
+    horizon = pd.Timestamp(facts.horizon_us, unit="us", tz="UTC").to_pydatetime()
+    seconds["write"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    step("apply feature repo", 0.8)
+    store = feature_store(settings)
+    store.apply(definitions(out).objects())
+    step("materialize online", 0.85)
+    materialize(settings, horizon)
+    seconds["apply_materialize"] = time.perf_counter() - t3
+    seconds["total"] = time.perf_counter() - t0
+
+    report = BuildReport(
+        data_dir=str(data_dir.resolve()),
+        tables_dir=str(out),
+        horizon=horizon.isoformat(),
+        horizon_us=facts.horizon_us,
+        rows={view: len(frame) for view, frame in tables.items()},
+        trades=len(dataset["trades"]),
+        seconds={k: round(v, 2) for k, v in seconds.items()},
+        sec_ftd=sec_ftd is not None,
+    )
+    tmp = out / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(asdict(report), indent=2))
+    tmp.replace(out / MANIFEST)
+    step("done", 1.0)
+    return report

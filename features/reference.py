@@ -1,0 +1,123 @@
+"""What retrieval needs besides the stores: the settlement calendar and the reference data
+that turn a trade row into entity keys and request fields. Written by the build beside the
+feature tables, so training and serving read the same copy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.calendar import SettlementCalendar
+from features.compute.facts import TradeFacts
+from features.contract import ASSET_CLASSES, ContractError, Violation
+from features.markets import MARKETS
+from features.settings import Settings
+
+__all__ = [
+    "FACTS_TABLE",
+    "HOLIDAYS_TABLE",
+    "MANIFEST",
+    "PUSHED_OUTCOMES_TABLE",
+    "SSI_CHANGES_TABLE",
+    "Reference",
+    "tables_dir",
+]
+
+# Internal tables the build writes beside the feature tables.
+HOLIDAYS_TABLE = "holidays"
+FACTS_TABLE = "trade_facts"  # per-trade facts, to recompute counterparty rows on a push
+SSI_CHANGES_TABLE = "ssi_changes"
+PUSHED_OUTCOMES_TABLE = "pushed_outcomes"  # outcomes pushed since the build, cumulative
+MANIFEST = "manifest.json"
+_MARKET_CODES = np.array(list(MARKETS), dtype=object)
+
+
+def tables_dir(settings: Settings) -> Path:
+    return settings.feature_dir / "tables"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The build's calendar, counterparty home markets and instrument asset classes."""
+
+    directory: Path
+
+    @classmethod
+    def load(cls, settings: Settings) -> Reference:
+        directory = tables_dir(settings)
+        if not (directory / MANIFEST).exists():
+            raise ContractError(
+                [
+                    Violation(
+                        str(directory / MANIFEST),
+                        "no feature build found; run `failcast features build --data DIR` first",
+                    )
+                ]
+            )
+        return cls(directory)
+
+    def _read(self, name: str, columns: list[str] | None) -> pd.DataFrame:
+        path = self.directory / f"{name}.parquet"
+        if not path.exists():
+            raise ContractError(
+                [Violation(str(path), "feature table is missing; rebuild the features")]
+            )
+        return pd.read_parquet(path, columns=columns)
+
+    @cached_property
+    def manifest(self) -> dict:
+        return json.loads((self.directory / MANIFEST).read_text())
+
+    @cached_property
+    def calendar(self) -> SettlementCalendar:
+        return SettlementCalendar(self._read(HOLIDAYS_TABLE, ["market", "date"]))
+
+    @cached_property
+    def _domicile(self) -> pd.Series:
+        frame = self._read("counterparty_profile", ["counterparty_id", "cpty_domicile_code"])
+        return pd.Series(
+            _MARKET_CODES[frame["cpty_domicile_code"].to_numpy()],
+            index=frame["counterparty_id"].to_numpy(),
+        )
+
+    @cached_property
+    def _asset_class(self) -> pd.Series:
+        frame = self._read("instrument_profile", ["instrument_id", "asset_class_code"])
+        return pd.Series(
+            np.asarray(ASSET_CLASSES, dtype=object)[frame["asset_class_code"].to_numpy()],
+            index=frame["instrument_id"].to_numpy(),
+        )
+
+    def trade_facts(self) -> TradeFacts:
+        """The build's trade facts with every outcome pushed since applied."""
+        frame = self._read(FACTS_TABLE, None)
+        facts = TradeFacts.from_frame(frame, int(self.manifest["horizon_us"]))
+        pushed = self.pushed_outcomes()
+        return facts if pushed.empty else facts.with_outcomes(pushed)
+
+    def pushed_outcomes(self) -> pd.DataFrame:
+        path = self.directory / f"{PUSHED_OUTCOMES_TABLE}.parquet"
+        return pd.read_parquet(path) if path.exists() else pd.DataFrame()
+
+    def ssi_changes(self) -> pd.DataFrame:
+        return self._read(SSI_CHANGES_TABLE, None)
+
+    def known_accounts(self) -> set[str]:
+        return set(self._read(FACTS_TABLE, ["account_id"])["account_id"].unique())
+
+    def known_instruments(self) -> pd.Index:
+        return self._asset_class.index
+
+    def counterparty_market(self, counterparty_id: pd.Series, fallback: pd.Series) -> np.ndarray:
+        """Each counterparty's home market; ``fallback`` (the settlement market) if unknown."""
+        found = counterparty_id.map(self._domicile)
+        return found.where(found.notna(), fallback).to_numpy()
+
+    def asset_class(self, instrument_id: pd.Series) -> pd.Series:
+        """Each instrument's asset class; None for an instrument the build never saw."""
+        return instrument_id.map(self._asset_class).astype(object)

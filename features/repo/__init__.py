@@ -1,0 +1,54 @@
+"""The Feast feature repo: entities, sources, feature views, on-demand views, services.
+
+Definitions are built by ``definitions(tables_dir)`` because file sources point at the feature
+tables under the project home, which is configuration; everything else reads as a catalogue in
+the modules beside this one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from feast import Entity, FeatureService, FeatureView
+from feast.on_demand_feature_view import OnDemandFeatureView
+
+from features.repo.entities import ENTITIES
+from features.repo.on_demand import on_demand_views
+from features.repo.services import FAIL_MODEL_V1, feature_services
+from features.repo.sources import PUSHED_VIEWS, Sources, feature_sources, table_path
+from features.repo.views import VIEW_SCHEMAS, feature_views
+
+__all__ = [
+    "FAIL_MODEL_V1",
+    "PUSHED_VIEWS",
+    "VIEW_SCHEMAS",
+    "Definitions",
+    "definitions",
+    "table_path",
+]
+
+
+@dataclass(frozen=True)
+class Definitions:
+    entities: tuple[Entity, ...]
+    sources: Sources
+    views: dict[str, FeatureView]
+    on_demand: list[OnDemandFeatureView]
+    services: list[FeatureService]
+
+    def objects(self) -> list:
+        return [
+            *self.entities,
+            *self.sources.all(),
+            *self.views.values(),
+            *self.on_demand,
+            *self.services,
+        ]
+
+
+def definitions(tables_dir: Path) -> Definitions:
+    sources = feature_sources(tables_dir, list(VIEW_SCHEMAS))
+    views = feature_views(sources)
+    on_demand = on_demand_views(views)
+    return Definitions(ENTITIES, sources, views, on_demand, feature_services(views, on_demand))

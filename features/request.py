@@ -1,0 +1,285 @@
+"""Request-time features: what is known about a trade when it is scored, not stored anywhere.
+
+Three parts, each defined once and used both for training (offline) and serving (online):
+- ``REQUEST_FIELDS`` and ``request_frame``: the fields sent with each trade (calendar-derived
+  times and flags, size, lifecycle state as of the scoring instant);
+- ``lifecycle_state``: lifecycle fields rebuilt from the events table as of any instant;
+- ``context_features`` / ``lifecycle_features``: the python-mode on-demand transforms that
+  combine request fields with stored features (vectorised; a batch or a single trade).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from features.calendar import SettlementCalendar
+from features.compute.facts import NEVER_US, instants_us
+from features.compute.reference import category_code
+from features.derive import holiday_in_window
+from features.markets import MARKETS
+
+__all__ = [
+    "CONTEXT_FEATURES",
+    "LIFECYCLE_EVENTS",
+    "LIFECYCLE_FEATURES",
+    "REQUEST_FIELDS",
+    "Spec",
+    "context_features",
+    "lifecycle_features",
+    "lifecycle_state",
+    "request_frame",
+]
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    kind: Literal["float", "int"]
+    description: str
+
+
+REQUEST_FIELDS = (
+    Spec("req_execution_s", "float", "execution instant, UTC epoch seconds"),
+    Spec("req_scoring_s", "float", "scoring instant, UTC epoch seconds"),
+    Spec("req_cutoff_s", "float", "affirmation cutoff, UTC epoch seconds"),
+    Spec("req_exec_local_minutes", "float", "execution time of day, local minutes after midnight"),
+    Spec("req_exec_day", "int", "execution date, days since 1970-01-01"),
+    Spec("req_settlement_cycle_days", "int", "business days from trade date to ISD"),
+    Spec("req_quantity", "float", "units traded"),
+    Spec("req_notional", "float", "trade value in the trade currency"),
+    Spec("req_is_sell", "int", "1 when we deliver securities"),
+    Spec("req_is_block", "int", "1 for a block trade allocated after execution"),
+    Spec("req_holiday_in_window", "int", "1 when a holiday falls in (trade date, ISD]"),
+    Spec("req_period_end", "int", "1 when the ISD is among the month's last business days"),
+    Spec("req_quarter_end", "int", "1 when that month ends a quarter"),
+    Spec("req_settlement_market_code", "int", "settlement market, index in MARKETS"),
+    Spec("req_allocated_s", "float", "first ALLOCATED event as of scoring (NaN: none yet)"),
+    Spec("req_confirmed_s", "float", "first CONFIRMED event as of scoring"),
+    Spec("req_affirmed_s", "float", "first AFFIRMED event as of scoring"),
+    Spec("req_instructed_s", "float", "first INSTRUCTED event as of scoring"),
+    Spec("req_matched_s", "float", "first MATCHED event as of scoring"),
+    Spec("req_amendments", "int", "AMENDED events as of scoring"),
+)
+
+CONTEXT_FEATURES = (
+    Spec("minutes_to_cutoff_at_execution", "float", "time ops had to affirm, from execution"),
+    Spec("exec_local_hour", "float", "local hour of execution (early morning, late day)"),
+    Spec("settlement_cycle_days", "int", "settlement cycle (T+1, T+2, extended)"),
+    Spec("holiday_in_window", "int", "a holiday in the settlement window"),
+    Spec("period_end", "int", "month-end settlement"),
+    Spec("quarter_end", "int", "quarter-end settlement"),
+    Spec("settlement_market_code", "int", "settlement market"),
+    Spec("cross_border", "float", "counterparty domiciled outside the settlement market"),
+    Spec("is_sell", "int", "we deliver securities"),
+    Spec("is_block", "int", "block trade"),
+    Spec("log_notional", "float", "log10 of the trade value"),
+    Spec("notional_vs_cpty_mean", "float", "trade value over the counterparty's 90-day mean"),
+    Spec("size_vs_adv", "float", "quantity over the instrument's average daily volume"),
+    Spec("inventory_coverage", "float", "(available + incoming) / quantity on our sells"),
+    Spec("cpty_days_since_onboarding", "float", "counterparty relationship age, days"),
+    Spec("instrument_age_days", "float", "days since issue (newly issued instruments)"),
+    Spec("ssi_age_days", "float", "days since the SSI in force took effect"),
+    Spec("ssi_unverified", "float", "the SSI in force has not been verified"),
+    Spec("ssi_days_since_verified", "float", "days since the SSI in force was verified"),
+    Spec("ssi_changes_90d", "float", "SSI versions that took effect in the last 90 days"),
+)
+
+LIFECYCLE_FEATURES = (
+    Spec("minutes_since_execution", "float", "age of the trade at scoring"),
+    Spec("minutes_to_cutoff", "float", "minutes left to the affirmation cutoff (negative after)"),
+    Spec("allocated", "int", "allocated as of scoring"),
+    Spec("confirmed", "int", "confirmed as of scoring"),
+    Spec("affirmed", "int", "affirmed as of scoring"),
+    Spec("affirmed_late", "int", "affirmed after the cutoff, or still unaffirmed past it"),
+    Spec("instructed", "int", "settlement instruction sent as of scoring"),
+    Spec("matched", "int", "matched at the CSD as of scoring"),
+    Spec("amendments", "int", "amendments as of scoring (each restarts matching)"),
+)
+
+LIFECYCLE_EVENTS = {
+    "req_allocated_s": "ALLOCATED",
+    "req_confirmed_s": "CONFIRMED",
+    "req_affirmed_s": "AFFIRMED",
+    "req_instructed_s": "INSTRUCTED",
+    "req_matched_s": "MATCHED",
+}
+_DAY_S = 86_400.0
+
+
+def _seconds(us: np.ndarray) -> np.ndarray:
+    return np.where(us == NEVER_US, np.nan, us / 1e6)
+
+
+def request_frame(
+    trades: pd.DataFrame,
+    calendar: SettlementCalendar,
+    scoring_us: np.ndarray,
+    counterparty_market: np.ndarray,
+) -> pd.DataFrame:
+    """Calendar and size fields of ``REQUEST_FIELDS`` for trades scored at ``scoring_us``
+    (lifecycle fields come from ``lifecycle_state``). ``counterparty_market`` is each
+    counterparty's home market, whose holidays also hold up settlement."""
+    isd = trades["settlement_date"].to_numpy("datetime64[D]")
+    trade_date = trades["trade_date"].to_numpy("datetime64[D]")
+    market = trades["settlement_market"].to_numpy()
+    execution_us = instants_us(trades["execution_ts"])
+    month_end, quarter_end = calendar.period_end(isd, market)
+    minutes = np.empty(len(trades))
+    for code in np.unique(market):
+        idx = np.flatnonzero(market == code)
+        local = pd.DatetimeIndex(execution_us[idx].astype("datetime64[us]")).tz_localize("UTC")
+        local = local.tz_convert(MARKETS[str(code)].tz)
+        minutes[idx] = local.hour * 60 + local.minute + local.second / 60
+    return pd.DataFrame(
+        {
+            "req_execution_s": execution_us / 1e6,
+            "req_scoring_s": np.asarray(scoring_us, dtype=np.int64) / 1e6,
+            "req_cutoff_s": calendar.affirmation_cutoff(isd, market).astype(np.int64) / 1e6,
+            "req_exec_local_minutes": minutes,
+            "req_exec_day": trade_date.astype(np.int64),
+            "req_settlement_cycle_days": trades["settlement_cycle_days"].to_numpy(np.int64),
+            "req_quantity": trades["quantity"].to_numpy(np.float64),
+            "req_notional": trades["notional"].to_numpy(np.float64),
+            "req_is_sell": (trades["side"] == "SELL").to_numpy(np.int64),
+            "req_is_block": trades["is_block"].to_numpy(np.int64),
+            "req_holiday_in_window": holiday_in_window(
+                calendar, trade_date, isd, market, np.asarray(counterparty_market)
+            ).astype(np.int64),
+            "req_period_end": month_end.astype(np.int64),
+            "req_quarter_end": quarter_end.astype(np.int64),
+            "req_settlement_market_code": category_code(market, list(MARKETS)),
+        },
+        index=trades.index,
+    )
+
+
+def lifecycle_state(
+    trade_ids: pd.Series, events: pd.DataFrame | None, as_of_us: np.ndarray
+) -> pd.DataFrame:
+    """Lifecycle fields of ``REQUEST_FIELDS`` for each trade as of its own instant: only
+    events at or before ``as_of_us`` count."""
+    as_of = pd.Series(np.asarray(as_of_us, dtype=np.int64), index=trade_ids.index)
+    out = pd.DataFrame(index=trade_ids.index)
+    if events is None or events.empty:
+        for field in LIFECYCLE_EVENTS:
+            out[field] = np.nan
+        out["req_amendments"] = 0
+        return out
+    rows = pd.DataFrame(
+        {
+            "trade_id": trade_ids.to_numpy(),
+            "row": np.arange(len(trade_ids)),
+            "as_of": as_of.to_numpy(),
+        }
+    )
+    seen = events[["trade_id", "event_type", "event_ts"]].merge(rows, on="trade_id")
+    seen = seen.loc[instants_us(seen["event_ts"]) <= seen["as_of"].to_numpy()]
+    first = seen.assign(us=instants_us(seen["event_ts"])).groupby(["row", "event_type"])["us"].min()
+    for field, kind in LIFECYCLE_EVENTS.items():
+        at = first.xs(kind, level="event_type") if kind in first.index.get_level_values(1) else None
+        values = np.full(len(trade_ids), np.nan)
+        if at is not None:
+            values[at.index.to_numpy()] = at.to_numpy() / 1e6
+        out[field] = values
+    amended = seen.loc[seen["event_type"] == "AMENDED"].groupby("row").size()
+    counts = np.zeros(len(trade_ids), dtype=np.int64)
+    counts[amended.index.to_numpy()] = amended.to_numpy()
+    out["req_amendments"] = counts
+    return out
+
+
+class _Columns:
+    """Numeric columns of a python-mode input batch, as float arrays (None becomes NaN)."""
+
+    def __init__(self, inputs: Mapping[str, Any]) -> None:
+        self._inputs = inputs
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return np.asarray(self._inputs[name], dtype=np.float64).reshape(-1)
+
+
+def _out(specs: Sequence[Spec], values: Mapping[str, np.ndarray]) -> dict[str, list]:
+    """Columns in spec order, typed per spec; a NaN int (unknown input) becomes 0."""
+    return {
+        s.name: (
+            np.nan_to_num(values[s.name]).astype(np.int64).tolist()
+            if s.kind == "int"
+            else values[s.name].astype(np.float64).tolist()
+        )
+        for s in specs
+    }
+
+
+def context_features(inputs: Mapping[str, Any]) -> dict[str, list]:
+    """Request-time features: request fields combined with stored entity features."""
+    x = _Columns(inputs)
+    scoring, execution = x["req_scoring_s"], x["req_execution_s"]
+    sell = x["req_is_sell"] == 1
+    domicile = x["cpty_domicile_code"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = {
+            "minutes_to_cutoff_at_execution": (x["req_cutoff_s"] - execution) / 60.0,
+            "exec_local_hour": x["req_exec_local_minutes"] / 60.0,
+            "cross_border": np.where(
+                np.isnan(domicile), np.nan, (domicile != x["req_settlement_market_code"]) * 1.0
+            ),
+            "log_notional": np.log10(np.maximum(x["req_notional"], 1.0)),
+            "notional_vs_cpty_mean": x["req_notional"] / x["cpty_mean_notional_90d"],
+            "size_vs_adv": x["req_quantity"] / x["avg_daily_volume"],
+            "inventory_coverage": np.where(
+                sell, (x["available_qty"] + x["incoming_qty"]) / x["req_quantity"], np.nan
+            ),
+            "cpty_days_since_onboarding": x["req_exec_day"] - x["cpty_onboarded_day"],
+            "instrument_age_days": x["req_exec_day"] - x["issue_day"],
+            "ssi_age_days": (scoring - x["ssi_valid_from_s"]) / _DAY_S,
+            "ssi_unverified": np.where(
+                np.isnan(x["ssi_valid_from_s"]), np.nan, np.isnan(x["ssi_verified_s"]) * 1.0
+            ),
+            "ssi_days_since_verified": (scoring - x["ssi_verified_s"]) / _DAY_S,
+            "ssi_changes_90d": np.where(
+                np.isnan(x["ssi_valid_from_s"]),
+                np.nan,
+                ((scoring - x["ssi_valid_from_s"]) < 90 * _DAY_S) * 1.0
+                + ((scoring - x["ssi_prev_valid_from_s"]) < 90 * _DAY_S),
+            ),
+        }
+    for passthrough in (
+        "settlement_cycle_days",
+        "holiday_in_window",
+        "period_end",
+        "quarter_end",
+        "settlement_market_code",
+        "is_sell",
+        "is_block",
+    ):
+        values[passthrough] = x[f"req_{passthrough}"]
+    return _out(CONTEXT_FEATURES, values)
+
+
+def lifecycle_features(inputs: Mapping[str, Any]) -> dict[str, list]:
+    """Lifecycle status and lateness as of the scoring instant."""
+    x = _Columns(inputs)
+    scoring, cutoff = x["req_scoring_s"], x["req_cutoff_s"]
+
+    def done(field: str) -> np.ndarray:
+        return (x[field] <= scoring) * 1.0  # NaN (not yet) compares False
+
+    affirmed = done("req_affirmed_s")
+    values = {
+        "minutes_since_execution": (scoring - x["req_execution_s"]) / 60.0,
+        "minutes_to_cutoff": (cutoff - scoring) / 60.0,
+        "allocated": done("req_allocated_s"),
+        "confirmed": done("req_confirmed_s"),
+        "affirmed": affirmed,
+        "affirmed_late": np.where(affirmed == 1, x["req_affirmed_s"] > cutoff, scoring > cutoff)
+        * 1.0,
+        "instructed": done("req_instructed_s"),
+        "matched": done("req_matched_s"),
+        "amendments": np.nan_to_num(x["req_amendments"]),
+    }
+    return _out(LIFECYCLE_FEATURES, values)

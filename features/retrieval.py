@@ -1,0 +1,153 @@
+"""Feature retrieval for training and serving: one entity frame, one feature list.
+
+``training_frame`` goes through ``get_historical_features`` (point in time, offline);
+``online_features`` through ``get_online_features`` (latest, online). Both build their entity
+rows with ``entity_frame`` and return the columns ``feature_names`` lists, in that order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from feast import FeatureStore
+
+from features.compute.facts import instants_us
+from features.contract import ContractError, Dataset, Violation
+from features.reference import Reference
+from features.repo import FAIL_MODEL_V1
+from features.request import LIFECYCLE_EVENTS, lifecycle_state, request_frame
+from features.stages import STAGES, stage_instants
+
+__all__ = [
+    "ENTITY_KEYS",
+    "entity_frame",
+    "feature_names",
+    "historical_features",
+    "online_features",
+    "training_frame",
+]
+
+ENTITY_KEYS = (
+    "counterparty_id",
+    "instrument_id",
+    "desk_id",
+    "settlement_market",
+    "asset_class",
+    "account_id",
+)
+TRAINING_CHUNK_ROWS = 200_000
+"""Entity rows per get_historical_features call: bounds the memory of python-mode transforms."""
+
+
+def feature_names(store: FeatureStore, service: str = FAIL_MODEL_V1) -> list[str]:
+    """The model's features, in the feature service's order: the one list both paths use."""
+    names: list[str] = []
+    for projection in store.get_feature_service(service).feature_view_projections:
+        names.extend(f.name for f in projection.features)
+    return names
+
+
+def entity_frame(
+    trades: pd.DataFrame,
+    reference: Reference,
+    scoring_us: np.ndarray,
+    lifecycle: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Join keys, ``event_timestamp`` (the scoring instant) and request fields per trade.
+
+    ``lifecycle`` holds the lifecycle request fields as of scoring (``lifecycle_state``);
+    without it the trade is taken as just executed.
+    """
+    frame = trades[[k for k in ENTITY_KEYS if k in trades.columns]].copy()
+    frame["asset_class"] = reference.asset_class(trades["instrument_id"]).to_numpy()
+    frame["event_timestamp"] = pd.to_datetime(np.asarray(scoring_us), unit="us", utc=True)
+    home = reference.counterparty_market(trades["counterparty_id"], trades["settlement_market"])
+    context = request_frame(trades, reference.calendar, scoring_us, home)
+    if lifecycle is None:
+        lifecycle = lifecycle_state(trades["trade_id"], None, scoring_us)
+    missing = [c for c in (*LIFECYCLE_EVENTS, "req_amendments") if c not in lifecycle.columns]
+    if missing:
+        raise ContractError([Violation("lifecycle state", f"missing fields {missing}")])
+    return pd.concat([frame, context, lifecycle.set_axis(trades.index)], axis=1)
+
+
+def historical_features(
+    store: FeatureStore,
+    entities: pd.DataFrame,
+    chunk_rows: int = TRAINING_CHUNK_ROWS,
+    step: Callable[[str, float], None] = lambda name, fraction: None,
+) -> pd.DataFrame:
+    """``get_historical_features`` over ``entity_frame`` rows, in their order, in chunks;
+    the result holds the entity frame's non-request columns and ``feature_names``."""
+    _check_sources(store)
+    service = store.get_feature_service(FAIL_MODEL_V1)
+    names = feature_names(store)
+    keep = [c for c in entities.columns if not c.startswith("req_")]
+    entities = entities.assign(_row=np.arange(len(entities)))
+    out = []
+    for start in range(0, len(entities), chunk_rows):
+        chunk = entities.iloc[start : start + chunk_rows]
+        step(f"rows {start:,}-{start + len(chunk):,}", start / max(len(entities), 1))
+        got = store.get_historical_features(entity_df=chunk, features=service).to_df()
+        out.append(got[["_row", *names]])
+    step("done", 1.0)
+    features = pd.concat(out, ignore_index=True).sort_values("_row").set_index("_row")
+    return pd.concat(
+        [entities[keep].reset_index(drop=True), features.reset_index(drop=True)], axis=1
+    )
+
+
+def _check_sources(store: FeatureStore) -> None:
+    """Every view's table exists: a clear error instead of a query engine's."""
+    missing = [
+        Violation(view.batch_source.path, "feature table is missing; rebuild the features")
+        for view in store.list_feature_views()
+        if not Path(view.batch_source.path).exists()
+    ]
+    if missing:
+        raise ContractError(missing)
+
+
+def training_frame(
+    store: FeatureStore,
+    reference: Reference,
+    dataset: Dataset,
+    stages: Sequence[str] = STAGES,
+    step: Callable[[str, float], None] = lambda name, fraction: None,
+) -> pd.DataFrame:
+    """One row per (trade, stage): ``trade_id``, ``stage``, ``event_timestamp``, the entity
+    keys and every feature as it was known at that stage's instant."""
+    trades = dataset["trades"].reset_index(drop=True)
+    parts = []
+    for stage in stages:
+        at = stage_instants(trades, reference.calendar, stage)
+        lifecycle = lifecycle_state(trades["trade_id"], dataset.get("events"), at)
+        rows = entity_frame(trades, reference, at, lifecycle)
+        rows.insert(0, "stage", stage)
+        rows.insert(0, "trade_id", trades["trade_id"].to_numpy())
+        parts.append(rows)
+    return historical_features(store, pd.concat(parts, ignore_index=True), step=step)
+
+
+def online_features(
+    store: FeatureStore,
+    reference: Reference,
+    trades: pd.DataFrame,
+    scoring_us: np.ndarray | None = None,
+    lifecycle: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Latest stored features plus request-time features for a batch of trades, one row per
+    trade in input order, columns ``feature_names``. ``scoring_us`` defaults to now."""
+    if scoring_us is None:
+        now = pd.Timestamp.now(tz="UTC")
+        scoring_us = np.full(len(trades), instants_us(pd.DatetimeIndex([now]))[0])
+    rows = entity_frame(trades.reset_index(drop=True), reference, scoring_us, lifecycle)
+    rows = rows.drop(columns="event_timestamp")
+    response = store.get_online_features(
+        features=store.get_feature_service(FAIL_MODEL_V1),
+        entity_rows=rows.to_dict("records"),
+    ).to_dict()
+    return pd.DataFrame(response)[feature_names(store)]
