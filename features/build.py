@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+from feast import FeatureStore
 from feast.types import Float64, Int64
 
 from features.atomic import write_parquet_files
@@ -29,7 +30,7 @@ from features.reference import (
 from features.repo import VIEW_SCHEMAS, definitions
 from features.settings import Settings, get_settings
 from features.sources.sec_ftd import read_sec_ftd, sec_ftd_files
-from features.store import feature_store
+from features.store import open_store
 
 __all__ = ["BuildReport", "build_features", "check_schemas", "materialize"]
 
@@ -96,9 +97,8 @@ def _arrow(view: str, frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
 
 
-def materialize(settings: Settings, horizon: datetime) -> None:
+def materialize(store: FeatureStore, horizon: datetime) -> None:
     """Load the latest value of every view up to ``horizon`` into the online store."""
-    store = feature_store(settings)
     with contextlib.redirect_stdout(io.StringIO()):  # Feast prints its own progress bars
         store.materialize(start_date=_EPOCH, end_date=horizon + timedelta(microseconds=1))
 
@@ -152,10 +152,10 @@ def build_features(
 
     t3 = time.perf_counter()
     step("apply feature repo", 0.8)
-    store = feature_store(settings)
-    store.apply(definitions(out).objects())
-    step("materialize online", 0.85)
-    materialize(settings, horizon)
+    with open_store(settings) as store:
+        store.apply(definitions(out).objects())
+        step("materialize online", 0.85)
+        materialize(store, horizon)
     seconds["apply_materialize"] = time.perf_counter() - t3
     seconds["total"] = time.perf_counter() - t0
 

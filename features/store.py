@@ -4,13 +4,14 @@ registry by configuration. Nothing else in the code knows which stores are in us
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from feast import FeatureStore, RepoConfig
-from feast.repo_config import RegistryConfig
 
 from features.settings import Settings, get_settings
 
-__all__ = ["feature_store", "repo_config"]
+__all__ = ["close_store", "feature_store", "open_store", "repo_config"]
 
 # On-demand views are only "experimental" for large offline retrievals; we chunk those.
 warnings.filterwarnings(
@@ -22,11 +23,13 @@ warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ibis\.")
 def repo_config(settings: Settings) -> RepoConfig:
     home = settings.feature_dir
     if settings.registry_url:
-        registry = RegistryConfig(
-            registry_type="sql", path=settings.registry_url, cache_ttl_seconds=60
-        )
+        registry = {"registry_type": "sql", "path": settings.registry_url, "cache_ttl_seconds": 60}
     else:
-        registry = RegistryConfig(path=str(home / "registry.db"), cache_ttl_seconds=60)
+        registry = {
+            "registry_type": "file",
+            "path": str(home / "registry.db"),
+            "cache_ttl_seconds": 60,
+        }
     if settings.online_store == "redis":
         online = {"type": "redis", "connection_string": settings.redis}
     else:
@@ -46,3 +49,22 @@ def feature_store(settings: Settings | None = None) -> FeatureStore:
     settings = settings or get_settings()
     settings.feature_dir.mkdir(parents=True, exist_ok=True)
     return FeatureStore(config=repo_config(settings))
+
+
+def close_store(store: FeatureStore) -> None:
+    """Release the SQL registry's connection pools (a file registry holds none)."""
+    registry = store._registry  # only set once the registry was used
+    for name in ("write_engine", "read_engine"):
+        engine = getattr(registry, name, None)
+        if engine is not None:
+            engine.dispose()
+
+
+@contextmanager
+def open_store(settings: Settings | None = None) -> Iterator[FeatureStore]:
+    """A feature store whose connections are released when the block ends."""
+    store = feature_store(settings)
+    try:
+        yield store
+    finally:
+        close_store(store)

@@ -1,14 +1,23 @@
 """`make demo`: the main job end to end on embedded defaults.
 
-Today: simulate a world, validate it as written, print its calibration table. Later stages
-(features, training, serving, the exception queue) extend this flow.
+Today: simulate a world, validate it as written, print its calibration table, then build the
+feature store from it (feature tables, Feast registry, online store) and show the features a
+few of the last trades would be scored with. Later stages (training, serving, the exception
+queue) extend this flow.
 """
 
 from __future__ import annotations
 
+import numpy as np
+from rich.table import Table
+
+from features.build import build_features
 from features.contract import read_dataset, write_dataset
+from features.reference import Reference
+from features.retrieval import online_features
 from features.settings import get_settings
 from features.simulator import SimulationConfig, simulate
+from features.store import open_store
 from features.summary import summarise
 from pipelines.console import calibration_table, console, progress_steps
 
@@ -16,6 +25,18 @@ __all__ = ["DEMO_WORLD", "run_demo"]
 
 # A year of trading that spans the T+1 switch, at a quarter of the default world's volume.
 DEMO_WORLD = {"days": 250, "trades_per_day": 1_000}
+_SHOWN_FEATURES = (
+    "cpty_fail_rate_30d",
+    "cpty_late_affirm_rate_30d",
+    "inst_fail_rate_90d",
+    "pair_fail_rate_90d",
+    "market_fail_rate_7d",
+    "minutes_to_cutoff_at_execution",
+    "inventory_coverage",
+    "ssi_age_days",
+    "holiday_in_window",
+    "period_end",
+)
 
 
 def run_demo() -> None:
@@ -27,7 +48,7 @@ def run_demo() -> None:
         if config.sec_ftd_dir
         else "synthetic US equities"
     )
-    console.rule("failcast demo")
+    console.rule("failcast demo: data")
     console.print(
         f"simulating {config.days} business days x ~{config.trades_per_day:,} trades/day ({source})"
     )
@@ -44,3 +65,34 @@ def run_demo() -> None:
         else "[red]targets missed[/]"
     )
     console.print(verdict)
+
+    console.rule("failcast demo: features")
+    with progress_steps("features") as step:
+        report = build_features(out, settings, step)
+    console.print(
+        f"{sum(report.rows.values()):,} feature rows in {len(report.rows)} views, as of "
+        f"{report.horizon}; built and materialised to the {settings.online_store} online "
+        f"store in {report.seconds['total']:.1f} s ({report.trades / report.seconds['total']:,.0f} "
+        "trades/s)"
+    )
+    console.print(_recent_trade_features(dataset, settings))
+
+
+def _recent_trade_features(dataset, settings) -> Table:
+    """Online features of the last few trades, scored at the build's horizon."""
+    reference = Reference.load(settings)
+    trades = dataset["trades"].tail(4)
+    at = np.full(len(trades), int(reference.manifest["horizon_us"]))
+    with open_store(settings) as store:
+        features = online_features(store, reference, trades, at)
+    table = Table(title="Online features of the last trades (get_online_features + request time)")
+    table.add_column("feature")
+    for trade_id in trades["trade_id"]:
+        table.add_column(trade_id, justify="right")
+    for name in _SHOWN_FEATURES:
+        table.add_row(name, *(_shown(v) for v in features[name]))
+    return table
+
+
+def _shown(value: float | None) -> str:
+    return "—" if value is None or np.isnan(value) else f"{value:,.3g}"

@@ -7,15 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from feast.errors import FeastError
 from rich.table import Table
 
-from features.build import build_features
 from features.contract import ASSET_CLASSES, CPTY_TYPES, ContractError
 from features.markets import MARKETS
-from features.repo import VIEW_SCHEMAS
 from features.settings import get_settings
-from features.store import feature_store
 from pipelines.console import console, fail, progress_steps
 
 features_app = typer.Typer(help="Build and inspect the Feast feature store.", no_args_is_help=True)
@@ -40,6 +36,8 @@ def build_cmd(
     data: Annotated[Path, typer.Option(help="dataset directory to compute features from")],
 ) -> None:
     """Compute every feature table, apply the Feast repo and materialise the online store."""
+    from features.build import build_features  # Feast loads only for feature commands
+
     settings = get_settings()
     try:
         with progress_steps("features") as step:
@@ -64,6 +62,11 @@ def show_cmd(
     instrument: Annotated[str | None, typer.Option(help="instrument_id")] = None,
 ) -> None:
     """Print the current online feature values of a counterparty or an instrument."""
+    from feast.errors import FeastError
+
+    from features.repo import VIEW_SCHEMAS
+    from features.store import open_store
+
     if (counterparty is None) == (instrument is None):
         raise fail(ValueError("give exactly one of --counterparty or --instrument"))
     key, value = (
@@ -72,9 +75,8 @@ def show_cmd(
     views = _VIEWS_BY_ENTITY[key]
     refs = [f"{view}:{f.name}" for view in views for f in VIEW_SCHEMAS[view]]
     try:
-        values = (
-            feature_store().get_online_features(features=refs, entity_rows=[{key: value}]).to_dict()
-        )
+        with open_store() as store:
+            values = store.get_online_features(features=refs, entity_rows=[{key: value}]).to_dict()
     except (FeastError, ConnectionError, OSError) as exc:  # no registry yet, store unreachable
         raise fail(exc) from exc
     names = [ref.split(":")[1] for ref in refs]

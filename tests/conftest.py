@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from feast import FeatureStore
 
 from features.contract import Dataset
-from features.settings import get_settings
+from features.settings import Settings, get_settings
 from features.simulator import SimulationConfig, simulate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,3 +60,41 @@ def small_dir(tmp_path: Path, small_world: Dataset) -> Path:
     from features.contract import write_dataset
 
     return write_dataset(small_world, tmp_path / "world")
+
+
+@dataclass(frozen=True)
+class FeatureBuild:
+    """A feature store built from a dataset directory, with its own home and Feast project."""
+
+    settings: Settings
+    data_dir: Path
+
+    @property
+    def store(self) -> FeatureStore:
+        from features.store import feature_store
+
+        return feature_store(self.settings)
+
+    @property
+    def reference(self):
+        from features.reference import Reference
+
+        return Reference.load(self.settings)
+
+
+def build_store(data_dir: Path, home: Path, **settings: object) -> FeatureBuild:
+    """Build features from ``data_dir`` into ``home`` under a project name no other test uses."""
+    from features.build import build_features
+
+    config = Settings(home=home, feast_project=f"t{uuid.uuid4().hex[:12]}", **settings)
+    build_features(data_dir, config)
+    return FeatureBuild(config, data_dir)
+
+
+@pytest.fixture(scope="session")
+def small_build(tmp_path_factory: pytest.TempPathFactory, small_world: Dataset) -> FeatureBuild:
+    """The small world's features in the embedded stores (file registry, SQLite online)."""
+    from features.contract import write_dataset
+
+    root = tmp_path_factory.mktemp("small_build")
+    return build_store(write_dataset(small_world, root / "world"), root / "home")

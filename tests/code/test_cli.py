@@ -105,6 +105,8 @@ def test_demo_prints_the_calibration_table(monkeypatch: pytest.MonkeyPatch, tmp_
     assert "Calibration of" in result.output
     assert "affirmed by cutoff, T+1 trades" in result.output
     assert (tmp_path / "home" / "data" / "demo" / "trades.parquet").exists()
+    assert "Online features of the last trades" in result.output
+    assert (tmp_path / "home" / "features" / "tables" / "manifest.json").exists()
 
 
 def test_installed_console_script_runs() -> None:
@@ -113,3 +115,42 @@ def test_installed_console_script_runs() -> None:
     assert result.returncode == 0
     for command in ("simulate", "validate", "data", "ingest", "demo"):
         assert command in result.stdout
+
+
+def test_features_build_then_show(small_dir: Path) -> None:
+    result = runner.invoke(app, ["features", "build", "--data", str(small_dir)])
+    assert result.exit_code == 0, result.output
+    assert "counterparty_history" in result.output
+    assert "online store: sqlite" in result.output
+
+    counterparty = pq.read_table(small_dir / "trades.parquet")["counterparty_id"][0].as_py()
+    result = runner.invoke(app, ["features", "show", "--counterparty", counterparty])
+    assert result.exit_code == 0, result.output
+    assert "cpty_fail_rate_30d" in result.output
+    assert any(
+        t in result.output
+        for t in (
+            "BROKER_DEALER",
+            "CUSTODIAN",
+            "ASSET_MANAGER",
+            "HEDGE_FUND",
+            "INSURER_PENSION",
+            "CORPORATE",
+        )
+    )
+
+    result = runner.invoke(app, ["features", "show", "--instrument", "XS0000000000"])
+    assert result.exit_code == 1
+    assert "no online features for instrument_id 'XS0000000000'" in result.output
+
+
+def test_features_show_needs_exactly_one_entity() -> None:
+    result = runner.invoke(app, ["features", "show"])
+    assert result.exit_code == 1
+    assert "give exactly one of --counterparty or --instrument" in result.output
+
+
+def test_features_build_names_a_missing_dataset(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["features", "build", "--data", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1
+    assert "dataset directory does not exist" in result.output

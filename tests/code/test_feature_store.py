@@ -1,0 +1,199 @@
+"""The feature store as configured: Redis and a PostgreSQL registry by settings, pushes,
+and bad input that is refused without changing any store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.contract import ContractError, read_dataset, write_dataset
+from features.push import push_outcomes, push_positions
+from features.reference import MANIFEST, tables_dir
+from features.retrieval import online_features, training_frame
+from features.settings import Settings
+from features.store import open_store
+from tests.conftest import FeatureBuild, build_store
+
+REDIS = "127.0.0.1:6379"
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _redis_or_skip() -> None:
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_timeout=1).ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.skip(f"no Redis server at {REDIS} ({exc})")
+
+
+def _postgres_or_skip() -> None:
+    import psycopg
+
+    try:
+        psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", connect_timeout=2).close()
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL server at 127.0.0.1:5432 ({exc})")
+
+
+def _last_trades(build: FeatureBuild, n: int = 40) -> pd.DataFrame:
+    return read_dataset(build.data_dir, ["trades", "instruments", "counterparties"])["trades"].tail(
+        n
+    )
+
+
+def _online(build: FeatureBuild, trades: pd.DataFrame) -> pd.DataFrame:
+    horizon = int(build.reference.manifest["horizon_us"])
+    return online_features(build.store, build.reference, trades, np.full(len(trades), horizon))
+
+
+def test_redis_online_store_serves_what_sqlite_serves(
+    tmp_path: Path, small_build: FeatureBuild
+) -> None:
+    _redis_or_skip()
+    redis_build = build_store(
+        small_build.data_dir, tmp_path / "home", online_store="redis", redis=REDIS
+    )
+    assert redis_build.store.config.online_store.type == "redis"
+    trades = _last_trades(small_build)
+    pd.testing.assert_frame_equal(_online(redis_build, trades), _online(small_build, trades))
+    redis_build.store.teardown()  # remove this test's keys from the shared server
+
+
+def test_sql_registry_holds_the_repo(tmp_path: Path, small_build: FeatureBuild) -> None:
+    _postgres_or_skip()
+    sql_build = build_store(small_build.data_dir, tmp_path / "home", registry_url=POSTGRES)
+    with open_store(sql_build.settings) as store:
+        assert not (sql_build.settings.feature_dir / "registry.db").exists()
+        assert {s.name for s in store.list_feature_services()} == {"fail_model_v1"}
+        trades = _last_trades(small_build)
+        horizon = np.full(len(trades), int(sql_build.reference.manifest["horizon_us"]))
+        got = online_features(store, sql_build.reference, trades, horizon)
+        pd.testing.assert_frame_equal(got, _online(small_build, trades))
+        store.registry.delete_project(sql_build.settings.feast_project, commit=True)
+
+
+def test_pushed_outcomes_refresh_counterparty_features_as_a_build_would(
+    tmp_path: Path, small_build: FeatureBuild
+) -> None:
+    dataset = read_dataset(small_build.data_dir)
+    outcomes = dataset["outcomes"]
+    last = outcomes["known_ts"].max()
+    arriving = outcomes.loc[outcomes["known_ts"] == last]
+    earlier = write_dataset(
+        dict(dataset, outcomes=outcomes.loc[outcomes["known_ts"] < last]), tmp_path / "w"
+    )
+    build = build_store(earlier, tmp_path / "home")
+
+    pushed = push_outcomes(build.store, build.reference, arriving)
+    counterparties = (
+        dataset["trades"].set_index("trade_id").loc[arriving["trade_id"], "counterparty_id"]
+    )
+    assert set(pushed["counterparty_id"]) == set(counterparties)
+
+    # The full build's row for each counterparty at that instant is what the push produced.
+    full = pd.read_parquet(tables_dir(small_build.settings) / "counterparty_history.parquet")
+    full = full.loc[full["event_timestamp"] == last].set_index("counterparty_id")
+    refs = [f"counterparty_history:{c}" for c in full.columns if c != "event_timestamp"]
+    rows = [{"counterparty_id": c} for c in pushed["counterparty_id"]]
+    online = pd.DataFrame(
+        build.store.get_online_features(features=refs, entity_rows=rows).to_dict()
+    )
+    online = online.set_index("counterparty_id")[full.columns.drop("event_timestamp")]
+    pd.testing.assert_frame_equal(online, full.loc[online.index, online.columns], check_dtype=False)
+
+
+def _cpty_online(build: FeatureBuild, counterparty: str) -> dict:
+    return build.store.get_online_features(
+        features=["counterparty_history:cpty_fail_rate_7d", "position:available_qty"],
+        entity_rows=[{"counterparty_id": counterparty, "account_id": "x", "instrument_id": "y"}],
+    ).to_dict()
+
+
+def test_a_push_for_an_unknown_trade_is_refused_and_changes_nothing(
+    tmp_path: Path, small_world
+) -> None:
+    build = build_store(write_dataset(small_world, tmp_path / "w"), tmp_path / "home")
+    outcomes = small_world["outcomes"].tail(3).copy()
+    outcomes.loc[outcomes.index[0], "trade_id"] = "T-NOT-BOOKED"
+    counterparty = small_world["trades"]["counterparty_id"].iloc[-1]
+    before = _cpty_online(build, counterparty)
+    with pytest.raises(ContractError, match="1 unknown trade_id: T-NOT-BOOKED"):
+        push_outcomes(build.store, build.reference, outcomes)
+    bad = small_world["outcomes"].tail(2).assign(status="LOST")
+    with pytest.raises(ContractError, match="status"):
+        push_outcomes(build.store, build.reference, bad)
+    assert _cpty_online(build, counterparty) == before
+    assert build.reference.pushed_outcomes().empty
+
+
+def test_a_position_push_for_an_unknown_account_is_refused(
+    small_build: FeatureBuild, small_world
+) -> None:
+    snapshot = small_world["inventory"].tail(1).assign(account_id="ACC-NOBODY")
+    with pytest.raises(ContractError, match="unknown account_id: ACC-NOBODY"):
+        push_positions(small_build.store, small_build.reference, snapshot)
+
+
+def test_a_position_push_is_served_online(tmp_path: Path, small_world) -> None:
+    build = build_store(write_dataset(small_world, tmp_path / "w"), tmp_path / "home")
+    snapshot = small_world["inventory"].tail(1).copy()
+    snapshot["as_of_ts"] = snapshot["as_of_ts"] + pd.Timedelta(hours=1)
+    snapshot["available_qty"] = 12_345.0
+    push_positions(build.store, build.reference, snapshot)
+    row = snapshot.iloc[0]
+    got = build.store.get_online_features(
+        features=["position:available_qty"],
+        entity_rows=[{"account_id": row["account_id"], "instrument_id": row["instrument_id"]}],
+    ).to_dict()
+    assert got["available_qty"] == [12_345.0]
+
+
+def test_a_dataset_missing_a_table_leaves_the_stores_as_they_were(
+    tmp_path: Path, small_world
+) -> None:
+    data = write_dataset(small_world, tmp_path / "w")
+    build = build_store(data, tmp_path / "home")
+    manifest = (tables_dir(build.settings) / MANIFEST).read_text()
+    counterparty = small_world["trades"]["counterparty_id"].iloc[-1]
+    before = _cpty_online(build, counterparty)
+
+    broken = tmp_path / "broken"
+    shutil.copytree(data, broken)
+    (broken / "outcomes.parquet").unlink()
+    from features.build import build_features
+
+    with pytest.raises(ContractError, match=r"outcomes\.parquet: features need this table"):
+        build_features(broken, build.settings)
+    assert (tables_dir(build.settings) / MANIFEST).read_text() == manifest
+    assert _cpty_online(build, counterparty) == before
+
+
+def test_a_missing_feature_table_is_named(tmp_path: Path, small_world) -> None:
+    build = build_store(write_dataset(small_world, tmp_path / "w"), tmp_path / "home")
+    (tables_dir(build.settings) / "instrument_history.parquet").unlink()
+    with pytest.raises(
+        ContractError, match=r"instrument_history\.parquet: feature table is missing"
+    ):
+        training_frame(build.store, build.reference, read_dataset(build.data_dir))
+
+
+def test_retrieval_before_any_build_says_what_to_do(tmp_path: Path) -> None:
+    from features.reference import Reference
+
+    with pytest.raises(ContractError, match="run `failcast features build"):
+        Reference.load(Settings(home=tmp_path))
+
+
+def test_manifest_records_the_build(small_build: FeatureBuild) -> None:
+    manifest = json.loads((tables_dir(small_build.settings) / MANIFEST).read_text())
+    assert manifest["rows"]["counterparty_history"] > 0
+    assert manifest["trades"] > 0
+    assert pd.Timestamp(manifest["horizon"]) == pd.Timestamp(
+        manifest["horizon_us"], unit="us", tz="UTC"
+    )
