@@ -30,6 +30,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.simulator
+	$(BIN)/python -m benchmarks.features
 
 clean:
 	rm -rf $(VENV) .failcast .pytest_cache

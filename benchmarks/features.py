@@ -4,7 +4,8 @@ retrieval latency (1 and 100 trades) for SQLite and Redis.
 Build runs are fresh processes (their peak memory is their own); the reference measured in
 the same run is reading the dataset through the contract, the floor under any build. Online
 latencies are measured on the full path (entity rows, request fields, get_online_features
-with both on-demand views) beside a bare one-feature get_online_features of one entity.
+with both on-demand views), Feast's part alone, and a bare one-feature get_online_features of
+one entity as the reference.
 
     python -m benchmarks.features [--repeats 3] [--trades 1000000] [--data DIR]
 """
@@ -57,7 +58,7 @@ from features.build import materialize
 from features.contract import read_dataset
 from features.reference import Reference
 from features.repo import definitions
-from features.retrieval import online_features, training_frame
+from features.retrieval import OnlineRetriever, entity_frame, training_frame
 from features.settings import Settings
 from features.store import open_store
 
@@ -88,9 +89,13 @@ with open_store(settings) as store:
     out["bare_1"] = timed(lambda: store.get_online_features(
         features=["counterparty_history:cpty_fail_rate_7d"],
         entity_rows=[{"counterparty_id": cpty}]).to_dict(), 300)
-    out["full_1"] = timed(lambda: online_features(store, reference, one, np.full(1, horizon)), 300)
-    out["full_100"] = timed(
-        lambda: online_features(store, reference, hundred, np.full(100, horizon)), 40)
+    retriever = OnlineRetriever(store, reference)
+    rows = entity_frame(one.reset_index(drop=True), reference, np.full(1, horizon))
+    rows = rows.drop(columns="event_timestamp").to_dict("records")
+    out["feast_1"] = timed(lambda: store.get_online_features(
+        features=retriever.service, entity_rows=rows).to_dict(), 300)
+    out["full_1"] = timed(lambda: retriever(one, np.full(1, horizon)), 300)
+    out["full_100"] = timed(lambda: retriever(hundred, np.full(100, horizon)), 40)
     if backend == "sqlite":
         sample = read_dataset(data)
         sample["trades"] = trades.sample(50_000, random_state=1)
@@ -157,8 +162,9 @@ def main() -> None:
         lat.add_column(col)
     for key, label in (
         ("bare_1", "bare get_online_features, 1 entity, 1 feature (reference)"),
-        ("full_1", "online_features, 1 trade, all features"),
-        ("full_100", "online_features, 100 trades, all features"),
+        ("feast_1", "get_online_features, fail_model_v1, 1 prepared trade"),
+        ("full_1", "OnlineRetriever, 1 trade (entity rows + request fields + Feast)"),
+        ("full_100", "OnlineRetriever, 100 trades"),
     ):
         lat.add_row(label, *(f"{o[key][0]:.2f} / {o[key][1]:.2f}" for o in online.values()))
     console.print(lat)

@@ -27,10 +27,10 @@ from features.reference import (
     SSI_CHANGES_TABLE,
     tables_dir,
 )
-from features.repo import VIEW_SCHEMAS, definitions
+from features.repo import VIEW_KEYS, VIEW_SCHEMAS, definitions
 from features.settings import Settings, get_settings
 from features.sources.sec_ftd import read_sec_ftd, sec_ftd_files
-from features.store import open_store
+from features.store import open_store, write_feature_store_yaml
 
 __all__ = ["BuildReport", "build_features", "check_schemas", "materialize"]
 
@@ -85,10 +85,9 @@ def _arrow(view: str, frame: pd.DataFrame) -> pa.Table:
     Stamps are microsecond UTC: DuckDB 2 cannot cast nanosecond tz-aware ones in Feast's joins.
     """
     features = {f.name: _ARROW_TYPES[f.dtype] for f in VIEW_SCHEMAS[view]}
-    keys = [c for c in frame.columns if c not in features and c != "event_timestamp"]
     schema = pa.schema(
         [
-            *[pa.field(k, pa.string()) for k in keys],
+            *[pa.field(k, pa.string()) for k in VIEW_KEYS[view]],
             pa.field("event_timestamp", pa.timestamp("us", tz="UTC")),
             *[pa.field(name, typ) for name, typ in features.items()],
         ]
@@ -152,6 +151,7 @@ def build_features(
 
     t3 = time.perf_counter()
     step("apply feature repo", 0.8)
+    write_feature_store_yaml(settings)
     with open_store(settings) as store:
         store.apply(definitions(out).objects())
         step("materialize online", 0.85)

@@ -34,6 +34,8 @@ FACTS_TABLE = "trade_facts"  # per-trade facts, to recompute counterparty rows o
 SSI_CHANGES_TABLE = "ssi_changes"
 PUSHED_OUTCOMES_TABLE = "pushed_outcomes"  # outcomes pushed since the build, cumulative
 MANIFEST = "manifest.json"
+UNKNOWN_KEY = ""
+"""Stands for an unknown entity in a join key: matches no stored row."""
 _MARKET_CODES = np.array(list(MARKETS), dtype=object)
 
 
@@ -119,5 +121,6 @@ class Reference:
         return found.where(found.notna(), fallback).to_numpy()
 
     def asset_class(self, instrument_id: pd.Series) -> pd.Series:
-        """Each instrument's asset class; None for an instrument the build never saw."""
-        return instrument_id.map(self._asset_class).astype(object)
+        """Each instrument's asset class; for an instrument the build never saw, an empty key
+        that joins to nothing (Feast needs a value for every key)."""
+        return instrument_id.map(self._asset_class).fillna(UNKNOWN_KEY).astype(object)

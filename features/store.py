@@ -6,12 +6,21 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import yaml
 from feast import FeatureStore, RepoConfig
 
 from features.settings import Settings, get_settings
 
-__all__ = ["close_store", "feature_store", "open_store", "repo_config"]
+__all__ = [
+    "close_store",
+    "feature_store",
+    "open_store",
+    "repo_config",
+    "repo_settings",
+    "write_feature_store_yaml",
+]
 
 # On-demand views are only "experimental" for large offline retrievals; we chunk those.
 warnings.filterwarnings(
@@ -20,7 +29,8 @@ warnings.filterwarnings(
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ibis\.")
 
 
-def repo_config(settings: Settings) -> RepoConfig:
+def repo_settings(settings: Settings) -> dict:
+    """The Feast repo configuration as ``feature_store.yaml`` would hold it."""
     home = settings.feature_dir
     if settings.registry_url:
         registry = {"registry_type": "sql", "path": settings.registry_url, "cache_ttl_seconds": 60}
@@ -34,15 +44,26 @@ def repo_config(settings: Settings) -> RepoConfig:
         online = {"type": "redis", "connection_string": settings.redis}
     else:
         online = {"type": "sqlite", "path": str(home / "online.db")}
-    return RepoConfig(
-        project=settings.feast_project,
-        provider="local",
-        registry=registry,
-        online_store=online,
-        offline_store={"type": "duckdb"},
-        repo_path=home,
-        entity_key_serialization_version=3,
-    )
+    return {
+        "project": settings.feast_project,
+        "provider": "local",
+        "registry": registry,
+        "online_store": online,
+        "offline_store": {"type": "duckdb"},
+        "entity_key_serialization_version": 3,
+    }
+
+
+def repo_config(settings: Settings) -> RepoConfig:
+    return RepoConfig(**repo_settings(settings), repo_path=settings.feature_dir)
+
+
+def write_feature_store_yaml(settings: Settings) -> Path:
+    """``feature_store.yaml`` in the feature home, so Feast's own tools (``feast -c DIR
+    feature-views list``, ``feast -c DIR ui``) see the same stores."""
+    path = settings.feature_dir / "feature_store.yaml"
+    path.write_text(yaml.safe_dump(repo_settings(settings), sort_keys=False))
+    return path
 
 
 def feature_store(settings: Settings | None = None) -> FeatureStore:

@@ -17,11 +17,12 @@ from features.repo.entities import ENTITIES
 from features.repo.on_demand import on_demand_views
 from features.repo.services import FAIL_MODEL_V1, feature_services
 from features.repo.sources import PUSHED_VIEWS, Sources, feature_sources, table_path
-from features.repo.views import VIEW_SCHEMAS, feature_views
+from features.repo.views import VIEW_KEYS, VIEW_SCHEMAS, feature_views
 
 __all__ = [
     "FAIL_MODEL_V1",
     "PUSHED_VIEWS",
+    "VIEW_KEYS",
     "VIEW_SCHEMAS",
     "Definitions",
     "definitions",

@@ -16,7 +16,7 @@ from feast.types import Float64, Int64
 from features.repo import entities as E
 from features.repo.sources import Sources
 
-__all__ = ["HISTORY_TTL", "VIEW_SCHEMAS", "feature_views"]
+__all__ = ["HISTORY_TTL", "VIEW_KEYS", "VIEW_SCHEMAS", "feature_views"]
 
 HISTORY_TTL = timedelta(days=2)
 POSITION_TTL = timedelta(days=3)
@@ -107,6 +107,13 @@ _VIEWS = {
     ),
     "position": ([E.account, E.instrument], POSITION_TTL, "inventory position"),
 }
+
+
+VIEW_KEYS: dict[str, list[str]] = {
+    name: [entity.join_key for entity in entities]
+    for name, (entities, _, _) in _VIEWS.items()
+}
+"""Each view's join-key columns, in its table."""
 
 
 def feature_views(sources: Sources) -> dict[str, FeatureView]:

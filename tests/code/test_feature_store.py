@@ -197,3 +197,45 @@ def test_manifest_records_the_build(small_build: FeatureBuild) -> None:
     assert pd.Timestamp(manifest["horizon"]) == pd.Timestamp(
         manifest["horizon_us"], unit="us", tz="UTC"
     )
+
+
+def test_sec_fails_to_deliver_become_instrument_features_when_published(
+    tmp_path: Path, sec_dir: Path
+) -> None:
+    from features.compute.reference import SEC_FTD_PUBLICATION_LAG_DAYS
+    from features.simulator import simulate
+    from features.sources.sec_ftd import read_sec_ftd
+    from tests.conftest import SMALL_WORLD
+
+    world = simulate(SMALL_WORLD.model_copy(update={"sec_ftd_dir": sec_dir}))
+    build = build_store(
+        write_dataset(world, tmp_path / "w"), tmp_path / "home", sec_ftd_dir=sec_dir
+    )
+    ftd = pd.read_parquet(tables_dir(build.settings) / "instrument_ftd.parquet")
+    assert ftd["instrument_id"].str.startswith("US").all() and len(ftd) > 0
+
+    # One security, brute force: its balance value at the end of each half month, published
+    # SEC_FTD_PUBLICATION_LAG_DAYS later (never before the data could have been known).
+    raw = read_sec_ftd(sec_dir)
+    instrument = ftd.loc[ftd["ftd_fails_value"] > 0, "instrument_id"].iloc[0]
+    mine = raw.loc[raw["cusip"] == instrument[2:11]].sort_values("settlement_date")
+    rows = ftd.loc[ftd["instrument_id"] == instrument].sort_values("event_timestamp")
+    for _, row in rows.iterrows():
+        period_end = (
+            row["event_timestamp"] - pd.Timedelta(days=SEC_FTD_PUBLICATION_LAG_DAYS + 1)
+        ).date()
+        start = period_end.replace(day=1) if period_end.day <= 15 else period_end.replace(day=16)
+        in_period = mine.loc[
+            (mine["settlement_date"] >= pd.Timestamp(start))
+            & (mine["settlement_date"] <= pd.Timestamp(period_end))
+        ]
+        want = in_period["fails_value"].iloc[-1] if len(in_period) else 0.0
+        assert row["ftd_fails_value"] == pytest.approx(want)
+        recent = mine["settlement_date"].between(
+            pd.Timestamp(period_end) - pd.Timedelta(days=89), pd.Timestamp(period_end)
+        )
+        assert row["ftd_days_on_list_90d"] == recent.sum()
+
+    # The simulated trades come after every publication, so the features are present online.
+    trades = world["trades"].loc[world["trades"]["instrument_id"] == instrument].tail(1)
+    assert _online(build, trades)["ftd_days_on_list_90d"].iloc[0] > 0
