@@ -30,7 +30,7 @@ from features.reference import (
 from features.repo import VIEW_KEYS, VIEW_SCHEMAS, definitions
 from features.settings import Settings, get_settings
 from features.sources.sec_ftd import read_sec_ftd, sec_ftd_files
-from features.store import open_store, write_feature_store_yaml
+from features.store import check_stores, open_store, write_feature_store_yaml
 
 __all__ = ["BuildReport", "build_features", "check_schemas", "materialize"]
 
@@ -109,8 +109,9 @@ def build_features(
 ) -> BuildReport:
     """Compute every feature table from ``data_dir``, register the repo and materialise.
 
-    Nothing is written until every table is computed and checked, so a bad dataset leaves
-    the feature tables, the registry and the online store as they were.
+    Nothing is written until every table is computed and checked and the configured stores
+    answer, so a bad dataset or an unreachable store leaves the feature tables, the registry
+    and the online store as they were.
     """
     settings = settings or get_settings()
     seconds: dict[str, float] = {}
@@ -131,6 +132,7 @@ def build_features(
     facts = dataset_facts(dataset)
     tables = compute_feature_tables(dataset, facts, sec_ftd, on_table)
     check_schemas(tables)
+    check_stores(settings)
     seconds["compute"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()

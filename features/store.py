@@ -14,6 +14,8 @@ from feast import FeatureStore, RepoConfig
 from features.settings import Settings, get_settings
 
 __all__ = [
+    "StoreUnavailable",
+    "check_stores",
     "close_store",
     "feature_store",
     "open_store",
@@ -27,6 +29,38 @@ warnings.filterwarnings(
     "ignore", message="On demand feature view is an experimental feature", category=RuntimeWarning
 )
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ibis\.")
+
+
+class StoreUnavailable(RuntimeError):
+    """A configured store does not answer."""
+
+
+def check_stores(settings: Settings) -> None:
+    """Fail early, before anything is written, when Redis or a SQL registry does not answer."""
+    if settings.online_store == "redis":
+        import redis
+
+        host, _, rest = settings.redis.partition(":")
+        port = int(rest.split(",")[0] or 6379)
+        try:
+            redis.Redis(host=host, port=port, socket_timeout=3).ping()
+        except redis.exceptions.RedisError as exc:
+            raise StoreUnavailable(
+                f"Redis online store at {settings.redis} (FAILCAST_REDIS) does not answer: {exc}"
+            ) from exc
+    if settings.registry_url:
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(settings.registry_url)
+        try:
+            engine.connect().close()
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise StoreUnavailable(
+                f"SQL registry at {engine.url.render_as_string(hide_password=True)} "
+                f"(FAILCAST_REGISTRY_URL) does not answer: {exc.orig or exc}"
+            ) from exc
+        finally:
+            engine.dispose()
 
 
 def repo_settings(settings: Settings) -> dict:

@@ -37,12 +37,13 @@ def build_cmd(
 ) -> None:
     """Compute every feature table, apply the Feast repo and materialise the online store."""
     from features.build import build_features  # Feast loads only for feature commands
+    from features.store import StoreUnavailable
 
     settings = get_settings()
     try:
         with progress_steps("features") as step:
             report = build_features(data, settings, step)
-    except (ContractError, OSError) as exc:
+    except (ContractError, StoreUnavailable, OSError) as exc:
         raise fail(exc) from exc
     table = Table(title=f"Feature tables for {report.trades:,} trades (as of {report.horizon})")
     table.add_column("view")

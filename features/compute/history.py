@@ -61,12 +61,9 @@ class _History:
         self, keys: _Keys, f: TradeFacts, at: tuple[np.ndarray, int] | None = None
     ) -> None:
         self.keys, self.f = keys, f
-        if at is None:
-            known = np.where(
-                f.has_outcome, np.minimum(f.execution_us, f.outcome_us), f.execution_us
-            )
+        if at is None:  # an entity's first fact is its first execution
             self.entity, self.at_us = refresh_instants(
-                keys.codes, known, f.outcome_us, f.horizon_us
+                keys.codes, f.execution_us, f.outcome_us, f.horizon_us
             )
         else:
             self.entity = keys.code_of(at[0])

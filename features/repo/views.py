@@ -110,8 +110,7 @@ _VIEWS = {
 
 
 VIEW_KEYS: dict[str, list[str]] = {
-    name: [entity.join_key for entity in entities]
-    for name, (entities, _, _) in _VIEWS.items()
+    name: [entity.join_key for entity in entities] for name, (entities, _, _) in _VIEWS.items()
 }
 """Each view's join-key columns, in its table."""
 

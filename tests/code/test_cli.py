@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from features.contract import CPTY_TYPES
 from pipelines.cli import app
 
 runner = CliRunner()
@@ -127,17 +128,7 @@ def test_features_build_then_show(small_dir: Path) -> None:
     result = runner.invoke(app, ["features", "show", "--counterparty", counterparty])
     assert result.exit_code == 0, result.output
     assert "cpty_fail_rate_30d" in result.output
-    assert any(
-        t in result.output
-        for t in (
-            "BROKER_DEALER",
-            "CUSTODIAN",
-            "ASSET_MANAGER",
-            "HEDGE_FUND",
-            "INSURER_PENSION",
-            "CORPORATE",
-        )
-    )
+    assert any(kind in result.output for kind in CPTY_TYPES)  # codes are shown by name
 
     result = runner.invoke(app, ["features", "show", "--instrument", "XS0000000000"])
     assert result.exit_code == 1

@@ -239,3 +239,17 @@ def test_sec_fails_to_deliver_become_instrument_features_when_published(
     # The simulated trades come after every publication, so the features are present online.
     trades = world["trades"].loc[world["trades"]["instrument_id"] == instrument].tail(1)
     assert _online(build, trades)["ftd_days_on_list_90d"].iloc[0] > 0
+
+
+def test_an_unreachable_redis_is_named_before_anything_is_written(
+    tmp_path: Path, small_build: FeatureBuild
+) -> None:
+    from features.build import build_features
+    from features.store import StoreUnavailable
+
+    settings = Settings(home=tmp_path / "home", online_store="redis", redis="127.0.0.1:1")
+    with pytest.raises(
+        StoreUnavailable, match=r"Redis online store at 127\.0\.0\.1:1 \(FAILCAST_REDIS\)"
+    ):
+        build_features(small_build.data_dir, settings)
+    assert not tables_dir(settings).exists()
