@@ -48,6 +48,7 @@ class BuildReport:
     trades: int
     seconds: dict[str, float]
     sec_ftd: bool
+    features: list[str]
 
 
 def check_schemas(tables: dict[str, pd.DataFrame]) -> None:
@@ -170,6 +171,7 @@ def build_features(
         trades=len(dataset["trades"]),
         seconds={k: round(v, 2) for k, v in seconds.items()},
         sec_ftd=sec_ftd is not None,
+        features=definitions(out).feature_names(),
     )
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(asdict(report), indent=2))

@@ -81,6 +81,7 @@ CONTEXT_FEATURES = (
     Spec("notional_vs_cpty_mean", "float", "trade value over the counterparty's 90-day mean"),
     Spec("size_vs_adv", "float", "quantity over the instrument's average daily volume"),
     Spec("inventory_coverage", "float", "(available + incoming) / quantity on our sells"),
+    Spec("available_coverage", "float", "available / quantity on our sells (receipts not in)"),
     Spec("cpty_days_since_onboarding", "float", "counterparty relationship age, days"),
     Spec("instrument_age_days", "float", "days since issue (newly issued instruments)"),
     Spec("ssi_age_days", "float", "days since the SSI in force took effect"),
@@ -234,6 +235,7 @@ def context_features(inputs: Mapping[str, Any]) -> dict[str, list]:
             "inventory_coverage": np.where(
                 sell, (x["available_qty"] + x["incoming_qty"]) / x["req_quantity"], np.nan
             ),
+            "available_coverage": np.where(sell, x["available_qty"] / x["req_quantity"], np.nan),
             "cpty_days_since_onboarding": x["req_exec_day"] - x["cpty_onboarded_day"],
             "instrument_age_days": x["req_exec_day"] - x["issue_day"],
             "ssi_age_days": (scoring - x["ssi_valid_from_s"]) / _DAY_S,

@@ -44,6 +44,21 @@ class Settings(BaseSettings):
         "a file registry under the home directory when unset.",
     )
 
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking and registry URI (e.g. postgresql+psycopg://...); "
+        "a SQLite file under the home directory when unset.",
+    )
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home.expanduser() / 'mlflow.db'}"
+
+    @property
+    def artifact_dir(self) -> Path:
+        """Where MLflow stores run artifacts and registered models."""
+        return self.home.expanduser() / "mlartifacts"
+
     @property
     def data_dir(self) -> Path:
         """Where `failcast demo` and friends keep datasets by default."""

@@ -17,6 +17,7 @@ from features.summary import summarise
 from pipelines.console import calibration_table, console, fail, progress_steps
 from pipelines.features_cmd import features_app
 from pipelines.ingest import write_sec_ftd
+from pipelines.model_cmd import evaluate_cmd, train_cmd
 
 app = typer.Typer(
     help="failcast: settlement-fail prediction for post-trade operations.", no_args_is_help=True
@@ -26,6 +27,8 @@ ingest_app = typer.Typer(help="Ingest real data sources.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(features_app, name="features")
+app.command("train")(train_cmd)
+app.command("evaluate")(evaluate_cmd)
 
 DatasetDir = Annotated[
     Path, typer.Argument(help="dataset directory (one Parquet or CSV file per table)")

@@ -19,6 +19,10 @@ SEC_DIR = REPO.parent / "shared" / "data" / "sec-fails-to-deliver"
 # The calibration sample: the default world's mechanisms over a full year (so it spans the
 # T+1 switch) at a quarter of its volume, enough for every target to be measured tightly.
 CALIBRATION_WORLD = SimulationConfig(days=250, trades_per_day=1_000)
+# Long enough for a train | valid | calib | test split by trade date, small enough to train fast.
+TRAINING_WORLD = SimulationConfig(
+    days=70, trades_per_day=300, n_counterparties=80, n_instruments=300, replicas=8
+)
 SMALL_WORLD = SimulationConfig(
     days=25, trades_per_day=300, n_counterparties=60, n_instruments=200, replicas=8
 )
@@ -98,3 +102,10 @@ def small_build(tmp_path_factory: pytest.TempPathFactory, small_world: Dataset) 
 
     root = tmp_path_factory.mktemp("small_build")
     return build_store(write_dataset(small_world, root / "world"), root / "home")
+
+
+@pytest.fixture(scope="session")
+def training_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from features.contract import write_dataset
+
+    return write_dataset(simulate(TRAINING_WORLD), tmp_path_factory.mktemp("training") / "world")

@@ -38,6 +38,11 @@ class Definitions:
     on_demand: list[OnDemandFeatureView]
     services: list[FeatureService]
 
+    def feature_names(self, service: str = FAIL_MODEL_V1) -> list[str]:
+        """A service's features in order, from the definitions in code."""
+        (chosen,) = [s for s in self.services if s.name == service]
+        return [f.name for p in chosen.feature_view_projections for f in p.features]
+
     def objects(self) -> list:
         return [
             *self.entities,

@@ -1,0 +1,110 @@
+"""`failcast train` and `failcast evaluate`: the retraining pipeline's two commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from features.contract import ContractError
+from features.settings import get_settings
+from pipelines.console import console, fail, progress_steps
+
+__all__ = ["evaluate_cmd", "metrics_table", "train_cmd"]
+
+_COLUMNS = (
+    ("pr_auc", "PR-AUC", "{:.3f}"),
+    ("roc_auc", "ROC", "{:.3f}"),
+    ("recall_at_1pct", "rec@1%", "{:.0%}"),
+    ("recall_at_5pct", "rec@5%", "{:.0%}"),
+    ("cost_recall_at_5pct", "cost@5%", "{:.0%}"),
+    ("brier", "Brier", "{:.4f}"),
+    ("ece", "ECE", "{:.4f}"),
+    ("pr_auc_vs_oracle", "/oracle", "{:.2f}"),
+)
+
+
+def metrics_table(table: pd.DataFrame, title: str) -> Table:
+    """Every scorer at every stage, over all asset classes."""
+    out = Table(
+        title=title,
+        caption="rec@k: share of fails among the riskiest k% of trades; cost@5%: share of "
+        "penalty cost; /oracle: PR-AUC over the oracle's",
+    )
+    out.add_column("stage", no_wrap=True)
+    out.add_column("scorer", no_wrap=True)
+    shown = [c for c in _COLUMNS if c[0] in table.columns]
+    for _, label, _ in shown:
+        out.add_column(label, justify="right")
+    rows = table.loc[table["asset_class"] == "ALL"]
+    for _, row in rows.iterrows():
+        cells = ["—" if pd.isna(row[c]) else fmt.format(row[c]) for c, _, fmt in shown]
+        style = "bold" if row["scorer"] == "model" else None
+        out.add_row(row["stage"], row["scorer"], *cells, style=style)
+    return out
+
+
+def train_cmd(
+    data: Annotated[Path, typer.Option(help="dataset directory to train on")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+    test_days: Annotated[int, typer.Option(help="trade dates in the test window")] = 40,
+    calib_days: Annotated[int, typer.Option(help="trade dates for calibration")] = 20,
+    valid_days: Annotated[int, typer.Option(help="trade dates for early stopping")] = 20,
+) -> None:
+    """Train, evaluate against the baselines and the oracle, log to MLflow, and promote the
+    new version to champion only if it beats the current one on the same test window."""
+    from training.train import TrainConfig, train
+
+    config = TrainConfig(test_days=test_days, calib_days=calib_days, valid_days=valid_days)
+    try:
+        with progress_steps("train") as step:
+            result = train(data, get_settings(), config, step)
+    except (ContractError, ValueError, OSError) as exc:
+        raise fail(exc) from exc
+    if as_json:
+        typer.echo(json.dumps(result.summary(), indent=2, default=str))
+        return
+    console.print(metrics_table(result.table, f"Test window: {result.sizes['test']:,} snapshots"))
+    causes = ", ".join(f"{k} {v:.0%}" for k, v in result.cause_accuracy.items())
+    console.print(f"predicted cause, accuracy on failed trades: {causes}")
+    against = (
+        "no champion yet"
+        if result.champion_score is None
+        else f"champion PR-AUC {result.champion_score:.4f} on the same window"
+    )
+    console.print(
+        f"registered settlement-fail version {result.version} as [bold]{result.decision}[/] "
+        f"(PR-AUC {result.score:.4f}; {against}); MLflow run {result.run_id}"
+    )
+
+
+def evaluate_cmd(
+    data: Annotated[Path, typer.Option(help="dataset directory to score")],
+    model: Annotated[
+        str | None, typer.Option(help="model URI (default models:/settlement-fail@champion)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+) -> None:
+    """Score a dataset with a registered model and print the same metrics as training."""
+    import mlflow
+
+    from training.assess import evaluate_dataset
+
+    try:
+        with progress_steps("evaluate") as step:
+            table, causes = evaluate_dataset(data, model, get_settings(), step)
+    except (ContractError, ValueError, OSError, mlflow.exceptions.MlflowException) as exc:
+        raise fail(exc) from exc
+    if as_json:
+        payload = {"metrics": json.loads(table.to_json(orient="records")), "cause": causes}
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    console.print(metrics_table(table, f"{data}: every settled or failed trade"))
+    console.print(
+        "predicted cause, accuracy on failed trades: "
+        + ", ".join(f"{k} {v:.0%}" for k, v in causes.items())
+    )

@@ -1,0 +1,170 @@
+"""Training end to end on a small world: metrics that make sense, MLflow run and registry,
+the promotion gate's two outcomes, no leakage, evaluation on another world, behaviour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.contract import read_dataset, write_dataset
+from features.settings import Settings
+from training.model import ModelParams
+from training.tracking import CHALLENGER, CHAMPION, MODEL_NAME, load_fail_model
+from training.train import TrainConfig, TrainResult, train
+
+SPLIT = {"test_days": 14, "calib_days": 7, "valid_days": 7}
+WEAK = ModelParams(num_leaves=2, max_trees=2, early_stopping_rounds=1, cause_trees=2)
+
+
+def _settings(home: Path) -> Settings:
+    return Settings(home=home, feast_project="t" + home.name.replace("-", "_")[-20:])
+
+
+def _model(settings: Settings, run_id: str):
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    return load_fail_model(f"runs:/{run_id}/model")
+
+
+def _row(result: TrainResult, scorer: str, stage: str = "ALL") -> pd.Series:
+    t = result.table
+    return t.loc[
+        (t["scorer"] == scorer) & (t["stage"] == stage) & (t["asset_class"] == "ALL")
+    ].iloc[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, training_dir: Path):
+    settings = _settings(tmp_path_factory.mktemp("trained"))
+    return settings, train(training_dir, settings, TrainConfig(**SPLIT))
+
+
+def test_metrics_make_sense_beside_baselines_and_oracle(trained) -> None:
+    _, result = trained
+    model, rule = _row(result, "model"), _row(result, "ops_rule")
+    assert 0 < model["fail_rate"] < 0.2
+    assert model["pr_auc"] > 2 * model["fail_rate"]  # far better than guessing
+    assert model["pr_auc"] > rule["pr_auc"]
+    assert 0.5 < model["roc_auc"] <= 1
+    assert model["ece"] < 0.05 and model["brier"] < model["fail_rate"]
+    oracle = _row(result, "oracle", "EXECUTION")
+    assert _row(result, "model", "EXECUTION")["pr_auc_vs_oracle"] == pytest.approx(
+        _row(result, "model", "EXECUTION")["pr_auc"] / oracle["pr_auc"]
+    )
+    assert set(result.table["stage"]) == {"EXECUTION", "CUTOFF", "ISD_1", "ALL"}
+    assert {"EQUITY", "ETF", "GOVT_BOND", "CORP_BOND"} <= set(result.table["asset_class"])
+    assert 0.3 < result.cause_accuracy["ALL"] <= 1
+
+
+def test_run_logs_what_a_data_scientist_needs(trained) -> None:
+    settings, result = trained
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    run = mlflow.get_run(result.run_id)
+    assert run.data.params["feature_service"] == "fail_model_v1"
+    assert len(run.data.params["dataset.fingerprint"]) == 16
+    assert run.data.params["gate.decision"] == CHAMPION
+    assert run.data.metrics["model.EXECUTION.pr_auc"] == pytest.approx(
+        _row(result, "model", "EXECUTION")["pr_auc"]
+    )
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id)}
+    assert {
+        "pr_curve.png",
+        "calibration.png",
+        "shap_summary.png",
+        "feature_importance.png",
+        "metrics_by_stage_and_asset_class.csv",
+    } <= artifacts
+    assert str(settings.artifact_dir) in run.info.artifact_uri
+
+
+def test_the_gate_promotes_only_a_better_model(tmp_path: Path, training_dir: Path) -> None:
+    settings = _settings(tmp_path / "home")
+    weak = train(training_dir, settings, TrainConfig(**SPLIT, params=WEAK))
+    assert (weak.decision, weak.champion_score) == (CHAMPION, None)  # nothing to beat
+    strong = train(training_dir, settings, TrainConfig(**SPLIT))
+    assert strong.decision == CHAMPION and strong.score > strong.champion_score
+    again = train(training_dir, settings, TrainConfig(**SPLIT, params=WEAK))
+    assert again.decision == CHALLENGER and again.score < again.champion_score
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == strong.version
+    assert str(client.get_model_version_by_alias(MODEL_NAME, CHALLENGER).version) == again.version
+
+
+def test_test_window_labels_cannot_reach_the_model(
+    tmp_path: Path, trained, training_dir: Path
+) -> None:
+    """Flip every outcome of the test window: the trained model does not change at all."""
+    settings, result = trained
+    dataset = read_dataset(training_dir)
+    outcomes = dataset["outcomes"].copy()
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    test_start = pd.Timestamp(
+        mlflow.get_run(result.run_id).data.params["split.test_start"], tz="UTC"
+    )
+    late = outcomes["known_ts"] >= test_start
+    flip = late & outcomes["status"].isin(["SETTLED", "FAILED"])
+    failed = outcomes["status"] == "FAILED"
+    outcomes.loc[flip & failed, ["status", "fail_reason", "days_late"]] = ["SETTLED", None, 0]
+    outcomes.loc[flip & ~failed, ["status", "fail_reason", "days_late"]] = ["FAILED", "OTHER", 1]
+    flipped = write_dataset(dict(dataset, outcomes=outcomes), tmp_path / "flipped")
+    other_settings = _settings(tmp_path / "home")
+    other = train(flipped, other_settings, TrainConfig(**SPLIT))
+
+    a, b = _model(settings, result.run_id), _model(other_settings, other.run_id)
+    probe = pd.DataFrame(
+        np.random.default_rng(0).random((200, len(a.features))), columns=a.features
+    )
+    np.testing.assert_array_equal(a.uncalibrated(probe), b.uncalibrated(probe))
+    np.testing.assert_array_equal(a.predict(probe), b.predict(probe))
+
+
+def test_evaluate_scores_another_world_with_the_champion(
+    trained, small_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.cli import app
+
+    settings, _ = trained
+    monkeypatch.setenv("FAILCAST_HOME", str(settings.home))
+    monkeypatch.setenv("FAILCAST_FEAST_PROJECT", settings.feast_project)
+    from features.settings import get_settings
+
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["evaluate", "--data", str(small_dir)])
+    assert result.exit_code == 0, result.output
+    assert "PR-AUC" in result.output and "oracle" in result.output
+    assert (settings.home / "evaluations").is_dir()
+
+
+@pytest.fixture(scope="module")
+def cutoff_rows(trained, training_dir: Path) -> pd.DataFrame:
+    from features.reference import Reference
+    from features.retrieval import training_frame
+    from features.store import open_store
+
+    settings, _ = trained
+    dataset = read_dataset(training_dir)
+    with open_store(settings) as store:
+        return training_frame(store, Reference.load(settings), dataset, stages=["CUTOFF"])
+
+
+def test_behaviour_unaffirmed_at_the_cutoff_raises_risk(trained, cutoff_rows) -> None:
+    settings, _ = trained
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    model = load_fail_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+    affirmed = cutoff_rows.assign(affirmed=1, affirmed_late=0)
+    unaffirmed = cutoff_rows.assign(affirmed=0, affirmed_late=1)
+    assert model.predict(unaffirmed).mean() > 1.2 * model.predict(affirmed).mean()
+
+
+def test_behaviour_uncovered_sells_are_riskier(trained, cutoff_rows) -> None:
+    settings, _ = trained
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    model = load_fail_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+    sells = cutoff_rows.loc[cutoff_rows["is_sell"] == 1]
+    covered = sells.assign(inventory_coverage=3.0, available_coverage=3.0)
+    short = sells.assign(inventory_coverage=0.2, available_coverage=0.1)
+    assert model.predict(short).mean() > 2 * model.predict(covered).mean()

@@ -1,0 +1,57 @@
+"""`failcast evaluate`: score any dataset with a registered model (a model trained on one
+world can be judged on another), beside the ops rule and, on simulated data, the oracle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from features.contract import read_dataset
+from features.reference import Reference
+from features.retrieval import training_frame
+from features.settings import Settings, get_settings
+from features.store import open_store
+from training.baselines import ops_rule_score
+from training.dataset import labelled
+from training.evaluate import ORACLE, cause_accuracy, evaluation_table, oracle_scores
+from training.tracking import CHAMPION, MODEL_NAME, dataset_fingerprint, load_fail_model
+from training.train import Step, ensure_features
+
+__all__ = ["evaluate_dataset"]
+
+
+def evaluate_dataset(
+    data_dir: Path,
+    model_uri: str | None = None,
+    settings: Settings | None = None,
+    step: Step = lambda name, fraction: None,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Metrics of the model at ``model_uri`` (default: the champion) on every settled or
+    failed trade of ``data_dir``, at every stage, and its cause accuracy."""
+    settings = settings or get_settings()
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    model = load_fail_model(model_uri or f"models:/{MODEL_NAME}@{CHAMPION}")
+    # The dataset's features go to a store of their own: the serving store stays as it is.
+    scratch = settings.model_copy(
+        update={
+            "home": settings.home.expanduser() / "evaluations" / dataset_fingerprint(data_dir),
+            "mlflow_tracking_uri": settings.tracking_uri,
+            "online_store": "sqlite",
+            "registry_url": None,
+        }
+    )
+    ensure_features(data_dir, scratch, lambda n, f: step(f"features: {n}", 0.3 * f))
+    dataset = read_dataset(data_dir)
+    with open_store(scratch) as store:
+        frame = training_frame(
+            store, Reference.load(scratch), dataset, step=lambda n, f: step(n, 0.3 + 0.6 * f)
+        )
+    rows = labelled(frame, dataset)
+    scorers = {"model": (model.predict(rows), True), "ops_rule": (ops_rule_score(rows), False)}
+    oracle = oracle_scores(data_dir, rows)
+    if oracle is not None:
+        scorers[ORACLE] = (oracle, True)
+    step("done", 1.0)
+    return evaluation_table(rows, scorers), cause_accuracy(rows, model.predict_cause(rows))

@@ -1,0 +1,36 @@
+"""The yardsticks every model is reported beside: the ops rule and logistic regression."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+__all__ = ["SSI_RECENT_DAYS", "fit_logistic", "ops_rule_score"]
+
+SSI_RECENT_DAYS = 5
+"""The ops rule's "SSI changed recently": the SSI in force took effect this many days ago."""
+
+
+def ops_rule_score(rows: pd.DataFrame) -> np.ndarray:
+    """How many of the ops desk's red flags a trade raises (0-3): unaffirmed at the cutoff,
+    SSI changed in the last ``SSI_RECENT_DAYS`` days, or our delivery not covered by inventory.
+    """
+    unaffirmed = rows["affirmed_late"].fillna(0).to_numpy() == 1
+    new_ssi = rows["ssi_age_days"].to_numpy(float) <= SSI_RECENT_DAYS
+    short = (rows["is_sell"].to_numpy() == 1) & (rows["inventory_coverage"].to_numpy(float) < 1)
+    return unaffirmed.astype(float) + new_ssi + short
+
+
+def fit_logistic(x: pd.DataFrame, y: np.ndarray, seed: int = 7) -> Pipeline:
+    """Logistic regression on the same features: median imputation with missing flags,
+    standardised, L2-regularised."""
+    model = make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+        StandardScaler(),
+        LogisticRegression(max_iter=1_000, C=0.5, random_state=seed),
+    )
+    return model.fit(x.astype(float).replace([np.inf, -np.inf], np.nan), y)

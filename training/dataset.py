@@ -1,0 +1,95 @@
+"""Training rows: features from the store, labels from outcomes, split by time with purging.
+
+A row is a (trade, scoring stage) snapshot. Its label (the trade failed on its ISD) becomes
+known at outcomes.known_ts; a row may train a model only if its label was known before the
+next slice starts, so nothing learnt from the future reaches validation, calibration or test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.contract import Dataset
+from serving.costs import penalty_cost
+
+__all__ = ["SLICES", "Split", "labelled", "time_split"]
+
+SLICES = ("train", "valid", "calib", "test")
+
+
+def labelled(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """Training-frame rows of settled or failed trades with their label and what a fail cost.
+
+    Adds ``failed``, ``fail_reason``, ``label_known_ts``, ``trade_date``, ``notional``,
+    ``asset_class`` and ``penalty`` (the cash penalty the fail incurred; 0 when it settled).
+    """
+    outcomes = dataset["outcomes"].set_index("trade_id")
+    trades = dataset["trades"].set_index("trade_id")
+    instruments = dataset["instruments"].set_index("instrument_id")
+    status = frame["trade_id"].map(outcomes["status"])
+    rows = frame.loc[status.isin(["SETTLED", "FAILED"])].reset_index(drop=True)
+    ids = rows["trade_id"]
+    out = rows.assign(
+        failed=ids.map(outcomes["status"]).eq("FAILED").to_numpy(),
+        fail_reason=ids.map(outcomes["fail_reason"]).to_numpy(),
+        label_known_ts=ids.map(outcomes["known_ts"]).to_numpy(),
+        trade_date=ids.map(trades["trade_date"]).to_numpy(),
+        notional=ids.map(trades["notional"]).to_numpy(),
+        asset_class=rows["instrument_id"].map(instruments["asset_class"]).to_numpy(),
+    )
+    adv = rows["instrument_id"].map(instruments["avg_daily_volume"]).to_numpy()
+    days_late = ids.map(outcomes["days_late"]).to_numpy(float)
+    out["penalty"] = penalty_cost(out["notional"], out["asset_class"], adv, days_late)
+    return out
+
+
+@dataclass(frozen=True)
+class Split:
+    """Boolean masks over labelled rows, and the first trade date of each later slice."""
+
+    masks: dict[str, np.ndarray]
+    starts: dict[str, pd.Timestamp]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.masks[name]
+
+    def sizes(self) -> dict[str, int]:
+        return {name: int(mask.sum()) for name, mask in self.masks.items()}
+
+
+def time_split(rows: pd.DataFrame, test_days: int, calib_days: int, valid_days: int) -> Split:
+    """Train | valid | calib | test by trade date, the test window being the last
+    ``test_days`` trade dates; each slice keeps only rows whose label was known before the
+    next slice starts (a gap as long as labels take to arrive)."""
+    dates = np.sort(pd.unique(rows["trade_date"]))
+    need = test_days + calib_days + valid_days
+    if dates.size <= need:
+        raise ValueError(
+            f"the dataset spans {dates.size} trade dates; a split with test={test_days}, "
+            f"calib={calib_days} and valid={valid_days} days needs more than {need}"
+        )
+    starts = {
+        "valid": pd.Timestamp(dates[-need]),
+        "calib": pd.Timestamp(dates[-(test_days + calib_days)]),
+        "test": pd.Timestamp(dates[-test_days]),
+    }
+    day = pd.to_datetime(rows["trade_date"])
+    known = rows["label_known_ts"]
+
+    def before(start: pd.Timestamp) -> pd.Series:
+        return known < start.tz_localize("UTC")
+
+    masks = {
+        "train": ((day < starts["valid"]) & before(starts["valid"])).to_numpy(),
+        "valid": (
+            (day >= starts["valid"]) & (day < starts["calib"]) & before(starts["calib"])
+        ).to_numpy(),
+        "calib": (
+            (day >= starts["calib"]) & (day < starts["test"]) & before(starts["test"])
+        ).to_numpy(),
+        "test": (day >= starts["test"]).to_numpy(),
+    }
+    return Split(masks, starts)

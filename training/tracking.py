@@ -1,0 +1,112 @@
+"""MLflow: the experiment, the logged model (a pyfunc around the native boosters), the
+`settlement-fail` registry entry and its champion/challenger aliases."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+from features.settings import Settings
+from training.model import FailModel
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "EXPERIMENT",
+    "MODEL_NAME",
+    "FailModelPyfunc",
+    "dataset_fingerprint",
+    "load_fail_model",
+    "log_fail_model",
+    "tracking_client",
+]
+
+MODEL_NAME = "settlement-fail"
+EXPERIMENT = "settlement-fail"
+CHAMPION, CHALLENGER = "champion", "challenger"
+_ARTIFACT = "fail_model"
+
+
+def tracking_client(settings: Settings) -> MlflowClient:
+    """Point MLflow at the configured backend; create the experiment with its artifacts under
+    the project home (not the working directory)."""
+    _quiet()
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        settings.artifact_dir.mkdir(parents=True, exist_ok=True)
+        mlflow.create_experiment(EXPERIMENT, artifact_location=settings.artifact_dir.as_uri())
+    mlflow.set_experiment(EXPERIMENT)
+    return MlflowClient(settings.tracking_uri)
+
+
+def _quiet() -> None:
+    """Our progress bar reports progress; MLflow's download bars and INFO lines would not."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
+def dataset_fingerprint(data_dir: Path) -> str:
+    """SHA-256 over the dataset's table files (names and bytes), short form."""
+    digest = hashlib.sha256()
+    for path in sorted(data_dir.glob("*.parquet")) + sorted(data_dir.glob("*.csv")):
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+class FailModelPyfunc(mlflow.pyfunc.PythonModel):
+    """Calibrated fail probability and predicted cause for a frame of model features."""
+
+    def load_context(self, context) -> None:
+        self.model = FailModel.load(Path(context.artifacts[_ARTIFACT]))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "fail_probability": self.model.predict(model_input),
+                "predicted_cause": self.model.predict_cause(model_input),
+            }
+        )
+
+
+def log_fail_model(model: FailModel, example: pd.DataFrame) -> str:
+    """Log the model in the active run, register it, and return the new version."""
+    example = example[model.features].astype(float).head(5)
+    output = pd.DataFrame(
+        {
+            "fail_probability": model.predict(example),
+            "predicted_cause": model.predict_cause(example),
+        }
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=FailModelPyfunc(),
+            artifacts={_ARTIFACT: str(model.save(Path(tmp) / _ARTIFACT))},
+            signature=infer_signature(example, output),
+            input_example=example,
+            registered_model_name=MODEL_NAME,
+            pip_requirements=["lightgbm", "scikit-learn", "pandas", "joblib"],
+        )
+    return str(info.registered_model_version)
+
+
+def load_fail_model(uri: str) -> FailModel:
+    """The native model behind a model URI (``models:/settlement-fail@champion``, a run's
+    ``runs:/...`` URI, or a local directory)."""
+    _quiet()
+    local = Path(uri) if Path(uri).exists() else Path(mlflow.artifacts.download_artifacts(uri))
+    found = next(local.rglob("model.json"), None)
+    if found is None:
+        raise FileNotFoundError(f"{uri} holds no failcast model (no model.json)")
+    return FailModel.load(found.parent)

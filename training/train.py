@@ -1,0 +1,228 @@
+"""`failcast train`: features -> labelled snapshots -> time split -> LightGBM + calibration +
+cause head -> baselines and oracle on the test window -> MLflow run, registry, promotion gate."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import mlflow
+import numpy as np
+import pandas as pd
+
+from features.contract import read_dataset
+from features.reference import MANIFEST, Reference, tables_dir
+from features.repo import FAIL_MODEL_V1, definitions
+from features.retrieval import feature_names, training_frame
+from features.settings import Settings, get_settings
+from features.store import open_store
+from training.baselines import fit_logistic, ops_rule_score
+from training.dataset import labelled, time_split
+from training.evaluate import ORACLE, cause_accuracy, evaluation_table, oracle_scores
+from training.metrics import score_metrics
+from training.model import FailModel, ModelParams, fit_fail_model
+from training.plots import calibration_figure, importance_figure, pr_figure, shap_figure
+from training.tracking import (
+    CHALLENGER,
+    CHAMPION,
+    MODEL_NAME,
+    dataset_fingerprint,
+    load_fail_model,
+    log_fail_model,
+    tracking_client,
+)
+
+__all__ = ["GATE_METRIC", "TrainConfig", "TrainResult", "ensure_features", "train"]
+
+GATE_METRIC = "pr_auc"
+"""The champion/challenger gate compares PR-AUC over every (trade, stage) of the test window."""
+LOGISTIC_MAX_ROWS = 300_000  # the baseline is a yardstick; a sample of this size is plenty
+
+Step = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    test_days: int = 40
+    calib_days: int = 20
+    valid_days: int = 20
+    params: ModelParams = field(default_factory=ModelParams)
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    version: str
+    decision: str
+    score: float
+    champion_score: float | None
+    table: pd.DataFrame
+    cause_accuracy: dict[str, float]
+    sizes: dict[str, int]
+    seconds: dict[str, float]
+
+    def summary(self) -> dict:
+        out = {k: v for k, v in asdict(self).items() if k != "table"}
+        out["metrics"] = json.loads(self.table.to_json(orient="records"))
+        return out
+
+
+def ensure_features(data_dir: Path, settings: Settings, step: Step) -> None:
+    """Build the feature store from ``data_dir`` unless the last build used exactly this
+    dataset (unchanged since) and the feature definitions in code."""
+    from features.build import build_features
+
+    out = tables_dir(settings)
+    if (out / MANIFEST).exists():
+        built = json.loads((out / MANIFEST).read_text())
+        newest = max(p.stat().st_mtime for p in data_dir.iterdir())
+        if (
+            built["data_dir"] == str(data_dir.resolve())
+            and (out / MANIFEST).stat().st_mtime > newest
+            and built.get("features") == definitions(out).feature_names()
+        ):
+            return
+    build_features(data_dir, settings, step)
+
+
+def _flat(table: pd.DataFrame) -> dict[str, float]:
+    """MLflow metric names: scorer.stage.metric, over all asset classes."""
+    out = {}
+    for record in table.loc[table["asset_class"] == "ALL"].to_dict("records"):
+        for metric, value in record.items():
+            if metric not in ("scorer", "stage", "asset_class") and pd.notna(value):
+                out[f"{record['scorer']}.{record['stage']}.{metric}"] = float(value)
+    return out
+
+
+def _gate(model: FailModel, test: pd.DataFrame, client) -> tuple[float, float | None]:
+    """The new model's and the current champion's scores on the same test rows."""
+    y, penalty = test["failed"].to_numpy(), test["penalty"].to_numpy(float)
+    new = score_metrics(y, model.predict(test), penalty)[GATE_METRIC]
+    try:
+        client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        return new, None
+    champion = load_fail_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+    if not set(champion.features) <= set(test.columns):
+        return new, None  # the champion cannot score this window: its features are gone
+    return new, score_metrics(y, champion.predict(test), penalty)[GATE_METRIC]
+
+
+def train(
+    data_dir: Path,
+    settings: Settings | None = None,
+    config: TrainConfig = TrainConfig(),
+    step: Step = lambda name, fraction: None,
+) -> TrainResult:
+    settings = settings or get_settings()
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ensure_features(data_dir, settings, lambda n, f: step(f"features: {n}", 0.2 * f))
+    dataset = read_dataset(data_dir)
+    with open_store(settings) as store:
+        names = feature_names(store)
+        frame = training_frame(
+            store, Reference.load(settings), dataset, step=lambda n, f: step(n, 0.2 + 0.4 * f)
+        )
+    rows = labelled(frame, dataset)
+    split = time_split(rows, config.test_days, config.calib_days, config.valid_days)
+    seconds["features"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    step("fit LightGBM", 0.6)
+    model = fit_fail_model(
+        rows, names, split["train"], split["valid"], split["calib"], config.params
+    )
+    step("baselines", 0.75)
+    train_rows = rows.loc[split["train"]]
+    if len(train_rows) > LOGISTIC_MAX_ROWS:
+        train_rows = train_rows.sample(LOGISTIC_MAX_ROWS, random_state=config.params.seed)
+    logistic = fit_logistic(train_rows[names], train_rows["failed"].to_numpy())
+    seconds["fit"] = time.perf_counter() - t1
+
+    step("evaluate", 0.85)
+    test = rows.loc[split["test"]].reset_index(drop=True)
+    x_test = test[names].astype(float).replace([np.inf, -np.inf], np.nan)
+    scorers = {
+        "model": (model.predict(test), True),
+        "ops_rule": (ops_rule_score(test), False),
+        "logistic": (logistic.predict_proba(x_test)[:, 1], True),
+    }
+    oracle = oracle_scores(data_dir, test)
+    if oracle is not None:
+        scorers[ORACLE] = (oracle, True)
+    table = evaluation_table(test, scorers)
+    causes = cause_accuracy(test, model.predict_cause(test))
+
+    step("log to MLflow", 0.9)
+    client = tracking_client(settings)
+    with mlflow.start_run() as run:
+        mlflow.log_params(
+            {
+                **{f"model.{k}": v for k, v in asdict(config.params).items()},
+                "split.test_days": config.test_days,
+                "split.calib_days": config.calib_days,
+                "split.valid_days": config.valid_days,
+                **{f"split.{k}_start": str(v.date()) for k, v in split.starts.items()},
+                **{f"rows.{k}": v for k, v in split.sizes().items()},
+                "trees": model.meta["trees"],
+                "features": len(names),
+                "feature_service": FAIL_MODEL_V1,
+                "dataset.dir": str(data_dir.resolve()),
+                "dataset.fingerprint": dataset_fingerprint(data_dir),
+            }
+        )
+        mlflow.log_metrics(_flat(table))
+        mlflow.log_metrics({f"cause_accuracy.{k}": v for k, v in causes.items()})
+        _log_artifacts(model, test, scorers, table)
+        version = log_fail_model(model, test)
+        score, champion_score = _gate(model, test, client)
+        decision = CHAMPION if champion_score is None or score > champion_score else CHALLENGER
+        client.set_registered_model_alias(MODEL_NAME, decision, version)
+        mlflow.log_param("gate.decision", decision)
+        mlflow.log_metric(f"gate.new_{GATE_METRIC}", score)
+        if champion_score is not None:
+            mlflow.log_metric(f"gate.champion_{GATE_METRIC}", champion_score)
+    seconds["total"] = time.perf_counter() - t0
+    step("done", 1.0)
+    return TrainResult(
+        run.info.run_id,
+        version,
+        decision,
+        score,
+        champion_score,
+        table,
+        causes,
+        split.sizes(),
+        {k: round(v, 1) for k, v in seconds.items()},
+    )
+
+
+def _log_artifacts(
+    model: FailModel, test: pd.DataFrame, scorers: dict, table: pd.DataFrame
+) -> None:
+    y = test["failed"].to_numpy()
+    at_execution = (test["stage"] == "EXECUTION").to_numpy()
+    curves = {name: score[at_execution] for name, (score, _) in scorers.items()}
+    figures = {
+        "pr_curve.png": pr_figure(y[at_execution], curves, "PR curve at execution"),
+        "calibration.png": calibration_figure(y, scorers["model"][0]),
+        "feature_importance.png": importance_figure(model),
+        "shap_summary.png": shap_figure(model, test),
+    }
+    for name, figure in figures.items():
+        mlflow.log_figure(figure, name)
+        plt.close(figure)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "metrics_by_stage_and_asset_class.csv"
+        table.to_csv(path, index=False)
+        mlflow.log_artifact(str(path))
+        html = Path(tmp) / "metrics_by_stage_and_asset_class.html"
+        html.write_text(table.round(4).to_html(index=False))
+        mlflow.log_artifact(str(html))
