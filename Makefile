@@ -31,6 +31,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.simulator
 	$(BIN)/python -m benchmarks.features
+	$(BIN)/python -m benchmarks.training
 
 clean:
 	rm -rf $(VENV) .failcast .pytest_cache

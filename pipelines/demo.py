@@ -1,9 +1,10 @@
 """`make demo`: the main job end to end on embedded defaults.
 
-Today: simulate a world, validate it as written, print its calibration table, then build the
-feature store from it (feature tables, Feast registry, online store) and show the features a
-few of the last trades would be scored with. Later stages (training, serving, the exception
-queue) extend this flow.
+Today: simulate a world, validate it as written, print its calibration table, build the
+feature store from it (feature tables, Feast registry, online store), show the features a few
+of the last trades would be scored with, then train the fail model, print its metrics beside
+the baselines and the oracle, and register it (champion if it beats the current one). Later
+stages (serving, the exception queue) extend this flow.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from features.simulator import SimulationConfig, simulate
 from features.store import open_store
 from features.summary import summarise
 from pipelines.console import calibration_table, console, progress_steps
+from pipelines.model_cmd import metrics_table
+from training.train import TrainConfig, train
 
 __all__ = ["DEMO_WORLD", "run_demo"]
 
 # A year of trading that spans the T+1 switch, at a quarter of the default world's volume.
 DEMO_WORLD = {"days": 250, "trades_per_day": 1_000}
+DEMO_TRAINING = TrainConfig()  # test window: the last 40 trade dates
 _SHOWN_FEATURES = (
     "cpty_fail_rate_30d",
     "cpty_late_affirm_rate_30d",
@@ -76,6 +80,15 @@ def run_demo() -> None:
         "trades/s)"
     )
     console.print(_recent_trade_features(dataset, settings))
+
+    console.rule("failcast demo: model")
+    with progress_steps("train") as step:
+        result = train(out, settings, DEMO_TRAINING, step)
+    console.print(metrics_table(result.table, "Champion candidate vs baselines and the oracle"))
+    console.print(
+        f"registered settlement-fail version {result.version} as [bold]{result.decision}[/]; "
+        f"MLflow: {settings.tracking_uri} (run {result.run_id})"
+    )
 
 
 def _recent_trade_features(dataset, settings) -> Table:

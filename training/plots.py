@@ -3,10 +3,6 @@ summary, feature importance."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # files, never a screen
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

@@ -97,9 +97,13 @@ def test_ingest_rejects_a_truncated_file_and_keeps_the_old_table(tmp_path: Path)
 
 def test_demo_prints_the_calibration_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import pipelines.demo
+    from training.train import TrainConfig
 
     monkeypatch.setattr(
-        pipelines.demo, "DEMO_WORLD", {"days": 15, "trades_per_day": 300, "replicas": 4}
+        pipelines.demo, "DEMO_WORLD", {"days": 40, "trades_per_day": 300, "replicas": 4}
+    )
+    monkeypatch.setattr(
+        pipelines.demo, "DEMO_TRAINING", TrainConfig(test_days=8, calib_days=4, valid_days=4)
     )
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
@@ -108,6 +112,7 @@ def test_demo_prints_the_calibration_table(monkeypatch: pytest.MonkeyPatch, tmp_
     assert (tmp_path / "home" / "data" / "demo" / "trades.parquet").exists()
     assert "Online features of the last trades" in result.output
     assert (tmp_path / "home" / "features" / "tables" / "manifest.json").exists()
+    assert "registered settlement-fail version 1 as champion" in result.output
 
 
 def test_installed_console_script_runs() -> None:

@@ -176,6 +176,8 @@ def test_historical_features_match_a_brute_force_recomputation(
             snap = snaps.loc[snaps["as_of_ts"].idxmax()]
             cover = (snap["available_qty"] + snap["incoming_qty"]) / trade["quantity"]
             assert row["inventory_coverage"] == pytest.approx(cover, rel=1e-9)
+            available = snap["available_qty"] / trade["quantity"]
+            assert row["available_coverage"] == pytest.approx(available, rel=1e-9)
         elif trade["side"] == "BUY":
             assert np.isnan(row["inventory_coverage"])
 
@@ -198,6 +200,6 @@ def test_online_features_equal_offline_features_as_of_the_horizon(
     names = feature_names(store)
     assert list(online.columns) == names
     # Positions expire offline after their TTL; the online store keeps the last one.
-    stored = [n for n in names if n != "inventory_coverage"]
+    stored = [n for n in names if n not in ("inventory_coverage", "available_coverage")]
     _same(online[stored].astype(float), offline[stored].astype(float))
     assert online[stored].notna().mean().mean() > 0.9

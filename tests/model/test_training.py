@@ -168,3 +168,23 @@ def test_behaviour_uncovered_sells_are_riskier(trained, cutoff_rows) -> None:
     covered = sells.assign(inventory_coverage=3.0, available_coverage=3.0)
     short = sells.assign(inventory_coverage=0.2, available_coverage=0.1)
     assert model.predict(short).mean() > 2 * model.predict(covered).mean()
+
+
+def test_model_analysis_notebook_runs_against_the_champion(
+    trained, training_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    settings, _ = trained
+    monkeypatch.setenv("FAILCAST_HOME", str(settings.home))
+    monkeypatch.setenv("FAILCAST_FEAST_PROJECT", settings.feast_project)
+    monkeypatch.setenv("FAILCAST_NOTEBOOK_DATA", str(training_dir))
+    path = Path(__file__).resolve().parents[2] / "notebooks" / "model_analysis.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=600, kernel_name="python3").execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "PR-AUC logged" in text and "reproduced" in text
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the SHAP dependence plots
