@@ -13,27 +13,16 @@ one entity as the reference.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-TARGET_BUILD_SECONDS = 120.0
-DAYS = 250
+from benchmarks._child import dataset, run_child
 
-_SIMULATE = """
-import sys
-from pathlib import Path
-from features.contract import write_dataset
-from features.simulator import SimulationConfig, simulate
-write_dataset(simulate(SimulationConfig(days=int(sys.argv[1]), trades_per_day=int(sys.argv[2]))),
-              Path(sys.argv[3]))
-"""
+TARGET_BUILD_SECONDS = 120.0
 
 _BUILD = """
 import json, resource, sys, time
@@ -108,15 +97,6 @@ print(json.dumps(out))
 """
 
 
-def _run(code: str, *args: object) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True
-    )
-    if done.returncode:
-        raise RuntimeError(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -125,18 +105,13 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
-        data = args.data
-        if data is None:
-            data = Path(tmp) / "world"
-            per_day = -(-args.trades // int(DAYS * 0.985))
-            console.print(f"simulating ~{args.trades:,} trades into {data}")
-            _run(_SIMULATE, DAYS, per_day, data)
+        data = dataset(args.data, Path(tmp), args.trades, console)
         builds = []
         for i in range(args.repeats):
             home = Path(tmp) / f"home{i}"
-            builds.append(_run(_BUILD, data, home))
+            builds.append(run_child(_BUILD, data, home))
             console.print(f"build {i + 1}/{args.repeats}: {builds[-1]}")
-        online = {b: _run(_ONLINE, data, home, b) for b in ("sqlite", "redis")}
+        online = {b: run_child(_ONLINE, data, home, b) for b in ("sqlite", "redis")}
         console.print(online)
 
     med = {k: statistics.median(r[k] for r in builds) for k in builds[0]}

@@ -10,18 +10,16 @@ the floor any vectorised simulator of this size sits on.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
 
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._child import DAYS, run_child
+
 TARGET_SECONDS = 60.0
 TARGET_GB = 4.0
-DAYS = 250
 
 _CHILD = """
 import json, resource, sys, time
@@ -51,13 +49,6 @@ print(json.dumps({"reference_s": time.perf_counter() - t0}))
 """
 
 
-def _run(code: str, *args: object) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, check=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -68,8 +59,8 @@ def main() -> None:
     runs, refs = [], []
     for i in range(args.repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            runs.append(_run(_CHILD, DAYS, per_day, f"{tmp}/world"))
-        refs.append(_run(_REFERENCE, runs[-1]["trades"], 32)["reference_s"])
+            runs.append(run_child(_CHILD, DAYS, per_day, f"{tmp}/world"))
+        refs.append(run_child(_REFERENCE, runs[-1]["trades"], 32)["reference_s"])
         console.print(f"run {i + 1}/{args.repeats}: {runs[-1]}")
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     ref = statistics.median(refs)

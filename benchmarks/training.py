@@ -12,16 +12,16 @@ both baselines on PR-AUC and recall@5%; calibration error <= 0.01.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._child import dataset, run_child
+
 TARGET_TRAIN_SECONDS = 300.0
+DEFAULT_WORLD_TRADES = 1_000_000  # 250 days × 4,000/day
 
 _CHILD = """
 import json, resource, sys, time
@@ -39,24 +39,6 @@ print(json.dumps({"build_s": build, "train_s": seconds, "parts": result.seconds,
                   "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 """
 
-_SIMULATE = """
-import sys
-from pathlib import Path
-from features.contract import write_dataset
-from features.simulator import SimulationConfig, simulate
-write_dataset(simulate(SimulationConfig()), Path(sys.argv[1]))
-"""
-
-
-def _run(code: str, *args: object) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True
-    )
-    if done.returncode:
-        raise RuntimeError(done.stderr[-3000:])
-    lines = done.stdout.strip().splitlines()
-    return json.loads(lines[-1]) if lines else {}
-
 
 def _get(table: list[dict], scorer: str, stage: str, metric: str) -> float:
     for row in table:
@@ -71,12 +53,8 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
-        data = args.data
-        if data is None:
-            data = Path(tmp) / "world"
-            console.print("simulating the default world")
-            _run(_SIMULATE, data)
-        out = _run(_CHILD, data, Path(tmp) / "home")
+        data = dataset(args.data, Path(tmp), DEFAULT_WORLD_TRADES, console)
+        out = run_child(_CHILD, data, Path(tmp) / "home")
     console.print({k: v for k, v in out.items() if k != "table"})
     t = out["table"]
     ok = lambda b: "✓" if b else "✗"  # noqa: E731

@@ -56,12 +56,16 @@ def push_outcomes(
     if problems:
         raise ContractError(problems)
     updated = facts.with_outcomes(outcomes)
-    rows = pd.Index(facts.trade_id).get_indexer(outcomes["trade_id"])
-    counterparties = pd.unique(facts.counterparty_id[rows])
-    instant = int(updated.outcome_us[rows].max())
-    features = counterparty_history(updated, reference.ssi_changes(), at=(counterparties, instant))
-
-    store.push(PUSHED_VIEWS["counterparty_history"], features, to=PushMode.ONLINE)
+    decided = outcomes.loc[outcomes["status"].isin(["SETTLED", "FAILED"]), "trade_id"]
+    rows = pd.Index(facts.trade_id).get_indexer(decided)
+    features = pd.DataFrame()
+    if rows.size:  # a cancellation moves no rate: nothing to push
+        counterparties = pd.unique(facts.counterparty_id[rows])
+        instant = int(updated.outcome_us[rows].max())
+        features = counterparty_history(
+            updated, reference.ssi_changes(), at=(counterparties, instant)
+        )
+        store.push(PUSHED_VIEWS["counterparty_history"], features, to=PushMode.ONLINE)
     pushed = pd.concat([reference.pushed_outcomes(), outcomes], ignore_index=True)
     pushed = pushed.drop_duplicates("trade_id", keep="last")
     write_parquet_files(

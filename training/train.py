@@ -7,7 +7,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -67,7 +67,7 @@ class TrainResult:
     seconds: dict[str, float]
 
     def summary(self) -> dict:
-        out = {k: v for k, v in asdict(self).items() if k != "table"}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "table"}
         out["metrics"] = json.loads(self.table.to_json(orient="records"))
         return out
 
@@ -78,7 +78,7 @@ def ensure_features(data_dir: Path, settings: Settings, step: Step) -> None:
     from features.build import build_features
 
     out = tables_dir(settings)
-    if (out / MANIFEST).exists():
+    if (out / MANIFEST).exists() and data_dir.is_dir():
         built = json.loads((out / MANIFEST).read_text())
         newest = max(p.stat().st_mtime for p in data_dir.iterdir())
         if (

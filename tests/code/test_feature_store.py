@@ -253,3 +253,17 @@ def test_an_unreachable_redis_is_named_before_anything_is_written(
     ):
         build_features(small_build.data_dir, settings)
     assert not tables_dir(settings).exists()
+
+
+def test_a_cancellation_is_recorded_but_moves_no_rate(tmp_path: Path, small_world) -> None:
+    build = build_store(write_dataset(small_world, tmp_path / "w"), tmp_path / "home")
+    cancelled = (
+        small_world["outcomes"]
+        .tail(1)
+        .assign(status="CANCELLED", settled_ts=pd.NaT, fail_reason=None, days_late=0)
+    )
+    counterparty = small_world["trades"]["counterparty_id"].iloc[-1]
+    before = _cpty_online(build, counterparty)
+    assert push_outcomes(build.store, build.reference, cancelled).empty
+    assert _cpty_online(build, counterparty) == before
+    assert list(build.reference.pushed_outcomes()["trade_id"]) == list(cancelled["trade_id"])

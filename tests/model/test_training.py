@@ -25,6 +25,15 @@ def _settings(home: Path) -> Settings:
     return Settings(home=home, feast_project="t" + home.name.replace("-", "_")[-20:])
 
 
+def _use(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the environment (and so the CLI, or a notebook's kernel) at these settings."""
+    from features.settings import get_settings
+
+    monkeypatch.setenv("FAILCAST_HOME", str(settings.home))
+    monkeypatch.setenv("FAILCAST_FEAST_PROJECT", settings.feast_project)
+    get_settings.cache_clear()
+
+
 def _model(settings: Settings, run_id: str):
     mlflow.set_tracking_uri(settings.tracking_uri)
     return load_fail_model(f"runs:/{run_id}/model")
@@ -128,11 +137,7 @@ def test_evaluate_scores_another_world_with_the_champion(
     from pipelines.cli import app
 
     settings, _ = trained
-    monkeypatch.setenv("FAILCAST_HOME", str(settings.home))
-    monkeypatch.setenv("FAILCAST_FEAST_PROJECT", settings.feast_project)
-    from features.settings import get_settings
-
-    get_settings.cache_clear()
+    _use(settings, monkeypatch)
     result = CliRunner().invoke(app, ["evaluate", "--data", str(small_dir)])
     assert result.exit_code == 0, result.output
     assert "PR-AUC" in result.output and "oracle" in result.output
@@ -177,8 +182,7 @@ def test_model_analysis_notebook_runs_against_the_champion(
     from nbclient import NotebookClient
 
     settings, _ = trained
-    monkeypatch.setenv("FAILCAST_HOME", str(settings.home))
-    monkeypatch.setenv("FAILCAST_FEAST_PROJECT", settings.feast_project)
+    _use(settings, monkeypatch)
     monkeypatch.setenv("FAILCAST_NOTEBOOK_DATA", str(training_dir))
     path = Path(__file__).resolve().parents[2] / "notebooks" / "model_analysis.ipynb"
     notebook = nbformat.read(path, as_version=4)
