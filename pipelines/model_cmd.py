@@ -8,6 +8,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich import box
 from rich.table import Table
 
 from features.contract import ContractError
@@ -16,14 +17,13 @@ from pipelines.console import console, fail, progress_steps
 
 __all__ = ["evaluate_cmd", "metrics_table", "train_cmd"]
 
+# What fits a terminal; ROC-AUC and Brier are in MLflow and in --json.
 _COLUMNS = (
     ("pr_auc", "PR-AUC", "{:.3f}"),
-    ("roc_auc", "ROC", "{:.3f}"),
     ("recall_at_1pct", "rec@1%", "{:.0%}"),
     ("recall_at_5pct", "rec@5%", "{:.0%}"),
     ("cost_recall_at_5pct", "cost@5%", "{:.0%}"),
-    ("brier", "Brier", "{:.4f}"),
-    ("ece", "ECE", "{:.4f}"),
+    ("ece", "ECE", "{:.3f}"),
     ("pr_auc_vs_oracle", "/oracle", "{:.2f}"),
 )
 
@@ -32,6 +32,7 @@ def metrics_table(table: pd.DataFrame, title: str) -> Table:
     """Every scorer at every stage, over all asset classes."""
     out = Table(
         title=title,
+        box=box.SIMPLE_HEAD,
         caption="rec@k: share of fails among the riskiest k% of trades; cost@5%: share of "
         "penalty cost; /oracle: PR-AUC over the oracle's",
     )

@@ -32,6 +32,7 @@ class ModelParams:
     feature_fraction: float = 0.8
     bagging_fraction: float = 0.8
     lambda_l2: float = 1.0
+    max_bin: int = 255
     cause_trees: int = 200
     seed: int = 7
 
@@ -45,6 +46,7 @@ class ModelParams:
             "bagging_fraction": self.bagging_fraction,
             "bagging_freq": 1,
             "lambda_l2": self.lambda_l2,
+            "max_bin": self.max_bin,
             "seed": self.seed,
             "num_threads": 2,
             "verbose": -1,

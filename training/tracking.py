@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -48,9 +49,13 @@ def tracking_client(settings: Settings) -> MlflowClient:
 
 
 def _quiet() -> None:
-    """Our progress bar reports progress; MLflow's download bars and INFO lines would not."""
+    """Our progress bar reports progress; MLflow's download bars and INFO lines would not.
+    Its notes about its own internals (a SQLAlchemy deprecation, how a pyfunc object is
+    pickled) are not for the user either."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=r"The ``noload`` loader strategy is deprecated")
 
 
 def dataset_fingerprint(data_dir: Path) -> str:
