@@ -100,10 +100,11 @@ def _flat(table: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def _gate(model: FailModel, test: pd.DataFrame, client) -> tuple[float, float | None]:
-    """The new model's and the current champion's scores on the same test rows."""
+def _gate(predicted: np.ndarray, test: pd.DataFrame, client) -> tuple[float, float | None]:
+    """The new model's score (from its ``predicted`` probabilities) and the current
+    champion's on the same test rows."""
     y, penalty = test["failed"].to_numpy(), test["penalty"].to_numpy(float)
-    new = score_metrics(y, model.predict(test), penalty)[GATE_METRIC]
+    new = score_metrics(y, predicted, penalty)[GATE_METRIC]
     try:
         client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     except mlflow.exceptions.MlflowException:
@@ -182,7 +183,7 @@ def train(
         mlflow.log_metrics({f"cause_accuracy.{k}": v for k, v in causes.items()})
         _log_artifacts(model, test, scorers, table)
         version = log_fail_model(model, test)
-        score, champion_score = _gate(model, test, client)
+        score, champion_score = _gate(scorers["model"][0], test, client)
         decision = CHAMPION if champion_score is None or score > champion_score else CHALLENGER
         client.set_registered_model_alias(MODEL_NAME, decision, version)
         mlflow.log_param("gate.decision", decision)
