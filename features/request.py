@@ -28,11 +28,14 @@ __all__ = [
     "LIFECYCLE_EVENTS",
     "LIFECYCLE_FEATURES",
     "REQUEST_FIELDS",
+    "TRADE_COLUMNS",
     "Spec",
     "context_features",
     "lifecycle_features",
     "lifecycle_state",
+    "request_fields",
     "request_frame",
+    "trade_columns",
 ]
 
 
@@ -116,47 +119,78 @@ def _seconds(us: np.ndarray) -> np.ndarray:
     return np.where(us == NEVER_US, np.nan, us / 1e6)
 
 
+TRADE_COLUMNS = (
+    "execution_us",
+    "trade_date",
+    "settlement_date",
+    "settlement_market",
+    "settlement_cycle_days",
+    "quantity",
+    "notional",
+    "side",
+    "is_block",
+)
+"""What ``request_fields`` reads of each trade: contract columns as arrays, the execution
+instant as int64 UTC microseconds."""
+
+
+def trade_columns(trades: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``TRADE_COLUMNS`` of a trades frame."""
+    columns = {c: trades[c].to_numpy() for c in TRADE_COLUMNS if c != "execution_us"}
+    columns["execution_us"] = instants_us(trades["execution_ts"])
+    return columns
+
+
+def request_fields(
+    trades: Mapping[str, np.ndarray],
+    calendar: SettlementCalendar,
+    scoring_us: np.ndarray,
+    counterparty_market: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Calendar and size fields of ``REQUEST_FIELDS`` for trades (``TRADE_COLUMNS``) scored
+    at ``scoring_us``; lifecycle fields come from ``lifecycle_state``. ``counterparty_market``
+    is each counterparty's home market, whose holidays also hold up settlement. Arrays in,
+    arrays out: cheap enough for one trade at a time."""
+    isd = np.asarray(trades["settlement_date"], dtype="datetime64[D]")
+    trade_date = np.asarray(trades["trade_date"], dtype="datetime64[D]")
+    market = np.asarray(trades["settlement_market"], dtype=object)
+    execution_us = np.asarray(trades["execution_us"], dtype=np.int64)
+    month_end, quarter_end = calendar.period_end(isd, market)
+    minutes = np.empty(isd.size)
+    for code in np.unique(market):
+        idx = np.flatnonzero(market == code)
+        local = pd.DatetimeIndex(execution_us[idx].astype("datetime64[us]")).tz_localize("UTC")
+        local = local.tz_convert(MARKETS[str(code)].tz)
+        minutes[idx] = local.hour * 60 + local.minute + local.second / 60
+    return {
+        "req_execution_s": execution_us / 1e6,
+        "req_scoring_s": np.asarray(scoring_us, dtype=np.int64) / 1e6,
+        "req_cutoff_s": calendar.affirmation_cutoff(isd, market).astype(np.int64) / 1e6,
+        "req_exec_local_minutes": minutes,
+        "req_exec_day": trade_date.astype(np.int64),
+        "req_settlement_cycle_days": np.asarray(trades["settlement_cycle_days"], dtype=np.int64),
+        "req_quantity": np.asarray(trades["quantity"], dtype=np.float64),
+        "req_notional": np.asarray(trades["notional"], dtype=np.float64),
+        "req_is_sell": (np.asarray(trades["side"]) == "SELL").astype(np.int64),
+        "req_is_block": np.asarray(trades["is_block"], dtype=np.int64),
+        "req_holiday_in_window": holiday_in_window(
+            calendar, trade_date, isd, market, np.asarray(counterparty_market)
+        ).astype(np.int64),
+        "req_period_end": month_end.astype(np.int64),
+        "req_quarter_end": quarter_end.astype(np.int64),
+        "req_settlement_market_code": category_code(market, list(MARKETS)),
+    }
+
+
 def request_frame(
     trades: pd.DataFrame,
     calendar: SettlementCalendar,
     scoring_us: np.ndarray,
     counterparty_market: np.ndarray,
 ) -> pd.DataFrame:
-    """Calendar and size fields of ``REQUEST_FIELDS`` for trades scored at ``scoring_us``
-    (lifecycle fields come from ``lifecycle_state``). ``counterparty_market`` is each
-    counterparty's home market, whose holidays also hold up settlement."""
-    isd = trades["settlement_date"].to_numpy("datetime64[D]")
-    trade_date = trades["trade_date"].to_numpy("datetime64[D]")
-    market = trades["settlement_market"].to_numpy()
-    execution_us = instants_us(trades["execution_ts"])
-    month_end, quarter_end = calendar.period_end(isd, market)
-    minutes = np.empty(len(trades))
-    for code in np.unique(market):
-        idx = np.flatnonzero(market == code)
-        local = pd.DatetimeIndex(execution_us[idx].astype("datetime64[us]")).tz_localize("UTC")
-        local = local.tz_convert(MARKETS[str(code)].tz)
-        minutes[idx] = local.hour * 60 + local.minute + local.second / 60
-    return pd.DataFrame(
-        {
-            "req_execution_s": execution_us / 1e6,
-            "req_scoring_s": np.asarray(scoring_us, dtype=np.int64) / 1e6,
-            "req_cutoff_s": calendar.affirmation_cutoff(isd, market).astype(np.int64) / 1e6,
-            "req_exec_local_minutes": minutes,
-            "req_exec_day": trade_date.astype(np.int64),
-            "req_settlement_cycle_days": trades["settlement_cycle_days"].to_numpy(np.int64),
-            "req_quantity": trades["quantity"].to_numpy(np.float64),
-            "req_notional": trades["notional"].to_numpy(np.float64),
-            "req_is_sell": (trades["side"] == "SELL").to_numpy(np.int64),
-            "req_is_block": trades["is_block"].to_numpy(np.int64),
-            "req_holiday_in_window": holiday_in_window(
-                calendar, trade_date, isd, market, np.asarray(counterparty_market)
-            ).astype(np.int64),
-            "req_period_end": month_end.astype(np.int64),
-            "req_quarter_end": quarter_end.astype(np.int64),
-            "req_settlement_market_code": category_code(market, list(MARKETS)),
-        },
-        index=trades.index,
-    )
+    """``request_fields`` of a trades frame, as a frame on its index."""
+    fields = request_fields(trade_columns(trades), calendar, scoring_us, counterparty_market)
+    return pd.DataFrame(fields, index=trades.index)
 
 
 def lifecycle_state(

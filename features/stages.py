@@ -8,7 +8,7 @@ import pandas as pd
 from features.calendar import SettlementCalendar
 from features.compute.facts import instants_us
 
-__all__ = ["ISD_EVE_MINUTES", "STAGES", "stage_instants"]
+__all__ = ["ISD_EVE_MINUTES", "STAGES", "stage_at", "stage_instants"]
 
 STAGES = ("EXECUTION", "CUTOFF", "ISD_1")
 """At execution; just after the affirmation cutoff; late on the business day before the ISD."""
@@ -20,11 +20,43 @@ _MINUTE_US = 60_000_000
 
 def stage_instants(trades: pd.DataFrame, calendar: SettlementCalendar, stage: str) -> np.ndarray:
     """When each trade is scored at ``stage`` (int64 UTC µs); never before its execution."""
-    execution = instants_us(trades["execution_ts"])
+    return _instants(
+        instants_us(trades["execution_ts"]),
+        trades["settlement_date"].to_numpy("datetime64[D]"),
+        trades["settlement_market"].to_numpy(),
+        calendar,
+        stage,
+    )
+
+
+def stage_at(
+    execution_us: np.ndarray,
+    settlement_date: np.ndarray,
+    settlement_market: np.ndarray,
+    calendar: SettlementCalendar,
+    scoring_us: np.ndarray,
+) -> np.ndarray:
+    """The latest stage each trade has reached at ``scoring_us``: the stage its score is
+    comparable with."""
+    isd = np.asarray(settlement_date, dtype="datetime64[D]")
+    market = np.asarray(settlement_market, dtype=object)
+    scoring = np.asarray(scoring_us, dtype=np.int64)
+    out = np.full(scoring.shape, STAGES[0], dtype=object)
+    for stage in STAGES[1:]:
+        reached = scoring >= _instants(np.asarray(execution_us), isd, market, calendar, stage)
+        out[reached] = stage
+    return out
+
+
+def _instants(
+    execution: np.ndarray,
+    isd: np.ndarray,
+    market: np.ndarray,
+    calendar: SettlementCalendar,
+    stage: str,
+) -> np.ndarray:
     if stage == "EXECUTION":
         return execution
-    isd = trades["settlement_date"].to_numpy("datetime64[D]")
-    market = trades["settlement_market"].to_numpy()
     if stage == "CUTOFF":
         at = calendar.affirmation_cutoff(isd, market).astype(np.int64) + _MINUTE_US
     elif stage == "ISD_1":
