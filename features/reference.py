@@ -5,6 +5,7 @@ feature tables, so training and serving read the same copy."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -80,20 +81,16 @@ class Reference:
         return SettlementCalendar(self._read(HOLIDAYS_TABLE, ["market", "date"]))
 
     @cached_property
-    def _domicile(self) -> pd.Series:
+    def _domicile(self) -> dict[str, str]:
         frame = self._read("counterparty_profile", ["counterparty_id", "cpty_domicile_code"])
-        return pd.Series(
-            _MARKET_CODES[frame["cpty_domicile_code"].to_numpy()],
-            index=frame["counterparty_id"].to_numpy(),
-        )
+        codes = _MARKET_CODES[frame["cpty_domicile_code"].to_numpy()]
+        return dict(zip(frame["counterparty_id"].tolist(), codes.tolist(), strict=True))
 
     @cached_property
-    def _asset_class(self) -> pd.Series:
+    def _asset_class(self) -> dict[str, str]:
         frame = self._read("instrument_profile", ["instrument_id", "asset_class_code"])
-        return pd.Series(
-            np.asarray(ASSET_CLASSES, dtype=object)[frame["asset_class_code"].to_numpy()],
-            index=frame["instrument_id"].to_numpy(),
-        )
+        names = np.asarray(ASSET_CLASSES, dtype=object)[frame["asset_class_code"].to_numpy()]
+        return dict(zip(frame["instrument_id"].tolist(), names.tolist(), strict=True))
 
     def trade_facts(self) -> TradeFacts:
         """The build's trade facts with every outcome pushed since applied."""
@@ -113,14 +110,23 @@ class Reference:
         return set(self._read(FACTS_TABLE, ["account_id"])["account_id"].unique())
 
     def known_instruments(self) -> pd.Index:
-        return self._asset_class.index
+        return pd.Index(list(self._asset_class))
 
-    def counterparty_market(self, counterparty_id: pd.Series, fallback: pd.Series) -> np.ndarray:
+    def knows_counterparty(self, counterparty_id: Sequence[str]) -> np.ndarray:
+        """Whether the build saw each counterparty (a new one is scored cold)."""
+        return np.array([c in self._domicile for c in counterparty_id], dtype=bool)
+
+    def counterparty_market(
+        self, counterparty_id: Sequence[str], fallback: Sequence[str]
+    ) -> np.ndarray:
         """Each counterparty's home market; ``fallback`` (the settlement market) if unknown."""
-        found = counterparty_id.map(self._domicile)
-        return found.where(found.notna(), fallback).to_numpy()
+        home = self._domicile
+        return np.array(
+            [home.get(c, f) for c, f in zip(counterparty_id, fallback, strict=True)], dtype=object
+        )
 
-    def asset_class(self, instrument_id: pd.Series) -> pd.Series:
+    def asset_class(self, instrument_id: Sequence[str]) -> np.ndarray:
         """Each instrument's asset class; for an instrument the build never saw, an empty key
         that joins to nothing (Feast needs a value for every key)."""
-        return instrument_id.map(self._asset_class).fillna(UNKNOWN_KEY).astype(object)
+        names = self._asset_class
+        return np.array([names.get(i, UNKNOWN_KEY) for i in instrument_id], dtype=object)

@@ -10,9 +10,12 @@ Three parts, each defined once and used both for training (offline) and serving 
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -22,6 +25,7 @@ from features.compute.facts import NEVER_US, instants_us
 from features.compute.reference import category_code
 from features.derive import holiday_in_window
 from features.markets import MARKETS
+from features.stages import STAGES, stage_starts
 
 __all__ = [
     "CONTEXT_FEATURES",
@@ -29,8 +33,10 @@ __all__ = [
     "LIFECYCLE_FEATURES",
     "REQUEST_FIELDS",
     "TRADE_COLUMNS",
+    "DateFacts",
     "Spec",
     "context_features",
+    "exec_local_minutes",
     "lifecycle_features",
     "lifecycle_state",
     "request_fields",
@@ -113,6 +119,15 @@ LIFECYCLE_EVENTS = {
     "req_matched_s": "MATCHED",
 }
 _DAY_S = 86_400.0
+_HOUR_US = 3_600_000_000
+_DAY_US = 86_400_000_000
+_DATE_FACTS = (
+    "req_cutoff_s",
+    "req_holiday_in_window",
+    "req_period_end",
+    "req_quarter_end",
+    *(f"start_{stage}" for stage in STAGES[1:]),
+)
 
 
 def _seconds(us: np.ndarray) -> np.ndarray:
@@ -141,44 +156,113 @@ def trade_columns(trades: pd.DataFrame) -> dict[str, np.ndarray]:
     return columns
 
 
+def exec_local_minutes(execution_us: np.ndarray, market: np.ndarray) -> np.ndarray:
+    """Local time of day of each execution, minutes after midnight in its settlement
+    market. UTC offsets change only on whole UTC hours in these markets, so one offset per
+    (market, hour) serves every instant in that hour."""
+    execution_us = np.asarray(execution_us, dtype=np.int64)
+    hours = execution_us // _HOUR_US
+    offsets = np.empty(execution_us.size, dtype=np.int64)
+    market = np.asarray(market, dtype=object)
+    for code in np.unique(market):
+        idx = np.flatnonzero(market == code)
+        unique, inverse = np.unique(hours[idx], return_inverse=True)
+        offset = np.array([_utc_offset_us(str(code), int(h)) for h in unique], dtype=np.int64)
+        offsets[idx] = offset[inverse]
+    return ((execution_us + offsets) % _DAY_US) / 60e6
+
+
+@functools.lru_cache(maxsize=65_536)
+def _utc_offset_us(market: str, hour: int) -> int:
+    at = dt.datetime.fromtimestamp(hour * 3600, tz=ZoneInfo(MARKETS[market].tz))
+    return int(at.utcoffset().total_seconds()) * 1_000_000  # type: ignore[union-attr]
+
+
+class DateFacts:
+    """Calendar facts of a trade that depend only on its dates and markets — the cutoff,
+    holiday in window, month and quarter end, when its later stages start — computed once
+    per distinct (trade date, ISD, settlement market, counterparty market) and remembered:
+    the same few combinations recur all day, so one-trade requests skip the arithmetic."""
+
+    def __init__(self, calendar: SettlementCalendar, capacity: int = 100_000) -> None:
+        self.calendar, self.capacity = calendar, capacity
+        self._memo: dict[int, dict[str, object]] = {}
+
+    def __call__(
+        self,
+        trade_date: np.ndarray,
+        settlement_date: np.ndarray,
+        market: np.ndarray,
+        counterparty_market: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        trade_day = np.asarray(trade_date, dtype="datetime64[D]").astype(np.int64)
+        isd_day = np.asarray(settlement_date, dtype="datetime64[D]").astype(np.int64)
+        codes = list(MARKETS)
+        key = (
+            (trade_day * 4096 + (isd_day - trade_day)) * 64
+            + category_code(market, codes) * 8
+            + category_code(counterparty_market, codes)
+        )
+        unique, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        missing = [i for i, k in enumerate(unique.tolist()) if k not in self._memo]
+        if missing:
+            rows = first[missing]
+            computed = self._compute(
+                trade_day[rows].astype("datetime64[D]"),
+                isd_day[rows].astype("datetime64[D]"),
+                np.asarray(market, dtype=object)[rows],
+                np.asarray(counterparty_market, dtype=object)[rows],
+            )
+            if len(self._memo) + len(missing) > self.capacity:
+                self._memo.clear()
+            for j, i in enumerate(missing):
+                self._memo[int(unique[i])] = {name: v[j] for name, v in computed.items()}
+        facts = [self._memo[k] for k in unique.tolist()]
+        return {name: np.array([f[name] for f in facts])[inverse] for name in _DATE_FACTS}
+
+    def _compute(
+        self, trade_date: np.ndarray, isd: np.ndarray, market: np.ndarray, home: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        calendar = self.calendar
+        month_end, quarter_end = calendar.period_end(isd, market)
+        starts = stage_starts(isd, market, calendar)
+        return {
+            "req_cutoff_s": calendar.affirmation_cutoff(isd, market).astype(np.int64) / 1e6,
+            "req_holiday_in_window": holiday_in_window(
+                calendar, trade_date, isd, market, home
+            ).astype(np.int64),
+            "req_period_end": month_end.astype(np.int64),
+            "req_quarter_end": quarter_end.astype(np.int64),
+            **{f"start_{stage}": at for stage, at in starts.items()},
+        }
+
+
 def request_fields(
     trades: Mapping[str, np.ndarray],
-    calendar: SettlementCalendar,
+    dates: DateFacts,
     scoring_us: np.ndarray,
     counterparty_market: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Calendar and size fields of ``REQUEST_FIELDS`` for trades (``TRADE_COLUMNS``) scored
-    at ``scoring_us``; lifecycle fields come from ``lifecycle_state``. ``counterparty_market``
-    is each counterparty's home market, whose holidays also hold up settlement. Arrays in,
-    arrays out: cheap enough for one trade at a time."""
-    isd = np.asarray(trades["settlement_date"], dtype="datetime64[D]")
+    """``REQUEST_FIELDS`` but the lifecycle ones (``lifecycle_state``) for trades
+    (``TRADE_COLUMNS``) scored at ``scoring_us``, plus ``start_<stage>`` instants.
+    ``counterparty_market`` is each counterparty's home market, whose holidays also hold up
+    settlement. Arrays in, arrays out: cheap enough for one trade at a time."""
     trade_date = np.asarray(trades["trade_date"], dtype="datetime64[D]")
     market = np.asarray(trades["settlement_market"], dtype=object)
     execution_us = np.asarray(trades["execution_us"], dtype=np.int64)
-    month_end, quarter_end = calendar.period_end(isd, market)
-    minutes = np.empty(isd.size)
-    for code in np.unique(market):
-        idx = np.flatnonzero(market == code)
-        local = pd.DatetimeIndex(execution_us[idx].astype("datetime64[us]")).tz_localize("UTC")
-        local = local.tz_convert(MARKETS[str(code)].tz)
-        minutes[idx] = local.hour * 60 + local.minute + local.second / 60
+    facts = dates(trade_date, trades["settlement_date"], market, counterparty_market)
     return {
         "req_execution_s": execution_us / 1e6,
         "req_scoring_s": np.asarray(scoring_us, dtype=np.int64) / 1e6,
-        "req_cutoff_s": calendar.affirmation_cutoff(isd, market).astype(np.int64) / 1e6,
-        "req_exec_local_minutes": minutes,
+        "req_exec_local_minutes": exec_local_minutes(execution_us, market),
         "req_exec_day": trade_date.astype(np.int64),
         "req_settlement_cycle_days": np.asarray(trades["settlement_cycle_days"], dtype=np.int64),
         "req_quantity": np.asarray(trades["quantity"], dtype=np.float64),
         "req_notional": np.asarray(trades["notional"], dtype=np.float64),
         "req_is_sell": (np.asarray(trades["side"]) == "SELL").astype(np.int64),
         "req_is_block": np.asarray(trades["is_block"], dtype=np.int64),
-        "req_holiday_in_window": holiday_in_window(
-            calendar, trade_date, isd, market, np.asarray(counterparty_market)
-        ).astype(np.int64),
-        "req_period_end": month_end.astype(np.int64),
-        "req_quarter_end": quarter_end.astype(np.int64),
         "req_settlement_market_code": category_code(market, list(MARKETS)),
+        **facts,
     }
 
 
@@ -188,9 +272,12 @@ def request_frame(
     scoring_us: np.ndarray,
     counterparty_market: np.ndarray,
 ) -> pd.DataFrame:
-    """``request_fields`` of a trades frame, as a frame on its index."""
-    fields = request_fields(trade_columns(trades), calendar, scoring_us, counterparty_market)
-    return pd.DataFrame(fields, index=trades.index)
+    """``request_fields`` of a trades frame (``REQUEST_FIELDS`` only), on its index."""
+    dates = DateFacts(calendar)
+    fields = request_fields(trade_columns(trades), dates, scoring_us, counterparty_market)
+    return pd.DataFrame(
+        {k: v for k, v in fields.items() if k.startswith("req_")}, index=trades.index
+    )
 
 
 def lifecycle_state(

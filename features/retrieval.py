@@ -69,7 +69,7 @@ def entity_frame(
     without it the trade is taken as just executed.
     """
     frame = trades[[k for k in ENTITY_KEYS if k in trades.columns]].copy()
-    frame["asset_class"] = reference.asset_class(trades["instrument_id"]).to_numpy()
+    frame["asset_class"] = reference.asset_class(trades["instrument_id"])
     frame["event_timestamp"] = pd.to_datetime(np.asarray(scoring_us), unit="us", utc=True)
     home = reference.counterparty_market(trades["counterparty_id"], trades["settlement_market"])
     context = request_frame(trades, reference.calendar, scoring_us, home)

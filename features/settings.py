@@ -50,6 +50,27 @@ class Settings(BaseSettings):
         "a SQLite file under the home directory when unset.",
     )
 
+    serve_port: int = Field(default=3000, ge=1, le=65535, description="`failcast serve` port.")
+    serve_workers: int = Field(default=1, ge=1, description="Scoring service worker processes.")
+    max_batch: int = Field(default=5000, ge=1, description="Most trades one /score call takes.")
+    reasons_per_trade: int = Field(default=3, ge=0, description="Reasons returned per trade.")
+    risk_high: float = Field(
+        default=0.25, gt=0, le=1, description="Fail probability from which a trade is HIGH risk."
+    )
+    risk_medium: float = Field(
+        default=0.10, gt=0, le=1, description="Fail probability from which a trade is MEDIUM risk."
+    )
+    model_refresh_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often the service checks the registry for a new champion (0: never).",
+    )
+
+    @property
+    def bentoml_home(self) -> Path:
+        """BentoML's model store and built Bentos."""
+        return self.home.expanduser() / "bentoml"
+
     @property
     def tracking_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{self.home.expanduser() / 'mlflow.db'}"

@@ -14,7 +14,13 @@ from types import MappingProxyType
 
 import numpy as np
 
-__all__ = ["DEFAULT_PENALTIES", "PenaltySchedule", "penalty_cost"]
+__all__ = [
+    "DEFAULT_PENALTIES",
+    "CostModel",
+    "PenaltySchedule",
+    "expected_days_late",
+    "penalty_cost",
+]
 
 ILLIQUID_ADV = 100_000.0
 """Units per day below which a share or ETF counts as illiquid."""
@@ -58,3 +64,51 @@ def penalty_cost(
 ) -> np.ndarray:
     """Cash penalty of a fail lasting ``days_late`` business days, in the trade currency."""
     return np.asarray(notional, float) * schedule.daily_rate(asset_class, adv) * days_late
+
+
+DEFAULT_DAYS_LATE = 2.0
+"""Expected business days late of a fail when the model carries no estimate of its own."""
+ALL_CLASSES = "ALL"
+
+
+def expected_days_late(asset_class: np.ndarray, days_late: np.ndarray) -> dict[str, float]:
+    """Mean days late of failed trades by asset class (and over all, ``ALL``): the
+    training data's estimate of how long a fail lasts."""
+    asset_class = np.asarray(asset_class, dtype=object)
+    days_late = np.asarray(days_late, dtype=float)
+    out = {ALL_CLASSES: float(days_late.mean()) if days_late.size else DEFAULT_DAYS_LATE}
+    for name in np.unique(asset_class):
+        out[str(name)] = float(days_late[asset_class == name].mean())
+    return out
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """expected_cost = P(fail) × notional × daily penalty rate × expected days late."""
+
+    days_late: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType({ALL_CLASSES: DEFAULT_DAYS_LATE})
+    )
+    schedule: PenaltySchedule = DEFAULT_PENALTIES
+
+    def expected_days(self, asset_class: np.ndarray) -> np.ndarray:
+        overall = self.days_late.get(ALL_CLASSES, DEFAULT_DAYS_LATE)
+        return np.array([self.days_late.get(a, overall) for a in asset_class], dtype=float)
+
+    def expected_cost(
+        self,
+        probability: np.ndarray,
+        notional: np.ndarray,
+        asset_class: np.ndarray,
+        adv: np.ndarray,
+    ) -> np.ndarray:
+        """Expected penalty of each trade in its own currency; an unknown instrument (no
+        asset class) is priced at the highest rate, since its risk cannot be told."""
+        asset_class = np.asarray(asset_class, dtype=object)
+        days = self.expected_days(asset_class)
+        cost = np.asarray(probability, float) * penalty_cost(
+            notional, asset_class, adv, days, self.schedule
+        )
+        worst = max(self.schedule.liquid_bps.values()) / 1e4
+        fallback = np.asarray(probability, float) * np.asarray(notional, float) * worst * days
+        return np.where(np.isnan(cost), fallback, cost)

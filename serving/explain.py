@@ -33,6 +33,10 @@ __all__ = ["TABLE_MAX_DEPTH", "TreeExplainer"]
 TABLE_MAX_DEPTH = 16
 """Unique features on a leaf's path up to which its H table (2^d floats) is precomputed."""
 
+PARALLEL_MIN_ROWS = 64
+"""Batches from this many rows are explained on all cores."""
+
+_POOL = threading.Lock()  # numba's default thread pool must not be entered twice at once
 _ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| below it counts as zero
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
 
@@ -321,7 +325,6 @@ class TreeExplainer:
         self.n_features = booster.num_feature()
         nodes, leaves, self.base_value = _flatten(booster, table_max_depth)
         self._nodes, self._leaves = _arrays(nodes), _arrays(leaves)
-        self._lock = threading.Lock()  # numba's default thread pool is not re-entrant
         depth = int(np.diff(leaves.slot_start).max(initial=0))
         self._weights = np.zeros((depth + 1, depth + 1))
         for d in range(1, depth + 1):
@@ -335,6 +338,10 @@ class TreeExplainer:
                 f"expected a 2-d array with {self.n_features} feature columns, got shape {x.shape}"
             )
         out = np.zeros((x.shape[0], self.n_features + 1))
-        with self._lock:
-            _contributions(x, self._nodes, self._leaves, self.base_value, self._weights, out)
+        args = (x, self._nodes, self._leaves, self.base_value, self._weights, out)
+        if x.shape[0] < PARALLEL_MIN_ROWS:  # waking a thread pool costs more than it saves
+            _rows(*args, 0, x.shape[0])
+        else:
+            with _POOL:
+                _contributions(*args)
         return out

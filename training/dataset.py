@@ -24,7 +24,8 @@ def labelled(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     """Training-frame rows of settled or failed trades with their label and what a fail cost.
 
     Adds ``failed``, ``fail_reason``, ``label_known_ts``, ``trade_date``, ``notional``,
-    ``asset_class`` and ``penalty`` (the cash penalty the fail incurred; 0 when it settled).
+    ``asset_class``, ``days_late`` and ``penalty`` (the cash penalty the fail incurred;
+    0 when it settled).
     """
     outcomes = dataset["outcomes"].set_index("trade_id")
     trades = dataset["trades"].set_index("trade_id")
@@ -42,6 +43,7 @@ def labelled(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     )
     adv = rows["instrument_id"].map(instruments["avg_daily_volume"]).to_numpy()
     days_late = ids.map(outcomes["days_late"]).to_numpy(float)
+    out["days_late"] = np.nan_to_num(days_late)
     out["penalty"] = penalty_cost(out["notional"], out["asset_class"], adv, days_late)
     return out
 

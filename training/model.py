@@ -74,7 +74,13 @@ class FailModel:
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probability that each trade fails on its ISD."""
-        return self.calibrator.predict(self.uncalibrated(frame))
+        return self.calibrate(self.uncalibrated(frame))
+
+    def calibrate(self, uncalibrated: np.ndarray) -> np.ndarray:
+        """The isotonic map, evaluated as the piecewise-linear function it is (what
+        ``IsotonicRegression.predict`` computes, without its per-call input checks)."""
+        c = self.calibrator
+        return np.interp(uncalibrated, c.X_thresholds_, c.y_thresholds_)
 
     def cause_proba(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Probability of each cause, given that the trade fails."""

@@ -20,7 +20,9 @@ from features.reference import MANIFEST, Reference, tables_dir
 from features.repo import FAIL_MODEL_V1, definitions
 from features.retrieval import feature_names, training_frame
 from features.settings import Settings, get_settings
+from features.stages import STAGES
 from features.store import open_store
+from serving.costs import expected_days_late
 from training.baselines import fit_logistic, ops_rule_score
 from training.dataset import labelled, time_split
 from training.evaluate import ORACLE, cause_accuracy, evaluation_table, oracle_scores
@@ -140,8 +142,10 @@ def train(
     model = fit_fail_model(
         rows, names, split["train"], split["valid"], split["calib"], config.params
     )
-    step("baselines", 0.75)
     train_rows = rows.loc[split["train"]]
+    fails = train_rows.loc[train_rows["failed"] & (train_rows["stage"] == STAGES[0])]
+    model.meta["expected_days_late"] = expected_days_late(fails["asset_class"], fails["days_late"])
+    step("baselines", 0.75)
     if len(train_rows) > LOGISTIC_MAX_ROWS:
         train_rows = train_rows.sample(LOGISTIC_MAX_ROWS, random_state=config.params.seed)
     logistic = fit_logistic(train_rows[names], train_rows["failed"].to_numpy())

@@ -26,10 +26,16 @@ SEC_FTD_PUBLICATION_LAG_DAYS = 15
 _FTD_LIST_WINDOW_DAYS = 90
 
 
+_SMALL = 64
+
+
 def category_code(
     values: Sequence | np.ndarray | pd.Series, vocabulary: Sequence[str]
 ) -> np.ndarray:
     """Position of each value in the vocabulary; -1 for a value outside it (cold start)."""
+    if len(values) <= _SMALL:  # a request's few trades: a dict beats building an Index
+        position = {v: i for i, v in enumerate(vocabulary)}
+        return np.array([position.get(v, -1) for v in values], dtype=np.int64)
     return pd.Index(list(vocabulary)).get_indexer(pd.Index(values)).astype(np.int64)
 
 

@@ -125,3 +125,47 @@ def test_unknown_counterparty_and_instrument_are_scored_cold(small_build: Featur
     assert got["minutes_to_cutoff_at_execution"] == pytest.approx(
         got["minutes_to_cutoff"] + got["minutes_since_execution"]
     )
+
+
+def test_local_execution_time_matches_the_time_zone_database() -> None:
+    """One UTC offset per (market, UTC hour) gives what a full tz conversion gives, across
+    a year with both DST switches, in every market."""
+    from features.markets import MARKETS
+    from features.request import exec_local_minutes
+
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2024-01-01", tz="UTC").value // 1000
+    instants = start + rng.integers(0, 366 * 86_400_000_000, 20_000)
+    instants = np.concatenate([instants, [start + h * 3_600_000_000 for h in range(0, 8784, 7)]])
+    for code, market in MARKETS.items():
+        got = exec_local_minutes(instants, np.full(instants.size, code, dtype=object))
+        local = pd.DatetimeIndex(instants.astype("datetime64[us]")).tz_localize("UTC")
+        local = local.tz_convert(market.tz)
+        want = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
+        np.testing.assert_allclose(got, want, atol=1e-9, err_msg=code)
+
+
+def test_date_facts_remember_without_changing_anything(small_build: FeatureBuild) -> None:
+    """Facts served from the memo equal facts computed afresh, one trade or many."""
+    from features.request import DateFacts
+    from features.stages import stage_instants
+
+    from features.contract import read_dataset
+
+    calendar = small_build.reference.calendar
+    trades = read_dataset(small_build.data_dir)["trades"].head(500)
+    args = [
+        trades[c].to_numpy()
+        for c in ("trade_date", "settlement_date", "settlement_market", "settlement_market")
+    ]
+    fresh = DateFacts(calendar)(*args)
+    memo = DateFacts(calendar)
+    memo(*(a[:50] for a in args))  # remember part of them first
+    for name, values in memo(*args).items():
+        np.testing.assert_array_equal(values, fresh[name], err_msg=name)
+    one = memo(*(a[[7]] for a in args))
+    assert {k: v[0] for k, v in one.items()} == {k: v[7] for k, v in fresh.items()}
+    assert np.array_equal(
+        np.maximum(fresh["start_CUTOFF"], stage_instants(trades, calendar, "EXECUTION")),
+        stage_instants(trades, calendar, "CUTOFF"),
+    )

@@ -1,0 +1,146 @@
+"""Feature vectors at request time: stored features from the Feast online store, and the
+request-time features computed by the feature service's own on-demand transforms.
+
+``get_online_features`` on the feature service costs about 2.7 ms for one trade here: it
+runs the python-mode transforms through Feast's machinery and converts every value through
+protos twice. This module reads each feature view through the configured online store's own
+``online_read`` (SQLite or Redis, the interface Feast's providers call; 0.4 ms for the nine
+views) and applies the registered transforms on arrays. The vector is the same (tested
+against ``features.retrieval.OnlineRetriever``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from feast import FeatureStore
+from feast.infra.online_stores.helpers import get_online_store_from_config
+from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+
+from features.reference import UNKNOWN_KEY, Reference
+from features.repo import FAIL_MODEL_V1
+from features.request import DateFacts, request_fields
+from features.retrieval import feature_names
+from features.stages import STAGES
+
+__all__ = ["FeatureVectors", "ServingFeatures"]
+
+
+class FeatureVectors:
+    """Feature matrix of a batch (rows in input order, columns ``names``) and what the
+    store did not know."""
+
+    def __init__(
+        self,
+        names: list[str],
+        matrix: np.ndarray,
+        unknown_counterparty: np.ndarray,
+        unknown_instrument: np.ndarray,
+        asset_class: np.ndarray,
+        stage_starts: dict[str, np.ndarray],
+    ) -> None:
+        self.names, self.matrix = names, matrix
+        self.unknown_counterparty, self.unknown_instrument = (
+            unknown_counterparty,
+            unknown_instrument,
+        )
+        self.asset_class, self.stage_starts = asset_class, stage_starts
+
+    def column(self, name: str) -> np.ndarray:
+        return self.matrix[:, self.names.index(name)]
+
+
+class ServingFeatures:
+    """Resolves the feature service once, then builds feature vectors per request."""
+
+    def __init__(
+        self, store: FeatureStore, reference: Reference, service: str = FAIL_MODEL_V1
+    ) -> None:
+        self.store, self.reference = store, reference
+        self.names = feature_names(store, service)
+        projections = store.get_feature_service(service, allow_cache=True).feature_view_projections
+        on_demand = {v.name: v for v in store.list_on_demand_feature_views(allow_cache=True)}
+        wanted: dict[str, list[str]] = {}
+        self._transforms = []
+        for projection in projections:
+            view = on_demand.get(projection.name)
+            sources = (
+                [projection] if view is None else view.source_feature_view_projections.values()
+            )
+            if view is not None:
+                self._transforms.append(view.feature_transformation)
+            for source in sources:
+                names = wanted.setdefault(source.name, [])
+                names += [f.name for f in source.features if f.name not in names]
+        self._views = [
+            (store.get_feature_view(name, allow_registry_cache=True), names)
+            for name, names in wanted.items()
+        ]
+        self._online = get_online_store_from_config(store.config.online_store)
+        self.dates = DateFacts(reference.calendar)
+
+    def __call__(
+        self,
+        trades: Mapping[str, np.ndarray],
+        lifecycle: Mapping[str, np.ndarray],
+        scoring_us: np.ndarray,
+    ) -> FeatureVectors:
+        """``trades``: contract columns as arrays (``execution_us`` for the execution time);
+        ``lifecycle``: the ``req_*`` lifecycle fields; ``scoring_us``: one instant per trade."""
+        counterparty = list(trades["counterparty_id"])
+        instrument = list(trades["instrument_id"])
+        market = list(trades["settlement_market"])
+        asset_class = self.reference.asset_class(instrument)
+        home = self.reference.counterparty_market(counterparty, market)
+        entity_rows = {  # ENTITY_KEYS
+            "counterparty_id": counterparty,
+            "instrument_id": instrument,
+            "desk_id": list(trades["desk_id"]),
+            "settlement_market": market,
+            "asset_class": asset_class.tolist(),
+            "account_id": list(trades["account_id"]),
+        }
+        values: dict[str, object] = self._stored(entity_rows, len(counterparty))
+        values.update(request_fields(trades, self.dates, scoring_us, home))
+        values.update(lifecycle)
+        for transform in self._transforms:
+            values.update(transform.transform(values))
+        matrix = np.column_stack([np.asarray(values[n], dtype=np.float64) for n in self.names])
+        return FeatureVectors(
+            self.names,
+            matrix,
+            unknown_counterparty=~self.reference.knows_counterparty(counterparty),
+            unknown_instrument=asset_class == UNKNOWN_KEY,
+            asset_class=asset_class,
+            stage_starts={s: values[f"start_{s}"] for s in STAGES[1:]},
+        )
+
+    def _stored(self, entity_rows: dict[str, list], n: int) -> dict[str, np.ndarray]:
+        """Latest stored values per row (NaN where the store has none), one online read per
+        view with each distinct entity key once."""
+        out: dict[str, np.ndarray] = {}
+        for view, names in self._views:
+            join_keys = sorted(view.join_keys)
+            keys = list(zip(*(entity_rows[k] for k in join_keys), strict=True))
+            position = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+            distinct = list(position)
+            protos = [
+                EntityKeyProto(
+                    join_keys=join_keys, entity_values=[ValueProto(string_val=v) for v in key]
+                )
+                for key in distinct
+            ]
+            rows = self._online.online_read(self.store.config, view, protos, names)
+            found = np.full((len(distinct), len(names)), np.nan)
+            for i, (_, values) in enumerate(rows):
+                for j, name in enumerate(names):
+                    value = values.get(name) if values else None
+                    kind = value.WhichOneof("val") if value is not None else None
+                    if kind is not None:
+                        found[i, j] = getattr(value, kind)
+            index = np.fromiter((position[k] for k in keys), dtype=np.int64, count=n)
+            for j, name in enumerate(names):
+                out[name] = found[index, j]
+        return out
