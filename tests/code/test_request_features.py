@@ -147,10 +147,9 @@ def test_local_execution_time_matches_the_time_zone_database() -> None:
 
 def test_date_facts_remember_without_changing_anything(small_build: FeatureBuild) -> None:
     """Facts served from the memo equal facts computed afresh, one trade or many."""
+    from features.contract import read_dataset
     from features.request import DateFacts
     from features.stages import stage_instants
-
-    from features.contract import read_dataset
 
     calendar = small_build.reference.calendar
     trades = read_dataset(small_build.data_dir)["trades"].head(500)
