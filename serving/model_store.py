@@ -16,7 +16,13 @@ from bentoml.exceptions import NotFound
 
 from features.settings import Settings
 from training.model import FailModel
-from training.tracking import CHAMPION, MODEL_NAME, load_fail_model, tracking_client
+from training.tracking import (
+    CHAMPION,
+    MODEL_NAME,
+    check_registry,
+    load_fail_model,
+    tracking_client,
+)
 
 __all__ = ["BENTO_MODEL", "ServedModel", "champion_tag", "import_champion", "load_served"]
 
@@ -35,6 +41,7 @@ class ServedModel:
 def champion_tag(settings: Settings) -> tuple[str, str, str]:
     """(registry version, run id, BentoML tag) of the champion; raises when the registry
     does not answer or has no champion."""
+    check_registry(settings)
     client = tracking_client(settings)
     version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     return version.version, version.run_id, f"{BENTO_MODEL}:v{version.version}-{version.run_id[:8]}"

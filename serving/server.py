@@ -33,9 +33,10 @@ def free_port() -> int:
 
 
 def server_env(settings: Settings, **overrides: str) -> dict[str, str]:
-    """The environment the service reads its settings from: the caller's, plus ``settings``
-    as FAILCAST_* variables, plus BentoML's home under the project home."""
-    env = dict(os.environ)
+    """The environment the service reads its settings from: the caller's without its own
+    FAILCAST_* variables, ``settings`` as FAILCAST_* variables, BentoML's home under the
+    project home, then ``overrides``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FAILCAST_")}
     for name, value in settings.model_dump(exclude_none=True).items():
         env[f"FAILCAST_{name.upper()}"] = str(value)
     env["BENTOML_HOME"] = str(settings.bentoml_home)

@@ -10,6 +10,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import httpx
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
@@ -24,6 +25,8 @@ __all__ = [
     "EXPERIMENT",
     "MODEL_NAME",
     "FailModelPyfunc",
+    "RegistryUnavailable",
+    "check_registry",
     "dataset_fingerprint",
     "load_fail_model",
     "log_fail_model",
@@ -46,6 +49,31 @@ def tracking_client(settings: Settings) -> MlflowClient:
         mlflow.create_experiment(EXPERIMENT, artifact_location=settings.artifact_dir.as_uri())
     mlflow.set_experiment(EXPERIMENT)
     return MlflowClient(settings.tracking_uri)
+
+
+class RegistryUnavailable(RuntimeError):
+    """The MLflow tracking server or database does not answer."""
+
+
+def check_registry(settings: Settings, timeout: float = 3.0) -> None:
+    """Fail within seconds when the tracking backend does not answer (MLflow itself retries
+    a database connection for about 100 s before giving up)."""
+    uri = settings.tracking_uri
+    try:
+        if uri.startswith(("http://", "https://")):
+            httpx.get(f"{uri.rstrip('/')}/health", timeout=timeout).raise_for_status()
+        elif "://" in uri and not uri.startswith(("sqlite:", "file:")):
+            import sqlalchemy
+
+            engine = sqlalchemy.create_engine(uri, connect_args={"connect_timeout": int(timeout)})
+            try:
+                engine.connect().close()
+            finally:
+                engine.dispose()
+    except Exception as exc:
+        raise RegistryUnavailable(
+            f"MLflow registry at {uri} (FAILCAST_MLFLOW_TRACKING_URI) does not answer: {exc}"
+        ) from exc
 
 
 def _quiet() -> None:

@@ -1,0 +1,239 @@
+"""The scoring service end to end over real HTTP: a model trained on a small world, copied
+from the registry into BentoML's store and served by a real BentoML server. Responses keep
+their contract and match the offline model, explanations are exact, bad requests get a 4xx
+naming the field and the rule, unknown entities are scored cold, and the service keeps
+serving when the registry is gone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import bentoml
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.contract import read_dataset
+from features.reference import Reference
+from features.request import LIFECYCLE_EVENTS, lifecycle_state
+from features.retrieval import OnlineRetriever
+from features.settings import Settings
+from features.store import open_store
+from serving.model_store import BENTO_MODEL, load_served
+from serving.server import running_server
+from training.tracking import CHAMPION, MODEL_NAME, tracking_client
+from training.train import TrainConfig, train
+
+SPLIT = {"test_days": 14, "calib_days": 7, "valid_days": 7}
+MAX_BATCH = 50
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, training_dir: Path) -> Settings:
+    root = tmp_path_factory.mktemp("served")
+    settings = Settings(home=root, feast_project="served_" + root.name[-8:].replace("-", "_"))
+    train(training_dir, settings, TrainConfig(**SPLIT))
+    return settings
+
+
+@pytest.fixture(scope="module")
+def url(home: Settings):
+    settings = home.model_copy(update={"max_batch": MAX_BATCH})
+    with running_server(settings) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def trades(training_dir: Path) -> pd.DataFrame:
+    return read_dataset(training_dir)["trades"].tail(40).reset_index(drop=True)
+
+
+def _iso(stamp: pd.Timestamp | float | None) -> str | None:
+    if stamp is None or (isinstance(stamp, float) and np.isnan(stamp)):
+        return None
+    if isinstance(stamp, float):
+        stamp = pd.Timestamp(stamp, unit="s", tz="UTC")
+    return stamp.isoformat()
+
+
+def _json(trade: pd.Series, lifecycle: pd.Series | None = None) -> dict:
+    out = {k: (v.item() if hasattr(v, "item") else v) for k, v in trade.items()}
+    out["execution_ts"] = _iso(trade["execution_ts"])
+    out["trade_date"] = str(trade["trade_date"])[:10]
+    out["settlement_date"] = str(trade["settlement_date"])[:10]
+    if lifecycle is not None:
+        out["lifecycle"] = {
+            f"{event.lower()}_ts": _iso(float(lifecycle[field]))
+            for field, event in LIFECYCLE_EVENTS.items()
+        } | {"amendments": int(lifecycle["req_amendments"])}
+    return out
+
+
+def test_scores_keep_their_contract(home: Settings, url: str, trades: pd.DataFrame) -> None:
+    as_of = trades["execution_ts"].max() + pd.Timedelta(minutes=5)
+    client = bentoml.SyncHTTPClient(url)
+    try:
+        got = client.score(
+            trades=[_json(t) for _, t in trades.iterrows()], as_of=as_of.isoformat()
+        )
+    finally:
+        client.close()
+        client._temp_dir.cleanup()  # BentoML 1.4's SyncHTTPClient.close() leaves it behind
+    scores = got["scores"] if isinstance(got, dict) else got.scores
+    scores = [s if isinstance(s, dict) else s.model_dump() for s in scores]
+    champion = tracking_client(home).get_model_version_by_alias(MODEL_NAME, CHAMPION).version
+    assert [s["trade_id"] for s in scores] == trades["trade_id"].tolist()
+    for s in scores:
+        p = s["fail_probability"]
+        assert 0.0 <= p <= 1.0
+        tier = "HIGH" if p >= home.risk_high else "MEDIUM" if p >= home.risk_medium else "LOW"
+        assert s["risk_tier"] == tier
+        assert s["model_version"] == str(champion)
+        assert s["stage"] in {"EXECUTION", "CUTOFF", "ISD_1"}
+        assert s["expected_cost"] >= 0 and s["currency"] in {"USD", "CAD", "GBP", "EUR", "JPY"}
+        assert s["cold_start"] == []
+        assert 0 < len(s["reasons"]) <= home.reasons_per_trade
+        contributions = [r["contribution"] for r in s["reasons"]]
+        assert contributions == sorted(contributions, reverse=True) and min(contributions) > 0
+        for r in s["reasons"]:
+            assert r["text"].startswith(r["text"].split(":")[0]) and ":" in r["text"]
+            assert r["action"] and r["team"] and r["code"].isupper()
+    assert len({s["predicted_cause"] for s in scores}) >= 1
+    assert any(s["expected_cost"] > 0 for s in scores)
+
+
+def test_service_scores_equal_the_offline_model(
+    home: Settings, url: str, trades: pd.DataFrame, training_dir: Path
+) -> None:
+    """Same trades, lifecycle and instant: the service's probability is the registered
+    model's on the feature vector the offline retrieval path builds."""
+    as_of = trades["execution_ts"].max() + pd.Timedelta(hours=20)
+    scoring = np.full(len(trades), as_of.value // 1000)
+    scoring = np.maximum(scoring, trades["execution_ts"].astype("int64").to_numpy() // 1000)
+    events = read_dataset(training_dir)["events"]
+    lifecycle = lifecycle_state(trades["trade_id"], events, scoring)
+    body = {
+        "trades": [_json(t, lifecycle.iloc[i]) for i, (_, t) in enumerate(trades.iterrows())],
+        "as_of": as_of.isoformat(),
+    }
+    scores = httpx.post(f"{url}/score", json=body, timeout=60).raise_for_status().json()["scores"]
+    served = load_served(home).model
+    with open_store(home) as store:
+        vectors = OnlineRetriever(store, Reference.load(home))(trades, scoring, lifecycle)
+    want = served.predict(vectors)
+    got = np.array([s["fail_probability"] for s in scores])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    assert {s["stage"] for s in scores} != {"EXECUTION"}  # later stages were reached
+
+
+def test_explanations_are_exact(home: Settings, url: str, trades: pd.DataFrame) -> None:
+    trade = trades.iloc[3]
+    as_of = trade["execution_ts"] + pd.Timedelta(minutes=1)
+    body = {"trade": _json(trade), "as_of": as_of.isoformat()}
+    got = httpx.post(f"{url}/explain", json=body, timeout=60).raise_for_status().json()
+    served = load_served(home).model
+    scoring = np.array([as_of.value // 1000])
+    with open_store(home) as store:
+        vector = OnlineRetriever(store, Reference.load(home))(trades.iloc[[3]], scoring)
+    x = vector[served.features].astype(float).to_numpy()
+    want = served.booster.predict(x, pred_contrib=True)[0]
+    by_feature = {c["feature"]: c["contribution"] for c in got["contributions"]}
+    assert sorted(by_feature) == sorted(served.features)
+    np.testing.assert_allclose(
+        [by_feature[f] for f in served.features], want[:-1], rtol=0, atol=1e-6
+    )
+    assert got["base_value"] == pytest.approx(want[-1], abs=1e-6)
+    assert got["base_value"] + sum(by_feature.values()) == pytest.approx(got["raw_score"], abs=1e-9)
+    magnitudes = [abs(c["contribution"]) for c in got["contributions"]]
+    assert magnitudes == sorted(magnitudes, reverse=True)
+    score = httpx.post(f"{url}/score", json={"trades": [body["trade"]], "as_of": body["as_of"]})
+    assert score.json()["scores"][0]["fail_probability"] == pytest.approx(got["fail_probability"])
+
+
+def _bad(trade: dict, **changes: object) -> dict:
+    out = dict(trade)
+    for key, value in changes.items():
+        if value is _DROP:
+            out.pop(key)
+        else:
+            out[key] = value
+    return out
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    [
+        ({"counterparty_id": _DROP}, "counterparty_id", "Field required"),
+        ({"quantity": "many"}, "quantity", "valid number"),
+        ({"quantity": -100.0}, "quantity", "greater than 0"),
+        ({"side": "SHORT"}, "side", "'BUY' or 'SELL'"),
+        ({"settlement_market": "XX"}, "settlement_market", "'US'"),
+        ({"execution_ts": "2024-03-01T10:00:00"}, "execution_ts", "timezone"),
+        ({"settlement_date": "2000-01-01"}, "settlement_date", "on or after trade_date"),
+        ({"desk": "D1"}, "desk", "Extra inputs are not permitted"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_bad_trades_get_a_400_naming_the_field_and_the_rule(
+    url: str, trades: pd.DataFrame, change: dict, field: str, rule: str
+) -> None:
+    response = httpx.post(f"{url}/score", json={"trades": [_bad(_json(trades.iloc[0]), **change)]})
+    assert response.status_code == 400, response.text
+    assert field in response.text and rule in response.text
+
+
+def test_oversized_empty_and_malformed_requests_get_a_4xx(url: str, trades: pd.DataFrame) -> None:
+    one = _json(trades.iloc[0])
+    big = httpx.post(f"{url}/score", json={"trades": [one] * (MAX_BATCH + 1)}, timeout=60)
+    assert big.status_code == 413
+    assert "trades" in big.text and f"at most {MAX_BATCH}" in big.text
+    empty = httpx.post(f"{url}/score", json={"trades": []})
+    assert empty.status_code == 400 and "at least one trade" in empty.text
+    broken = httpx.post(
+        f"{url}/score", content=b'{"trades": [', headers={"content-type": "application/json"}
+    )
+    assert 400 <= broken.status_code < 500
+
+
+def test_unknown_counterparty_and_instrument_are_scored_cold(
+    url: str, trades: pd.DataFrame
+) -> None:
+    known = _json(trades.iloc[0])
+    new = _json(trades.iloc[1]) | {"counterparty_id": "NEW-CPTY", "instrument_id": "XS0000000000"}
+    response = httpx.post(f"{url}/score", json={"trades": [known, new]}, timeout=60)
+    assert response.status_code == 200, response.text
+    first, second = response.json()["scores"]
+    assert first["cold_start"] == []
+    assert second["cold_start"] == ["counterparty", "instrument"]
+    assert 0 <= second["fail_probability"] <= 1 and second["expected_cost"] >= 0
+
+
+def test_keeps_serving_when_the_registry_is_unreachable(
+    home: Settings, url: str, trades: pd.DataFrame
+) -> None:
+    """The first server copied the champion into BentoML's store; a service whose registry
+    does not answer serves that copy, says so, and keeps checking."""
+    assert bentoml.models.list  # the store is the one under the project home
+    served = httpx.post(f"{url}/model", json={}).raise_for_status().json()
+    assert served["source"] == "registry" and served["registry"] == "ok"
+    offline = home.model_copy(
+        update={
+            "mlflow_tracking_uri": "postgresql+psycopg://postgres@127.0.0.1:1/nowhere",
+            "model_refresh_seconds": 0.5,
+        }
+    )
+    with running_server(offline) as other:
+        info = httpx.post(f"{other}/model", json={}).raise_for_status().json()
+        assert info["source"] == "local store"
+        assert info["bento_model"] == served["bento_model"]
+        assert info["registry"] != "ok"
+        response = httpx.post(f"{other}/score", json={"trades": [_json(trades.iloc[0])]})
+        assert response.status_code == 200
+        assert response.json()["scores"][0]["model_version"] == served["model_version"]
+    assert (home.bentoml_home / "models" / BENTO_MODEL).is_dir()
+    assert dt.datetime.fromisoformat(info["loaded_at"])
