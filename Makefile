@@ -22,7 +22,7 @@ demo: $(STAMP)
 	FAILCAST_HOME=$${FAILCAST_HOME:-$(CURDIR)/.failcast} $(BIN)/failcast demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --durations=10
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check features training serving pipelines tests benchmarks
@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.simulator
 	$(BIN)/python -m benchmarks.features
 	$(BIN)/python -m benchmarks.training
+	$(BIN)/python -m benchmarks.serving
 
 clean:
 	rm -rf $(VENV) .failcast .pytest_cache

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -65,6 +65,20 @@ class Settings(BaseSettings):
         ge=0,
         description="How often the service checks the registry for a new champion (0: never).",
     )
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, home: Path) -> Path:
+        # stores resolve relative paths against their own directories, not ours
+        return home.expanduser().absolute()
+
+    @model_validator(mode="after")
+    def _tiers_in_order(self) -> Settings:
+        if self.risk_medium >= self.risk_high:
+            raise ValueError(
+                f"risk_medium ({self.risk_medium}) must be below risk_high ({self.risk_high})"
+            )
+        return self
 
     @property
     def bentoml_home(self) -> Path:

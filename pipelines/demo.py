@@ -3,13 +3,19 @@
 Today: simulate a world, validate it as written, print its calibration table, build the
 feature store from it (feature tables, Feast registry, online store), show the features a few
 of the last trades would be scored with, then train the fail model, print its metrics beside
-the baselines and the oracle, and register it (champion if it beats the current one). Later
-stages (serving, the exception queue) extend this flow.
+the baselines and the oracle, and register it (champion if it beats the current one), and
+finally start the BentoML scoring service and score the latest trades over HTTP. The exception
+queue will extend this flow.
 """
 
 from __future__ import annotations
 
+import time
+
+import httpx
 import numpy as np
+import pandas as pd
+from rich import box
 from rich.table import Table
 
 from features.build import build_features
@@ -22,6 +28,8 @@ from features.store import open_store
 from features.summary import summarise
 from pipelines.console import calibration_table, console, progress_steps
 from pipelines.model_cmd import metrics_table
+from serving.client import trade_records
+from serving.server import running_server
 from training.train import TrainConfig, train
 
 __all__ = ["DEMO_WORLD", "run_demo"]
@@ -29,6 +37,7 @@ __all__ = ["DEMO_WORLD", "run_demo"]
 # A year of trading that spans the T+1 switch, at a quarter of the default world's volume.
 DEMO_WORLD = {"days": 250, "trades_per_day": 1_000}
 DEMO_TRAINING = TrainConfig()  # test window: the last 40 trade dates
+SAMPLE_TRADES = 8
 _SHOWN_FEATURES = (
     "cpty_fail_rate_30d",
     "cpty_late_affirm_rate_30d",
@@ -89,6 +98,48 @@ def run_demo() -> None:
         f"registered settlement-fail version {result.version} as [bold]{result.decision}[/]; "
         f"MLflow: {settings.tracking_uri} (run {result.run_id})"
     )
+
+    console.rule("failcast demo: scoring service")
+    console.print("starting the BentoML service with the champion (failcast serve) ...")
+    with running_server(settings) as url:
+        scored, seconds = _score_sample(url, dataset)
+    console.print(_scores_table(scored, url, seconds))
+    console.print(
+        "Start it yourself with [bold]failcast serve[/] (port "
+        f"{settings.serve_port}); POST /score, /explain, /model; GET /readyz, /metrics."
+    )
+
+
+def _score_sample(url: str, dataset) -> tuple[list[dict], float]:
+    """The last trade date's latest trades, scored over HTTP five minutes after the last
+    of them was executed."""
+    trades = dataset["trades"].tail(SAMPLE_TRADES)
+    as_of = trades["execution_ts"].max() + pd.Timedelta(minutes=5)
+    body = {"trades": trade_records(trades), "as_of": as_of.isoformat()}
+    started = time.perf_counter()
+    response = httpx.post(f"{url}/score", json=body, timeout=60).raise_for_status()
+    return response.json()["scores"], time.perf_counter() - started
+
+
+def _scores_table(scores: list[dict], url: str, seconds: float) -> Table:
+    table = Table(
+        title=f"POST {url}/score: {len(scores)} trades in {seconds * 1e3:.0f} ms, riskiest first",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("trade", "P(fail)", "tier", "likely cause", "exp. cost", "top reason → action"):
+        table.add_column(column, justify="right" if column in ("P(fail)", "exp. cost") else "left")
+    for s in sorted(scores, key=lambda s: -s["expected_cost"]):
+        top = s["reasons"][0] if s["reasons"] else None
+        reason = f"{top['text']} → {top['action']} ({top['team']})" if top else "—"
+        table.add_row(
+            s["trade_id"],
+            f"{s['fail_probability']:.1%}",
+            s["risk_tier"],
+            s["predicted_cause"],
+            f"{s['expected_cost']:,.2f} {s['currency']}",
+            reason,
+        )
+    return table
 
 
 def _recent_trade_features(dataset, settings) -> Table:

@@ -40,6 +40,7 @@ class Scored:
     """A scored batch: per-trade arrays plus the feature vectors and their attributions."""
 
     vectors: FeatureVectors
+    x: np.ndarray  # the model's features, in its order
     probability: np.ndarray
     raw: np.ndarray
     contributions: np.ndarray  # n × (features + 1), last column the base value
@@ -88,14 +89,13 @@ class Scorer:
             vectors.column("avg_daily_volume"),
         )
         stage = stage_at(scoring, vectors.stage_starts)
-        return Scored(vectors, probability, raw, contributions, cause, cost, stage, scoring)
+        return Scored(vectors, x, probability, raw, contributions, cause, cost, stage, scoring)
 
     def score(self, trades: Sequence[BaseModel], as_of_us: int | None = None) -> list[dict]:
         """One response record per trade (``TradeScore`` fields), in input order."""
         s = self.run(trades, as_of_us)
         tiers = self.tiers(s.probability)
-        features = self.served.model.features
-        x = s.vectors.matrix[:, self._columns]
+        features, x = self.served.model.features, s.x
         out = []
         for i, trade in enumerate(trades):
             cold = [
@@ -130,8 +130,7 @@ class Scorer:
         """``Explanation`` fields: every feature's exact SHAP value."""
         s = self.run([trade], as_of_us)
         features = self.served.model.features
-        x = s.vectors.matrix[0, self._columns]
-        phi = s.contributions[0]
+        x, phi = s.x[0], s.contributions[0]
         order = np.argsort(-np.abs(phi[:-1]), kind="stable")
         return {
             "trade_id": trade.trade_id,  # type: ignore[attr-defined]

@@ -113,13 +113,15 @@ def test_demo_prints_the_calibration_table(monkeypatch: pytest.MonkeyPatch, tmp_
     assert "Online features of the last trades" in result.output
     assert (tmp_path / "home" / "features" / "tables" / "manifest.json").exists()
     assert "registered settlement-fail version 1 as champion" in result.output
+    assert f"/score: {pipelines.demo.SAMPLE_TRADES} trades in" in result.output
+    assert "LOW" in result.output or "MEDIUM" in result.output or "HIGH" in result.output
 
 
 def test_installed_console_script_runs() -> None:
     exe = Path(sys.executable).with_name("failcast")
     result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0
-    for command in ("simulate", "validate", "data", "ingest", "demo"):
+    for command in ("simulate", "validate", "data", "ingest", "train", "serve", "demo"):
         assert command in result.stdout
 
 

@@ -17,10 +17,11 @@ import pytest
 
 from features.contract import read_dataset
 from features.reference import Reference
-from features.request import LIFECYCLE_EVENTS, lifecycle_state
+from features.request import lifecycle_state
 from features.retrieval import OnlineRetriever
 from features.settings import Settings
 from features.store import open_store
+from serving.client import trade_records
 from serving.model_store import BENTO_MODEL, load_served
 from serving.server import running_server
 from training.tracking import CHAMPION, MODEL_NAME, tracking_client
@@ -50,34 +51,15 @@ def trades(training_dir: Path) -> pd.DataFrame:
     return read_dataset(training_dir)["trades"].tail(40).reset_index(drop=True)
 
 
-def _iso(stamp: pd.Timestamp | float | None) -> str | None:
-    if stamp is None or (isinstance(stamp, float) and np.isnan(stamp)):
-        return None
-    if isinstance(stamp, float):
-        stamp = pd.Timestamp(stamp, unit="s", tz="UTC")
-    return stamp.isoformat()
-
-
-def _json(trade: pd.Series, lifecycle: pd.Series | None = None) -> dict:
-    out = {k: (v.item() if hasattr(v, "item") else v) for k, v in trade.items()}
-    out["execution_ts"] = _iso(trade["execution_ts"])
-    out["trade_date"] = str(trade["trade_date"])[:10]
-    out["settlement_date"] = str(trade["settlement_date"])[:10]
-    if lifecycle is not None:
-        out["lifecycle"] = {
-            f"{event.lower()}_ts": _iso(float(lifecycle[field]))
-            for field, event in LIFECYCLE_EVENTS.items()
-        } | {"amendments": int(lifecycle["req_amendments"])}
-    return out
+def _one(trades: pd.DataFrame, i: int) -> dict:
+    return trade_records(trades.iloc[[i]])[0]
 
 
 def test_scores_keep_their_contract(home: Settings, url: str, trades: pd.DataFrame) -> None:
     as_of = trades["execution_ts"].max() + pd.Timedelta(minutes=5)
     client = bentoml.SyncHTTPClient(url)
     try:
-        got = client.score(
-            trades=[_json(t) for _, t in trades.iterrows()], as_of=as_of.isoformat()
-        )
+        got = client.score(trades=trade_records(trades), as_of=as_of.isoformat())
     finally:
         client.close()
         client._temp_dir.cleanup()  # BentoML 1.4's SyncHTTPClient.close() leaves it behind
@@ -114,10 +96,7 @@ def test_service_scores_equal_the_offline_model(
     scoring = np.maximum(scoring, trades["execution_ts"].astype("int64").to_numpy() // 1000)
     events = read_dataset(training_dir)["events"]
     lifecycle = lifecycle_state(trades["trade_id"], events, scoring)
-    body = {
-        "trades": [_json(t, lifecycle.iloc[i]) for i, (_, t) in enumerate(trades.iterrows())],
-        "as_of": as_of.isoformat(),
-    }
+    body = {"trades": trade_records(trades, lifecycle), "as_of": as_of.isoformat()}
     scores = httpx.post(f"{url}/score", json=body, timeout=60).raise_for_status().json()["scores"]
     served = load_served(home).model
     with open_store(home) as store:
@@ -131,7 +110,7 @@ def test_service_scores_equal_the_offline_model(
 def test_explanations_are_exact(home: Settings, url: str, trades: pd.DataFrame) -> None:
     trade = trades.iloc[3]
     as_of = trade["execution_ts"] + pd.Timedelta(minutes=1)
-    body = {"trade": _json(trade), "as_of": as_of.isoformat()}
+    body = {"trade": _one(trades, 3), "as_of": as_of.isoformat()}
     got = httpx.post(f"{url}/explain", json=body, timeout=60).raise_for_status().json()
     served = load_served(home).model
     scoring = np.array([as_of.value // 1000])
@@ -182,13 +161,13 @@ _DROP = object()
 def test_bad_trades_get_a_400_naming_the_field_and_the_rule(
     url: str, trades: pd.DataFrame, change: dict, field: str, rule: str
 ) -> None:
-    response = httpx.post(f"{url}/score", json={"trades": [_bad(_json(trades.iloc[0]), **change)]})
+    response = httpx.post(f"{url}/score", json={"trades": [_bad(_one(trades, 0), **change)]})
     assert response.status_code == 400, response.text
     assert field in response.text and rule in response.text
 
 
 def test_oversized_empty_and_malformed_requests_get_a_4xx(url: str, trades: pd.DataFrame) -> None:
-    one = _json(trades.iloc[0])
+    one = _one(trades, 0)
     big = httpx.post(f"{url}/score", json={"trades": [one] * (MAX_BATCH + 1)}, timeout=60)
     assert big.status_code == 413
     assert "trades" in big.text and f"at most {MAX_BATCH}" in big.text
@@ -203,8 +182,8 @@ def test_oversized_empty_and_malformed_requests_get_a_4xx(url: str, trades: pd.D
 def test_unknown_counterparty_and_instrument_are_scored_cold(
     url: str, trades: pd.DataFrame
 ) -> None:
-    known = _json(trades.iloc[0])
-    new = _json(trades.iloc[1]) | {"counterparty_id": "NEW-CPTY", "instrument_id": "XS0000000000"}
+    known = _one(trades, 0)
+    new = _one(trades, 1) | {"counterparty_id": "NEW-CPTY", "instrument_id": "XS0000000000"}
     response = httpx.post(f"{url}/score", json={"trades": [known, new]}, timeout=60)
     assert response.status_code == 200, response.text
     first, second = response.json()["scores"]
@@ -232,8 +211,37 @@ def test_keeps_serving_when_the_registry_is_unreachable(
         assert info["source"] == "local store"
         assert info["bento_model"] == served["bento_model"]
         assert info["registry"] != "ok"
-        response = httpx.post(f"{other}/score", json={"trades": [_json(trades.iloc[0])]})
+        response = httpx.post(f"{other}/score", json={"trades": [_one(trades, 0)]})
         assert response.status_code == 200
         assert response.json()["scores"][0]["model_version"] == served["model_version"]
     assert (home.bentoml_home / "models" / BENTO_MODEL).is_dir()
     assert dt.datetime.fromisoformat(info["loaded_at"])
+
+
+def test_bentoml_build_packages_the_service_with_its_model(home: Settings, url: str) -> None:
+    """With the champion in the store (the server put it there), `bentoml build` makes a
+    Bento that holds the service code and that model."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = os.environ | {"BENTOML_HOME": str(home.bentoml_home), "BENTOML_DO_NOT_TRACK": "true"}
+    bentoml_cli = [sys.executable, "-m", "bentoml"]
+    build = subprocess.run(
+        [*bentoml_cli, "build", "-f", "bentofile.yaml", "--output", "tag"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    tag = build.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
+    listed = subprocess.run(
+        [*bentoml_cli, "get", tag, "-o", "json"], env=env, capture_output=True, text=True
+    )
+    info = json.loads(listed.stdout)
+    served = httpx.post(f"{url}/model", json={}).json()["bento_model"]
+    assert served in [m["tag"] for m in info["models"]]
+    assert info["service"] == "serving.service:Failcast"

@@ -1,0 +1,243 @@
+"""Real-time scoring over HTTP, and exact explanations in process, on this machine.
+
+    python -m benchmarks.serving [--home DIR]
+
+``--home``: a project home holding a feature build and a champion (``./.failcast`` after
+``make demo``). Without it the demo world is simulated, built and trained into a scratch home
+first (about three minutes, not measured).
+
+Measured in one run:
+1. explanations in process: ``TreeExplainer`` against LightGBM's ``pred_contrib`` on the
+   champion, one trade and 1,000 trades (median of 200 and of 5 runs), and the largest
+   difference between the two;
+2. single-trade ``/score`` with reasons over HTTP at concurrency 1, each request paired with
+   one to a no-op BentoML endpoint served beside it (same payload, order alternating), so both
+   see the same machine: p50 and p99, and the ratio of the p50s;
+3. both at concurrency 8: requests per second, p50 and p99;
+4. a batch of 1,000 trades in one ``/score`` call (median of 5).
+Targets: p50 at most 2 × the no-op's; p99 at most 15 ms at concurrency 1; 1,000 trades in
+at most 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from features.contract import read_dataset
+from features.reference import Reference
+from features.settings import Settings
+from serving.client import trade_records
+from serving.server import running_server
+
+NOOP_SERVICE = "benchmarks.noop_service:Noop"
+SINGLE_REQUESTS = 1_500
+CONCURRENT_SECONDS = 15.0
+CONCURRENCY = 8
+BATCH = 1_000
+TARGET_RATIO, TARGET_P99_MS, TARGET_BATCH_S = 2.0, 15.0, 1.0
+
+
+def _prepare(home: Path | None, scratch: Path, console: Console) -> Settings:
+    if home is not None:
+        return Settings(home=home)
+    from features.build import build_features
+    from features.contract import write_dataset
+    from features.simulator import SimulationConfig, simulate
+    from pipelines.demo import DEMO_TRAINING, DEMO_WORLD
+    from training.train import train
+
+    settings = Settings(home=scratch / "home", feast_project="bench_serving")
+    data = scratch / "world"
+    console.print(f"no --home: simulating, building and training the demo world in {scratch}")
+    write_dataset(simulate(SimulationConfig(**DEMO_WORLD)), data)
+    build_features(data, settings)
+    train(data, settings, DEMO_TRAINING)
+    return settings
+
+
+def _ms(seconds: list[float]) -> tuple[float, float]:
+    return float(np.percentile(seconds, 50) * 1e3), float(np.percentile(seconds, 99) * 1e3)
+
+
+def _explanations(settings: Settings, records: list[dict], as_of: str) -> dict:
+    """Both explainers on the champion, over the feature vectors the service builds for the
+    benchmark's trades."""
+    import os
+
+    os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_home))
+    from features.store import open_store
+    from serving.explain import TreeExplainer
+    from serving.features import ServingFeatures
+    from serving.model_store import load_served
+    from serving.schemas import Trade
+    from serving.scorer import Scorer
+
+    served = load_served(settings)
+    with open_store(settings) as store:
+        scorer = Scorer(served, ServingFeatures(store, Reference.load(settings)))
+        at = int(np.datetime64(as_of.replace("+00:00", ""), "us").astype(np.int64))
+        scored = scorer.run([Trade(**r) for r in records], at)
+    model = served.model
+    x = scored.x
+    explainer = TreeExplainer(model.booster)
+    fast = explainer.contributions(x)
+    lgb = model.booster.predict(x, pred_contrib=True)
+
+    def timed(fn, runs: int) -> float:
+        out = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+        return statistics.median(out) * 1e3
+
+    one = x[:1]
+    return {
+        "trees": model.booster.num_trees(),
+        "leaves": int(model.booster.dump_model()["tree_info"][0]["num_leaves"]),
+        "max_abs_diff": float(np.abs(fast - lgb).max()),
+        "fast_1_ms": timed(lambda: explainer.contributions(one), 200),
+        "lgb_1_ms": timed(lambda: model.booster.predict(one, pred_contrib=True), 200),
+        "fast_1000_ms": timed(lambda: explainer.contributions(x), 5),
+        "lgb_1000_ms": timed(lambda: model.booster.predict(x, pred_contrib=True), 5),
+    }
+
+
+def _paired(score_url: str, noop_url: str, bodies: list[dict]) -> dict[str, list[float]]:
+    """Concurrency 1: each trade goes to both endpoints, the order alternating."""
+    times: dict[str, list[float]] = {"score": [], "noop": []}
+    with httpx.Client() as client:
+        for i in range(SINGLE_REQUESTS + 100):
+            pair = [("score", score_url), ("noop", noop_url)]
+            for name, url in pair if i % 2 else reversed(pair):
+                start = time.perf_counter()
+                client.post(f"{url}/score", json=bodies[i % len(bodies)]).raise_for_status()
+                if i >= 100:  # warm-up
+                    times[name].append(time.perf_counter() - start)
+    return times
+
+
+def _concurrent(url: str, bodies: list[dict]) -> tuple[float, list[float]]:
+    """CONCURRENCY clients posting single trades for CONCURRENT_SECONDS."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + CONCURRENT_SECONDS
+
+    def client_loop(offset: int) -> None:
+        mine = []
+        with httpx.Client() as client:
+            i = offset
+            while time.perf_counter() < stop:
+                start = time.perf_counter()
+                client.post(f"{url}/score", json=bodies[i % len(bodies)]).raise_for_status()
+                mine.append(time.perf_counter() - start)
+                i += CONCURRENCY
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client_loop, args=(k,)) for k in range(CONCURRENCY)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+def _batch(url: str, trades: list[dict], as_of: str) -> list[float]:
+    out = []
+    with httpx.Client(timeout=60) as client:
+        for _ in range(6):
+            start = time.perf_counter()
+            response = client.post(f"{url}/score", json={"trades": trades, "as_of": as_of})
+            response.raise_for_status()
+            out.append(time.perf_counter() - start)
+    assert len(response.json()["scores"]) == len(trades)
+    return out[1:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, help="project home with features and a champion")
+    parser.add_argument("--workers", type=int, default=1, help="service worker processes")
+    args = parser.parse_args()
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = _prepare(args.home, Path(tmp), console)
+        settings = settings.model_copy(update={"serve_workers": args.workers})
+        data = Path(Reference.load(settings).manifest["data_dir"])
+        trades = read_dataset(data)["trades"].tail(BATCH)
+        records = trade_records(trades)
+        as_of = (trades["execution_ts"].max() + np.timedelta64(5, "m")).isoformat()
+        explained = _explanations(settings, records, as_of)
+        singles = [{"trades": [r], "as_of": as_of} for r in records]
+        console.print("serving the champion and a no-op endpoint ...")
+        with (
+            running_server(settings) as score_url,
+            running_server(settings, service=NOOP_SERVICE) as noop_url,
+        ):
+            paired = _paired(score_url, noop_url, singles)
+            rate_noop, lat_noop = _concurrent(noop_url, singles)
+            rate_score, lat_score = _concurrent(score_url, singles)
+            batch = _batch(score_url, records, as_of)
+
+    score_p50, score_p99 = _ms(paired["score"])
+    noop_p50, noop_p99 = _ms(paired["noop"])
+    ratio, batch_s = score_p50 / noop_p50, statistics.median(batch)
+    ok = lambda good: "[green]✓[/]" if good else "[red]✗[/]"  # noqa: E731
+
+    table = Table(
+        title=f"Serving on this machine: {args.workers} worker(s), one run, HTTP over loopback"
+    )
+    for column in ("measure", "failcast /score", "no-op", "target", ""):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    table.add_row(
+        "concurrency 1: p50 / p99 (ms)",
+        f"{score_p50:.2f} / {score_p99:.2f}",
+        f"{noop_p50:.2f} / {noop_p99:.2f}",
+        "",
+        "",
+    )
+    table.add_row("p50 vs no-op", f"{ratio:.2f}×", "1×", f"≤ {TARGET_RATIO:.0f}×", ok(ratio <= 2))
+    table.add_row("p99 (ms)", f"{score_p99:.2f}", "", f"≤ {TARGET_P99_MS:.0f}", ok(score_p99 <= 15))
+    c8_score, c8_noop = _ms(lat_score), _ms(lat_noop)
+    table.add_row(
+        f"concurrency {CONCURRENCY}: req/s, p50 / p99 (ms)",
+        f"{rate_score:,.0f}, {c8_score[0]:.1f} / {c8_score[1]:.1f}",
+        f"{rate_noop:,.0f}, {c8_noop[0]:.1f} / {c8_noop[1]:.1f}",
+        "",
+        "",
+    )
+    table.add_row(
+        f"batch of {BATCH:,} trades (s)",
+        f"{batch_s:.3f}",
+        "",
+        f"≤ {TARGET_BATCH_S:.0f}",
+        ok(batch_s <= TARGET_BATCH_S),
+    )
+    console.print(table)
+
+    shap = Table(
+        title=f"Exact SHAP, in process: champion of {explained['trees']} trees × "
+        f"{explained['leaves']} leaves (largest difference {explained['max_abs_diff']:.1e})"
+    )
+    for column in ("rows", "TreeExplainer (ms)", "LightGBM pred_contrib (ms)", "speed-up"):
+        shap.add_column(column, justify="right")
+    for rows in (1, BATCH):
+        fast, lgb = explained[f"fast_{rows}_ms"], explained[f"lgb_{rows}_ms"]
+        shap.add_row(f"{rows:,}", f"{fast:.3f}", f"{lgb:.3f}", f"{lgb / fast:.1f}×")
+    console.print(shap)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""`failcast serve`: the scoring service in the foreground."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Annotated
+
+import typer
+
+from features.contract import ContractError
+from features.reference import Reference
+from features.settings import get_settings
+from pipelines.console import console, fail
+from serving.server import SERVICE, server_command, server_env
+
+__all__ = ["CURL_EXAMPLE", "serve_cmd"]
+
+CURL_EXAMPLE = """curl -s -X POST http://127.0.0.1:{port}/score \\
+  -H 'content-type: application/json' -d '{{
+  "trades": [{{"trade_id": "T1", "execution_ts": "2024-12-20T14:30:00Z",
+    "trade_date": "2024-12-20", "settlement_date": "2024-12-23", "settlement_cycle_days": 1,
+    "desk_id": "D01", "account_id": "A001", "counterparty_id": "C0001",
+    "instrument_id": "US0000000001", "side": "SELL", "quantity": 5000, "price": 101.5,
+    "notional": 507500, "currency": "USD", "settlement_market": "US", "is_block": false}}]}}'"""
+
+
+def serve_cmd(
+    port: Annotated[int | None, typer.Option(help="port (default FAILCAST_SERVE_PORT)")] = None,
+) -> None:
+    """Serve /score, /explain and /model over HTTP with the registry's champion (BentoML)."""
+    settings = get_settings()
+    try:
+        Reference.load(settings)  # a clear error now rather than a failed worker later
+    except ContractError as exc:
+        raise fail(exc) from exc
+    port = port or settings.serve_port
+    console.print(
+        f"serving {SERVICE} on http://127.0.0.1:{port}; try:\n{CURL_EXAMPLE.format(port=port)}"
+    )
+    done = subprocess.run(server_command(port), env=server_env(settings))
+    raise typer.Exit(done.returncode)
