@@ -104,6 +104,7 @@ def run_demo() -> None:
     with running_server(settings) as url:
         scored, seconds = _score_sample(url, dataset)
     console.print(_scores_table(scored, url, seconds))
+    console.print(_actions(scored), highlight=False)
     console.print(
         "Start it yourself with [bold]failcast serve[/] (port "
         f"{settings.serve_port}); POST /score, /explain, /model; GET /readyz, /metrics."
@@ -123,23 +124,35 @@ def _score_sample(url: str, dataset) -> tuple[list[dict], float]:
 
 def _scores_table(scores: list[dict], url: str, seconds: float) -> Table:
     table = Table(
-        title=f"POST {url}/score: {len(scores)} trades in {seconds * 1e3:.0f} ms, riskiest first",
+        title=f"POST {url}/score: {len(scores)} trades in {seconds * 1e3:.0f} ms, "
+        "largest expected cost first",
         box=box.SIMPLE_HEAD,
     )
-    for column in ("trade", "P(fail)", "tier", "likely cause", "exp. cost", "top reason → action"):
+    for column in ("trade", "P(fail)", "tier", "likely cause", "exp. cost", "top reason"):
         table.add_column(column, justify="right" if column in ("P(fail)", "exp. cost") else "left")
-    for s in sorted(scores, key=lambda s: -s["expected_cost"]):
-        top = s["reasons"][0] if s["reasons"] else None
-        reason = f"{top['text']} → {top['action']} ({top['team']})" if top else "—"
+    for s in _by_cost(scores):
         table.add_row(
             s["trade_id"],
             f"{s['fail_probability']:.1%}",
             s["risk_tier"],
             s["predicted_cause"],
             f"{s['expected_cost']:,.2f} {s['currency']}",
-            reason,
+            s["reasons"][0]["text"] if s["reasons"] else "—",
         )
     return table
+
+
+def _actions(scores: list[dict], top: int = 3) -> str:
+    """What to do first: the costliest trades' reasons as actions for their teams."""
+    lines = ["What to do first:"]
+    for s in _by_cost(scores)[:top]:
+        for r in s["reasons"][:2]:
+            lines.append(f"  {s['trade_id']}: {r['text']}\n      → {r['action']} ({r['team']})")
+    return "\n".join(lines)
+
+
+def _by_cost(scores: list[dict]) -> list[dict]:
+    return sorted(scores, key=lambda s: -s["expected_cost"])
 
 
 def _recent_trade_features(dataset, settings) -> Table:
