@@ -22,7 +22,7 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from features.reference import UNKNOWN_KEY, Reference
 from features.repo import FAIL_MODEL_V1
 from features.request import DateFacts, request_fields
-from features.retrieval import feature_names
+from features.retrieval import ServiceParts
 from features.stages import STAGES
 
 __all__ = ["FeatureVectors", "ServingFeatures"]
@@ -59,25 +59,8 @@ class ServingFeatures:
         self, store: FeatureStore, reference: Reference, service: str = FAIL_MODEL_V1
     ) -> None:
         self.store, self.reference = store, reference
-        self.names = feature_names(store, service)
-        projections = store.get_feature_service(service, allow_cache=True).feature_view_projections
-        on_demand = {v.name: v for v in store.list_on_demand_feature_views(allow_cache=True)}
-        wanted: dict[str, list[str]] = {}
-        self._transforms = []
-        for projection in projections:
-            view = on_demand.get(projection.name)
-            sources = (
-                [projection] if view is None else view.source_feature_view_projections.values()
-            )
-            if view is not None:
-                self._transforms.append(view.feature_transformation)
-            for source in sources:
-                names = wanted.setdefault(source.name, [])
-                names += [f.name for f in source.features if f.name not in names]
-        self._views = [
-            (store.get_feature_view(name, allow_registry_cache=True), names)
-            for name, names in wanted.items()
-        ]
+        self.parts = ServiceParts(store, service)
+        self.names = self.parts.names
         self._online = get_online_store_from_config(store.config.online_store)
         self.dates = DateFacts(reference.calendar)
 
@@ -105,9 +88,7 @@ class ServingFeatures:
         values: dict[str, object] = self._stored(entity_rows, len(counterparty))
         values.update(request_fields(trades, self.dates, scoring_us, home))
         values.update(lifecycle)
-        for transform in self._transforms:
-            values.update(transform.transform(values))
-        matrix = np.column_stack([np.asarray(values[n], dtype=np.float64) for n in self.names])
+        matrix = self.parts.assemble(values)
         return FeatureVectors(
             self.names,
             matrix,
@@ -121,7 +102,7 @@ class ServingFeatures:
         """Latest stored values per row (NaN where the store has none), one online read per
         view with each distinct entity key once."""
         out: dict[str, np.ndarray] = {}
-        for view, names in self._views:
+        for view, names in self.parts.views:
             join_keys = sorted(view.join_keys)
             keys = list(zip(*(entity_rows[k] for k in join_keys), strict=True))
             position = {key: i for i, key in enumerate(dict.fromkeys(keys))}
