@@ -12,6 +12,7 @@ against ``features.retrieval.OnlineRetriever``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 from feast import FeatureStore
@@ -28,25 +29,17 @@ from features.stages import STAGES
 __all__ = ["FeatureVectors", "ServingFeatures"]
 
 
+@dataclass(frozen=True)
 class FeatureVectors:
-    """Feature matrix of a batch (rows in input order, columns ``names``) and what the
-    store did not know."""
+    """Feature matrix of a batch (rows in input order, columns ``names``), what the store
+    did not know, and when each trade's later stages start."""
 
-    def __init__(
-        self,
-        names: list[str],
-        matrix: np.ndarray,
-        unknown_counterparty: np.ndarray,
-        unknown_instrument: np.ndarray,
-        asset_class: np.ndarray,
-        stage_starts: dict[str, np.ndarray],
-    ) -> None:
-        self.names, self.matrix = names, matrix
-        self.unknown_counterparty, self.unknown_instrument = (
-            unknown_counterparty,
-            unknown_instrument,
-        )
-        self.asset_class, self.stage_starts = asset_class, stage_starts
+    names: list[str]
+    matrix: np.ndarray
+    unknown_counterparty: np.ndarray
+    unknown_instrument: np.ndarray
+    asset_class: np.ndarray
+    stage_starts: dict[str, np.ndarray]
 
     def column(self, name: str) -> np.ndarray:
         return self.matrix[:, self.names.index(name)]
