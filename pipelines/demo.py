@@ -129,7 +129,11 @@ def _scores_table(scores: list[dict], url: str, seconds: float) -> Table:
         box=box.SIMPLE_HEAD,
     )
     for column in ("trade", "P(fail)", "tier", "likely cause", "exp. cost", "top reason"):
-        table.add_column(column, justify="right" if column in ("P(fail)", "exp. cost") else "left")
+        table.add_column(
+            column,
+            justify="right" if column in ("P(fail)", "exp. cost") else "left",
+            no_wrap=column != "top reason",
+        )
     for s in _by_cost(scores):
         table.add_row(
             s["trade_id"],
