@@ -76,10 +76,10 @@ class Scorer:
         x = vectors.matrix[:, self._columns]
         model = self.served.model
         contributions = self.explainer.contributions(x)
+        raw = contributions.sum(axis=1)  # exact SHAP adds up to the booster's raw score
+        probability = model.calibrate(1.0 / (1.0 + np.exp(-raw)))
         # OpenMP threads that spin after a one-row call would steal the request's core
         threads = 1 if len(x) < PARALLEL_MIN_ROWS else 0
-        raw = model.booster.predict(x, raw_score=True, num_threads=threads)
-        probability = model.calibrate(1.0 / (1.0 + np.exp(-raw)))
         cause_proba = model.cause_booster.predict(x, num_threads=threads)
         cause = np.asarray(model.causes, dtype=object)[cause_proba.argmax(1)]
         cost = self.costs.expected_cost(
