@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         "a SQLite file under the home directory when unset.",
     )
 
+    exception_store_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the exception store (e.g. postgresql+psycopg://...); "
+        "a SQLite file under the home directory when unset.",
+    )
     serve_port: int = Field(default=3000, ge=1, le=65535, description="`failcast serve` port.")
     serve_workers: int = Field(default=1, ge=1, description="Scoring service worker processes.")
     max_batch: int = Field(default=5000, ge=1, description="Most trades one /score call takes.")
@@ -79,6 +84,10 @@ class Settings(BaseSettings):
                 f"risk_medium ({self.risk_medium}) must be below risk_high ({self.risk_high})"
             )
         return self
+
+    @property
+    def exception_store(self) -> str:
+        return self.exception_store_url or f"sqlite:///{self.home / 'exceptions.db'}"
 
     @property
     def bentoml_home(self) -> Path:

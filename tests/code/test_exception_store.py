@@ -1,0 +1,165 @@
+"""The exception store on SQLite and on the real PostgreSQL server: at-risk trades open one
+exception each, the queue is ordered by expected cost, statuses follow the workflow with a
+history, and writes are transactional and idempotent, even when a run is killed midway."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from serving.exception_store import ExceptionStore, InvalidTransition, ScoreRecord, Status
+
+T0 = dt.datetime(2024, 6, 3, 14, 0, tzinfo=dt.UTC)
+ISD = dt.date(2024, 6, 4)
+
+
+def score(
+    trade_id: str,
+    probability: float,
+    cost: float,
+    minutes: int = 0,
+    team: str = "Settlements",
+    stage: str = "EXECUTION",
+) -> ScoreRecord:
+    tier = "HIGH" if probability >= 0.25 else "MEDIUM" if probability >= 0.10 else "LOW"
+    return ScoreRecord(
+        trade_id=trade_id,
+        scored_at=T0 + dt.timedelta(minutes=minutes),
+        model_version="3",
+        stage=stage,
+        fail_probability=probability,
+        risk_tier=tier,
+        predicted_cause="LATE_MATCHING",
+        expected_cost=cost,
+        currency="USD",
+        reasons=[{"code": "MATCHING_PENDING", "action": "Get it matched", "team": team}],
+        settlement_date=ISD,
+        counterparty_id="C1",
+        instrument_id="I1",
+        desk_id="D1",
+        settlement_market="US",
+        notional=1e6,
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'exceptions.db'}"
+        yield ExceptionStore(url)
+        return
+    psycopg = pytest.importorskip("psycopg")
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    name = f"failcast_exceptions_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL server at 127.0.0.1:5432 ({exc})")
+    opened = ExceptionStore(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    try:
+        yield opened
+    finally:
+        opened.close()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_at_risk_trades_open_exceptions_queued_by_expected_cost(store: ExceptionStore) -> None:
+    recorded = store.record(
+        [
+            score("T1", 0.30, 500.0),
+            score("T2", 0.12, 900.0, team="Treasury"),
+            score("T3", 0.02, 5_000.0),  # low risk: scored, not queued
+            score("T4", 0.60, 50.0),
+        ]
+    )
+    assert (recorded.scores, recorded.opened, recorded.updated) == (4, 3, 0)
+    assert [e.trade_id for e in store.queue()] == ["T2", "T1", "T4"]
+    assert [e.trade_id for e in store.queue(capacity=2)] == ["T2", "T1"]
+    assert [e.trade_id for e in store.queue(team="Treasury")] == ["T2"]
+    assert store.queue(settlement_date=ISD + dt.timedelta(days=1)) == []
+    assert store.history("T1")[0].status == "OPEN"
+    assert "P(fail) 30.0%" in store.history("T1")[0].note
+
+
+def test_a_newer_score_refreshes_the_exception_and_an_older_one_does_not(
+    store: ExceptionStore,
+) -> None:
+    store.record([score("T1", 0.30, 500.0)])
+    store.record([score("T1", 0.45, 800.0, minutes=60, stage="CUTOFF")])
+    store.record([score("T1", 0.11, 10.0, minutes=30)])  # late arrival of an older score
+    (row,) = store.queue()
+    assert (row.stage, row.expected_cost) == ("CUTOFF", 800.0)
+    assert [s.stage for s in store.trajectory("T1")] == ["EXECUTION", "EXECUTION", "CUTOFF"]
+    assert [s.fail_probability for s in store.trajectory("T1")] == [0.30, 0.11, 0.45]
+
+
+def test_statuses_follow_the_workflow_with_a_history(store: ExceptionStore) -> None:
+    store.record([score("T1", 0.30, 500.0), score("T2", 0.30, 400.0)])
+    store.transition("T1", Status.ACKNOWLEDGED, actor="ana")
+    store.transition("T1", "RESOLVED", actor="ana", action_taken="SSI confirmed by call-back")
+    store.transition("T2", Status.SETTLED, actor="failcast")
+    assert store.queue() == []
+    assert [(h.status, h.actor) for h in store.history("T1")] == [
+        ("OPEN", "failcast"),
+        ("ACKNOWLEDGED", "ana"),
+        ("RESOLVED", "ana"),
+    ]
+    with pytest.raises(InvalidTransition, match="cannot go from SETTLED to OPEN; allowed: none"):
+        store.transition("T2", Status.OPEN, actor="ana")
+    with pytest.raises(InvalidTransition, match="'T9': no exception"):
+        store.transition("T9", Status.ACKNOWLEDGED, actor="ana")
+    with pytest.raises(ValueError, match="'DONE' is not a valid Status"):
+        store.transition("T1", "DONE", actor="ana")
+    assert len(store.history("T2")) == 2  # the refused changes wrote nothing
+
+
+def test_recording_a_batch_twice_duplicates_nothing(store: ExceptionStore) -> None:
+    batch = [score(f"T{i}", 0.2 + i / 100, 100.0 * i) for i in range(20)]
+    store.record(batch)
+    again = store.record(batch)
+    assert (again.scores, again.opened) == (0, 0)
+    assert store.counts() == {"scores": 20, "exceptions": 20, "history": 20}
+
+
+_WRITER = """
+import sys, datetime as dt
+sys.path.insert(0, sys.argv[3])
+from tests.code.test_exception_store import score
+from serving.exception_store import ExceptionStore
+store = ExceptionStore(sys.argv[1])
+batch = [score(f"T{i}", 0.3, float(i), minutes=i % 7) for i in range(int(sys.argv[2]))]
+print("writing", flush=True)
+store.record(batch)
+print("done", flush=True)
+"""
+
+
+def test_a_run_killed_midway_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'exceptions.db'}"
+    root = str(Path(__file__).resolve().parents[2])
+    rows = 30_000
+    child = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, url, str(rows), root], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout.readline().strip() == "writing"
+    time.sleep(0.3)
+    child.send_signal(signal.SIGKILL)
+    out = child.communicate()[0]
+    assert "done" not in out, "the batch finished before it could be killed; use a larger one"
+    store = ExceptionStore(url)
+    assert store.counts() == {"scores": 0, "exceptions": 0, "history": 0}
+    for _ in range(2):  # the re-run, and a second one for good measure
+        done = subprocess.run(
+            [sys.executable, "-c", _WRITER, url, str(rows), root], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert store.counts() == {"scores": rows, "exceptions": rows, "history": rows}
