@@ -18,6 +18,7 @@ from pipelines.console import calibration_table, console, fail, progress_steps
 from pipelines.features_cmd import features_app
 from pipelines.ingest import write_sec_ftd
 from pipelines.model_cmd import evaluate_cmd, train_cmd
+from pipelines.queue_cmd import queue_cmd
 from pipelines.serve_cmd import serve_cmd
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.add_typer(features_app, name="features")
 app.command("train")(train_cmd)
 app.command("evaluate")(evaluate_cmd)
 app.command("serve")(serve_cmd)
+app.command("queue")(queue_cmd)
 
 DatasetDir = Annotated[
     Path, typer.Argument(help="dataset directory (one Parquet or CSV file per table)")

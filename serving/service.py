@@ -3,6 +3,7 @@
     POST /score    one or many trades -> probability, tier, cause, cost, reasons
     POST /explain  one trade -> the exact SHAP value of every feature
     POST /model    what is being served, and the last registry check
+    GET  /queue, GET /trades/{id}, POST /trades/{id}/status   the exception workflow
     GET  /healthz /livez /readyz /metrics   BentoML's own
 
 Start it with ``failcast serve``; ``bentoml build`` packages it (see bentofile.yaml).
@@ -29,8 +30,11 @@ from pydantic import AwareDatetime  # noqa: E402
 
 from features.reference import Reference  # noqa: E402
 from features.store import feature_store  # noqa: E402
+from serving.exception_store import ExceptionStore, ScoreRecord  # noqa: E402
 from serving.features import ServingFeatures  # noqa: E402
 from serving.model_store import champion_tag, load_served  # noqa: E402
+from serving.ops_api import ops  # noqa: E402
+from serving.recorder import ScoreRecorder  # noqa: E402
 from serving.schemas import Explanation, ModelInfo, ScoreResponse, Trade  # noqa: E402
 from serving.scorer import RiskTiers, Scorer  # noqa: E402
 
@@ -45,10 +49,13 @@ def _us(stamp: datetime | None) -> int | None:
     return None if stamp is None else int(stamp.timestamp() * 1_000_000)
 
 
+@bentoml.asgi_app(ops, path="/")
 @bentoml.service(name="failcast", workers=_settings.serve_workers, traffic={"timeout": 60})
 class Failcast:
     def __init__(self) -> None:
         self.settings = get_settings()
+        self.exceptions = ExceptionStore.from_settings(self.settings)
+        self.recorder = ScoreRecorder(self.exceptions)
         reference = Reference.load(self.settings)
         self.features = ServingFeatures(feature_store(self.settings), reference)
         self.scorer = self._scorer()
@@ -92,7 +99,15 @@ class Failcast:
                 f"trades: at most {self.settings.max_batch} trades per call "
                 f"(FAILCAST_MAX_BATCH), got {len(trades)}"
             )
-        return ScoreResponse(scores=self.scorer.score(trades, _us(as_of)))
+        scores = self.scorer.score(trades, _us(as_of))
+        self.recorder.submit(
+            [ScoreRecord.of(s, vars(t)) for s, t in zip(scores, trades, strict=True)]
+        )
+        return ScoreResponse(scores=scores)
+
+    @bentoml.on_shutdown
+    def _store_what_is_pending(self) -> None:
+        self.recorder.close()
 
     @bentoml.api(route="/explain")
     def explain(self, trade: Trade, as_of: AwareDatetime | None = None) -> Explanation:  # type: ignore[valid-type]
