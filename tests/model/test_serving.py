@@ -7,6 +7,7 @@ serving when the registry is gone."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import bentoml
@@ -221,7 +222,6 @@ def test_keeps_serving_when_the_registry_is_unreachable(
 def test_bentoml_build_packages_the_service_with_its_model(home: Settings, url: str) -> None:
     """With the champion in the store (the server put it there), `bentoml build` makes a
     Bento that holds the service code and that model."""
-    import json
     import os
     import subprocess
     import sys
@@ -245,3 +245,50 @@ def test_bentoml_build_packages_the_service_with_its_model(home: Settings, url: 
     served = httpx.post(f"{url}/model", json={}).json()["bento_model"]
     assert served in [m["tag"] for m in info["models"]]
     assert info["service"] == "serving.service:Failcast"
+
+
+def test_scores_land_in_the_queue_by_expected_cost(
+    home: Settings, url: str, trades: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every /score is stored; at-risk trades are queued, costliest first, and statuses move
+    with a history."""
+    as_of = (trades["execution_ts"].max() + pd.Timedelta(hours=2)).isoformat()
+    scores = httpx.post(
+        f"{url}/score", json={"trades": trade_records(trades), "as_of": as_of}, timeout=60
+    ).json()["scores"]
+    at_risk = {s["trade_id"] for s in scores if s["risk_tier"] != "LOW"}
+    queue = httpx.get(f"{url}/queue").raise_for_status().json()
+    assert {q["trade_id"] for q in queue} >= at_risk and at_risk
+    costs = [q["expected_cost"] for q in queue]
+    assert costs == sorted(costs, reverse=True)
+    top = queue[0]
+    assert top["team"] == top["reasons"][0]["team"] and top["action"]
+    assert len(httpx.get(f"{url}/queue", params={"capacity": 2}).json()) == min(2, len(queue))
+    one_team = httpx.get(f"{url}/queue", params={"team": top["team"]}).json()
+    assert {q["team"] for q in one_team} == {top["team"]}
+
+    trade_id = top["trade_id"]
+    change = {"status": "ACKNOWLEDGED", "actor": "ana", "note": "calling the agent"}
+    assert httpx.post(f"{url}/trades/{trade_id}/status", json=change).status_code == 200
+    detail = httpx.get(f"{url}/trades/{trade_id}").json()
+    assert detail["exception"]["status"] == "ACKNOWLEDGED"
+    assert [h["status"] for h in detail["history"]] == ["OPEN", "ACKNOWLEDGED"]
+    assert len(detail["trajectory"]) >= 2  # scored by the earlier tests too
+    resolved = {"status": "RESOLVED", "actor": "ana", "action_taken": "borrowed"}
+    assert httpx.post(f"{url}/trades/{trade_id}/status", json=resolved).status_code == 200
+    assert trade_id not in {q["trade_id"] for q in httpx.get(f"{url}/queue").json()}
+    closed = httpx.post(f"{url}/trades/{trade_id}/status", json=change)
+    assert closed.status_code == 409 and "cannot go from RESOLVED to ACKNOWLEDGED" in closed.text
+    assert httpx.get(f"{url}/trades/NOPE").status_code == 404
+
+    from typer.testing import CliRunner
+
+    from features.settings import get_settings
+    from pipelines.cli import app
+
+    monkeypatch.setenv("FAILCAST_HOME", str(home.home))
+    get_settings.cache_clear()
+    shown = CliRunner().invoke(app, ["queue", "--json"])
+    assert shown.exit_code == 0, shown.output
+    listed = [q["trade_id"] for q in json.loads(shown.output)]
+    assert listed == [q["trade_id"] for q in httpx.get(f"{url}/queue").json()]
