@@ -103,11 +103,17 @@ def run_demo() -> None:
     console.print("starting the BentoML service with the champion (failcast serve) ...")
     with running_server(settings) as url:
         scored, seconds = _score_sample(url, dataset)
+        queued = httpx.get(f"{url}/queue", timeout=30).raise_for_status().json()
     console.print(_scores_table(scored, url, seconds))
     console.print(_actions(scored), highlight=False)
     console.print(
-        "Start it yourself with [bold]failcast serve[/] (port "
-        f"{settings.serve_port}); POST /score, /explain, /model; GET /readyz, /metrics."
+        f"{len(queued)} at-risk trade(s) open in the exception queue "
+        f"({settings.exception_store}); list them with [bold]failcast queue[/]."
+    )
+    console.print(
+        "Start the service yourself with [bold]failcast serve[/] (port "
+        f"{settings.serve_port}): POST /score, /explain, /model; GET /queue, /trades/ID; "
+        "GET /readyz, /metrics."
     )
 
 

@@ -115,6 +115,7 @@ def test_demo_prints_the_calibration_table(monkeypatch: pytest.MonkeyPatch, tmp_
     assert "registered settlement-fail version 1 as champion" in result.output
     assert f"/score: {pipelines.demo.SAMPLE_TRADES} trades in" in result.output
     assert "LOW" in result.output or "MEDIUM" in result.output or "HIGH" in result.output
+    assert "open in the exception queue" in result.output
 
 
 def test_installed_console_script_runs() -> None:
