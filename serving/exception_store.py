@@ -21,11 +21,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from features.settings import Settings
 
 __all__ = [
+    "EXCEPTION_FIELDS",
     "ExceptionStore",
     "InvalidTransition",
     "Recorded",
     "ScoreRecord",
     "Status",
+    "as_dict",
 ]
 
 
@@ -172,6 +174,14 @@ _TRADE_FIELDS = [
     "settlement_market",
     "notional",
 ]
+EXCEPTION_FIELDS = [c.name for c in ExceptionRow.__table__.columns if c.name not in ("updated_at",)]
+"""What a queue entry shows: every column of an exception."""
+
+
+def as_dict(row: ExceptionRow) -> dict:
+    return {name: getattr(row, name) for name in EXCEPTION_FIELDS}
+
+
 _NO_REASON = {"action": "Review the trade's settlement set-up", "team": "Settlements"}
 
 
@@ -279,6 +289,11 @@ class ExceptionStore:
             query = query.limit(capacity)
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.scalars(query))
+
+    def get(self, trade_id: str) -> ExceptionRow | None:
+        """A trade's exception, whatever its status."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(ExceptionRow, trade_id)
 
     def trajectory(self, trade_id: str) -> list[ScoreRow]:
         """Every score of a trade, oldest first: its risk through its lifecycle."""

@@ -14,7 +14,7 @@ import bentoml
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from serving.exception_store import ExceptionStore, InvalidTransition, Status
+from serving.exception_store import ExceptionStore, InvalidTransition, Status, as_dict
 
 __all__ = ["ops"]
 
@@ -40,31 +40,6 @@ def _row(row: object, fields: list[str]) -> dict:
     return {name: getattr(row, name) for name in fields}
 
 
-_QUEUE_FIELDS = [
-    "trade_id",
-    "status",
-    "expected_cost",
-    "currency",
-    "fail_probability",
-    "risk_tier",
-    "predicted_cause",
-    "stage",
-    "team",
-    "action",
-    "action_taken",
-    "reasons",
-    "settlement_date",
-    "counterparty_id",
-    "instrument_id",
-    "desk_id",
-    "settlement_market",
-    "notional",
-    "model_version",
-    "scored_at",
-    "opened_at",
-]
-
-
 @ops.get("/queue")
 def queue(
     settlement_date: dt.date | None = None,
@@ -73,7 +48,7 @@ def queue(
 ) -> list[dict]:
     _flush()  # what was scored before this call is in the queue
     rows = _store().queue(settlement_date, team, capacity)
-    return [_row(r, _QUEUE_FIELDS) for r in rows]
+    return [as_dict(r) for r in rows]
 
 
 @ops.get("/trades/{trade_id}")
@@ -83,10 +58,10 @@ def trade(trade_id: str) -> dict:
     trajectory = store.trajectory(trade_id)
     if not trajectory:
         raise HTTPException(404, f"trade_id {trade_id!r}: never scored")
-    found = [r for r in store.queue() if r.trade_id == trade_id]
+    exception = store.get(trade_id)
     return {
         "trade_id": trade_id,
-        "exception": _row(found[0], _QUEUE_FIELDS) if found else None,
+        "exception": as_dict(exception) if exception else None,
         "trajectory": [
             _row(s, ["scored_at", "stage", "fail_probability", "risk_tier", "expected_cost"])
             for s in trajectory

@@ -163,3 +163,11 @@ def test_a_run_killed_midway_loses_and_duplicates_nothing(tmp_path: Path) -> Non
         )
         assert done.returncode == 0, done.stderr[-2000:]
     assert store.counts() == {"scores": rows, "exceptions": rows, "history": rows}
+
+
+def test_an_exception_is_found_whatever_its_status(store: ExceptionStore) -> None:
+    store.record([score("T1", 0.30, 500.0)])
+    store.transition("T1", Status.RESOLVED, actor="ana", action_taken="borrowed")
+    found = store.get("T1")
+    assert (found.status, found.action_taken) == ("RESOLVED", "borrowed")
+    assert store.get("T2") is None

@@ -277,6 +277,7 @@ def test_scores_land_in_the_queue_by_expected_cost(
     resolved = {"status": "RESOLVED", "actor": "ana", "action_taken": "borrowed"}
     assert httpx.post(f"{url}/trades/{trade_id}/status", json=resolved).status_code == 200
     assert trade_id not in {q["trade_id"] for q in httpx.get(f"{url}/queue").json()}
+    assert httpx.get(f"{url}/trades/{trade_id}").json()["exception"]["status"] == "RESOLVED"
     closed = httpx.post(f"{url}/trades/{trade_id}/status", json=change)
     assert closed.status_code == 409 and "cannot go from RESOLVED to ACKNOWLEDGED" in closed.text
     assert httpx.get(f"{url}/trades/NOPE").status_code == 404
