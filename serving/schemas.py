@@ -37,6 +37,7 @@ __all__ = [
     "Trade",
     "TradeScore",
     "columns_of",
+    "epoch_us",
 ]
 
 RiskTier = Literal["HIGH", "MEDIUM", "LOW"]
@@ -113,14 +114,14 @@ def columns_of(trades: Sequence[BaseModel]) -> tuple[dict[str, np.ndarray], dict
     names = [c.name for c in TABLES["trades"].columns if c.name != "execution_ts"]
     columns = {n: np.array([getattr(t, n) for t in trades], dtype=object) for n in names}
     columns["execution_us"] = np.array(
-        [_us(t.execution_ts) for t in trades],  # type: ignore[attr-defined]
+        [epoch_us(t.execution_ts) for t in trades],  # type: ignore[attr-defined]
         dtype=np.int64,
     )
     states = [t.lifecycle or _NO_LIFECYCLE for t in trades]  # type: ignore[attr-defined]
     lifecycle = {
         field: np.array(
             [
-                np.nan if (at := getattr(s, f"{event.lower()}_ts")) is None else _us(at) / 1e6
+                np.nan if (at := getattr(s, f"{event.lower()}_ts")) is None else epoch_us(at) / 1e6
                 for s in states
             ]
         )
@@ -130,7 +131,8 @@ def columns_of(trades: Sequence[BaseModel]) -> tuple[dict[str, np.ndarray], dict
     return columns, lifecycle
 
 
-def _us(stamp: dt.datetime) -> int:
+def epoch_us(stamp: dt.datetime) -> int:
+    """An aware instant as integer microseconds since the epoch, exactly."""
     delta = stamp - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 

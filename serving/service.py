@@ -35,7 +35,13 @@ from serving.features import ServingFeatures  # noqa: E402
 from serving.model_store import champion_tag, load_served  # noqa: E402
 from serving.ops_api import ops  # noqa: E402
 from serving.recorder import ScoreRecorder  # noqa: E402
-from serving.schemas import Explanation, ModelInfo, ScoreResponse, Trade  # noqa: E402
+from serving.schemas import (  # noqa: E402
+    Explanation,
+    ModelInfo,
+    ScoreResponse,
+    Trade,
+    epoch_us,
+)
 from serving.scorer import RiskTiers, Scorer  # noqa: E402
 
 log = logging.getLogger("failcast.service")
@@ -46,7 +52,7 @@ class BatchTooLarge(BentoMLException):
 
 
 def _us(stamp: datetime | None) -> int | None:
-    return None if stamp is None else int(stamp.timestamp() * 1_000_000)
+    return None if stamp is None else epoch_us(stamp)
 
 
 @bentoml.asgi_app(ops, path="/")
