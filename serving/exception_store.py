@@ -287,8 +287,7 @@ class ExceptionStore:
         query = query.order_by(ExceptionRow.expected_cost.desc(), ExceptionRow.trade_id)
         if capacity is not None:
             query = query.limit(capacity)
-        with Session(self.engine, expire_on_commit=False) as session:
-            return list(session.scalars(query))
+        return self._all(query)
 
     def get(self, trade_id: str) -> ExceptionRow | None:
         """A trade's exception, whatever its status."""
@@ -302,8 +301,7 @@ class ExceptionStore:
             .where(ScoreRow.trade_id == trade_id)
             .order_by(ScoreRow.scored_at, ScoreRow.id)
         )
-        with Session(self.engine, expire_on_commit=False) as session:
-            return list(session.scalars(query))
+        return self._all(query)
 
     def history(self, trade_id: str) -> list[HistoryRow]:
         query = (
@@ -311,6 +309,9 @@ class ExceptionStore:
             .where(HistoryRow.trade_id == trade_id)
             .order_by(HistoryRow.at, HistoryRow.id)
         )
+        return self._all(query)
+
+    def _all(self, query: sa.Select) -> list:
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.scalars(query))
 

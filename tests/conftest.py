@@ -109,3 +109,22 @@ def training_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from features.contract import write_dataset
 
     return write_dataset(simulate(TRAINING_WORLD), tmp_path_factory.mktemp("training") / "world")
+
+
+@pytest.fixture()
+def postgres_url():
+    """A database of this test's own on the real PostgreSQL server (SQLAlchemy URL), dropped
+    afterwards; the test skips, saying why, when no server answers."""
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    name = f"failcast_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL server at 127.0.0.1:5432 ({exc})")
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

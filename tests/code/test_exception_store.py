@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -53,23 +52,11 @@ def score(
 def store(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'exceptions.db'}"
-        yield ExceptionStore(url)
-        return
-    psycopg = pytest.importorskip("psycopg")
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    name = f"failcast_exceptions_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at 127.0.0.1:5432 ({exc})")
-    opened = ExceptionStore(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    try:
-        yield opened
-    finally:
-        opened.close()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    else:
+        url = request.getfixturevalue("postgres_url")
+    opened = ExceptionStore(url)
+    yield opened
+    opened.close()
 
 
 def test_at_risk_trades_open_exceptions_queued_by_expected_cost(store: ExceptionStore) -> None:

@@ -194,36 +194,16 @@ def test_model_analysis_notebook_runs_against_the_champion(
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the SHAP dependence plots
 
 
-@pytest.fixture()
-def postgres_mlflow_url():
-    """A database of this test's own on the real PostgreSQL server, dropped afterwards."""
-    import uuid
-
-    psycopg = pytest.importorskip("psycopg")
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    name = f"failcast_mlflow_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at 127.0.0.1:5432 ({exc})")
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
 def test_mlflow_on_postgresql_tracks_and_registers(
-    tmp_path: Path, training_dir: Path, postgres_mlflow_url: str
+    tmp_path: Path, training_dir: Path, postgres_url: str
 ) -> None:
-    settings = _settings(tmp_path / "home").model_copy(
-        update={"mlflow_tracking_uri": postgres_mlflow_url}
-    )
+    settings = _settings(tmp_path / "home").model_copy(update={"mlflow_tracking_uri": postgres_url})
     result = train(training_dir, settings, TrainConfig(**SPLIT, params=WEAK))
-    client = mlflow.MlflowClient(postgres_mlflow_url)
+    client = mlflow.MlflowClient(postgres_url)
     assert client.get_run(result.run_id).data.params["gate.decision"] == CHAMPION
     version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     assert str(version.version) == result.version
     assert not (settings.home / "mlflow.db").exists()  # nothing fell back to SQLite
-    mlflow.set_tracking_uri(postgres_mlflow_url)
+    mlflow.set_tracking_uri(postgres_url)
     model = load_fail_model(f"models:/{MODEL_NAME}@{CHAMPION}")
     assert model.features and model.meta["trees"] >= 1
