@@ -23,7 +23,7 @@ from features.reference import (
     FACTS_TABLE,
     HOLIDAYS_TABLE,
     MANIFEST,
-    PUSHED_OUTCOMES_TABLE,
+    PUSHED_TABLES,
     SSI_CHANGES_TABLE,
     tables_dir,
 )
@@ -148,7 +148,7 @@ def build_features(
         dataset["ssi"][["counterparty_id", "valid_from_ts"]], preserve_index=False
     )
     # A new build supersedes every push since the last one.
-    write_parquet_files(files, out, remove=[f"{PUSHED_OUTCOMES_TABLE}.parquet"])
+    write_parquet_files(files, out, remove=[f"{table}.parquet" for table in PUSHED_TABLES])
     horizon = pd.Timestamp(facts.horizon_us, unit="us", tz="UTC").to_pydatetime()
     seconds["write"] = time.perf_counter() - t2
 

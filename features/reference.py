@@ -22,8 +22,11 @@ from features.settings import Settings
 __all__ = [
     "FACTS_TABLE",
     "HOLIDAYS_TABLE",
+    "LIVE_FACTS_TABLE",
     "MANIFEST",
     "PUSHED_OUTCOMES_TABLE",
+    "PUSHED_SSI_TABLE",
+    "PUSHED_TABLES",
     "SSI_CHANGES_TABLE",
     "Reference",
     "tables_dir",
@@ -34,6 +37,10 @@ HOLIDAYS_TABLE = "holidays"
 FACTS_TABLE = "trade_facts"  # per-trade facts, to recompute counterparty rows on a push
 SSI_CHANGES_TABLE = "ssi_changes"
 PUSHED_OUTCOMES_TABLE = "pushed_outcomes"  # outcomes pushed since the build, cumulative
+LIVE_FACTS_TABLE = "live_facts"  # facts of trades scored live, added when their outcome arrives
+PUSHED_SSI_TABLE = "pushed_ssi_changes"  # SSI versions pushed since the build
+PUSHED_TABLES = (PUSHED_OUTCOMES_TABLE, LIVE_FACTS_TABLE, PUSHED_SSI_TABLE)
+"""What pushes add between builds; a new build supersedes them all."""
 MANIFEST = "manifest.json"
 UNKNOWN_KEY = ""
 """Stands for an unknown entity in a join key: matches no stored row."""
@@ -93,18 +100,29 @@ class Reference:
         return dict(zip(frame["instrument_id"].tolist(), names.tolist(), strict=True))
 
     def trade_facts(self) -> TradeFacts:
-        """The build's trade facts with every outcome pushed since applied."""
-        frame = self._read(FACTS_TABLE, None)
-        facts = TradeFacts.from_frame(frame, int(self.manifest["horizon_us"]))
+        """The build's trade facts, and those of trades scored live since, with every
+        outcome pushed since applied."""
+        horizon = int(self.manifest["horizon_us"])
+        facts = TradeFacts.from_frame(self._read(FACTS_TABLE, None), horizon)
+        live = self.pushed(LIVE_FACTS_TABLE)
+        if not live.empty:
+            facts = facts.extended(TradeFacts.from_frame(live, horizon))
         pushed = self.pushed_outcomes()
         return facts if pushed.empty else facts.with_outcomes(pushed)
 
-    def pushed_outcomes(self) -> pd.DataFrame:
-        path = self.directory / f"{PUSHED_OUTCOMES_TABLE}.parquet"
+    def pushed(self, table: str) -> pd.DataFrame:
+        """Rows a push added since the build (empty if none)."""
+        path = self.directory / f"{table}.parquet"
         return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
+    def pushed_outcomes(self) -> pd.DataFrame:
+        return self.pushed(PUSHED_OUTCOMES_TABLE)
+
     def ssi_changes(self) -> pd.DataFrame:
-        return self._read(SSI_CHANGES_TABLE, None)
+        """When each SSI version took effect, per counterparty: the build's and pushed ones."""
+        changes = self._read(SSI_CHANGES_TABLE, None)
+        pushed = self.pushed(PUSHED_SSI_TABLE)
+        return changes if pushed.empty else pd.concat([changes, pushed], ignore_index=True)
 
     def known_accounts(self) -> set[str]:
         return set(self._read(FACTS_TABLE, ["account_id"])["account_id"].unique())

@@ -59,6 +59,15 @@ class TradeFacts:
         columns = {f.name: frame[f.name].to_numpy() for f in fields(cls) if f.name != "horizon_us"}
         return cls(**columns, horizon_us=horizon_us)
 
+    def extended(self, other: TradeFacts) -> TradeFacts:
+        """These facts followed by ``other``'s (trades this set does not hold)."""
+        columns = {
+            f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)])
+            for f in fields(self)
+            if f.name != "horizon_us"
+        }
+        return TradeFacts(**columns, horizon_us=max(self.horizon_us, other.horizon_us))
+
     def with_outcomes(self, outcomes: pd.DataFrame) -> TradeFacts:
         """These facts with settled/failed outcomes applied (trade ids must be known)."""
         row = pd.Index(self.trade_id).get_indexer(outcomes["trade_id"])

@@ -12,9 +12,10 @@ __all__ = ["PUSHED_VIEWS", "Sources", "feature_sources", "table_path"]
 PUSHED_VIEWS = {
     "counterparty_history": "counterparty_outcomes_push",
     "position": "position_push",
+    "ssi_state": "ssi_push",
 }
 """Views refreshed online during the day: counterparty features as settlement outcomes arrive,
-positions as inventory moves."""
+positions as inventory moves, SSIs as counterparties change them."""
 
 
 def table_path(tables_dir: Path, view: str) -> Path:
