@@ -66,6 +66,22 @@ def penalty_cost(
     return np.asarray(notional, float) * schedule.daily_rate(asset_class, adv) * days_late
 
 
+REPORTING_CURRENCY = "USD"
+USD_PER_UNIT: Mapping[str, float] = MappingProxyType(
+    {"USD": 1.0, "CAD": 0.73, "GBP": 1.27, "EUR": 1.08, "JPY": 0.0067}
+)
+"""Indicative rates into the reporting currency: enough to rank trades in different
+currencies on one queue, not to book anything."""
+
+
+def in_reporting_currency(amount: np.ndarray | float, currency: np.ndarray | str) -> np.ndarray:
+    """Amounts in their currencies, in the reporting currency (NaN for an unknown one)."""
+    rates = np.array(
+        [USD_PER_UNIT.get(c, np.nan) for c in np.atleast_1d(np.asarray(currency, dtype=object))]
+    )
+    return np.asarray(amount, dtype=float) * (rates if np.ndim(currency) else rates[0])
+
+
 DEFAULT_DAYS_LATE = 2.0
 """Expected business days late of a fail when the model carries no estimate of its own."""
 ALL_CLASSES = "ALL"

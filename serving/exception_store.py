@@ -1,10 +1,14 @@
-"""The exception store: every score, and one exception per at-risk trade with its status,
-owning team, action taken and history (SQLAlchemy; a SQLite file under the project home by
-default, PostgreSQL by URL).
+"""The exception store: every score, every scored trade with its lifecycle so far (what
+re-scoring needs), and one exception per at-risk trade with its status, owning team, action
+taken and history (SQLAlchemy; a SQLite file under the project home by default, PostgreSQL by
+URL).
 
-Writes are transactional and idempotent: a batch of scores lands whole or not at all, and a
-score already stored (same trade, instant and model version) is never stored twice, so a run
-killed midway is simply run again.
+Writes are transactional and idempotent: a batch of scores and trade updates lands whole or
+not at all, and a score already stored (same trade, instant and model version) is never stored
+twice, so a run killed midway is simply run again.
+
+An exception leaves the queue when its trade settles or fails, when someone resolves it, or
+when a later score finds the trade no longer at risk (resolved by failcast, with the score).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column
 
 from features.settings import Settings
+from serving.costs import in_reporting_currency
+from serving.trades import merge_lifecycles, stored_trade
 
 __all__ = [
     "EXCEPTION_FIELDS",
@@ -27,6 +33,7 @@ __all__ = [
     "Recorded",
     "ScoreRecord",
     "Status",
+    "TradeUpdate",
     "as_dict",
 ]
 
@@ -73,6 +80,7 @@ class ScoreRow(_Base):
     predicted_cause: Mapped[str] = mapped_column(sa.String(32))
     expected_cost: Mapped[float]
     currency: Mapped[str] = mapped_column(sa.String(3))
+    expected_cost_usd: Mapped[float]
     reasons: Mapped[list] = mapped_column(sa.JSON)
 
 
@@ -99,9 +107,29 @@ class ExceptionRow(_Base):
     fail_probability: Mapped[float]
     risk_tier: Mapped[str] = mapped_column(sa.String(8))
     predicted_cause: Mapped[str] = mapped_column(sa.String(32))
-    expected_cost: Mapped[float] = mapped_column(index=True)
+    expected_cost: Mapped[float]
     currency: Mapped[str] = mapped_column(sa.String(3))
+    expected_cost_usd: Mapped[float] = mapped_column(index=True)  # what the queue ranks by
     reasons: Mapped[list] = mapped_column(sa.JSON)
+
+
+class TradeRow(_Base):
+    """A scored trade, kept so that an event can have it scored again."""
+
+    __tablename__ = "trades"
+    __table_args__ = (sa.Index("ix_trades_open_account", "outcome", "account_id", "instrument_id"),)
+
+    trade_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    counterparty_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    account_id: Mapped[str] = mapped_column(sa.String(64))
+    instrument_id: Mapped[str] = mapped_column(sa.String(64))
+    settlement_market: Mapped[str] = mapped_column(sa.String(8))
+    settlement_date: Mapped[dt.date] = mapped_column(sa.Date)
+    payload: Mapped[dict] = mapped_column(sa.JSON)  # the contract's fields
+    lifecycle: Mapped[dict] = mapped_column(sa.JSON)
+    outcome: Mapped[str | None] = mapped_column(sa.String(16))  # SETTLED, FAILED, CANCELLED
+    fail_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
 class HistoryRow(_Base):
@@ -135,26 +163,46 @@ class ScoreRecord:
     desk_id: str
     settlement_market: str
     notional: float
+    trade: object = None  # the scored ``Trade``, kept for re-scoring (None: not kept)
+
+    @property
+    def expected_cost_usd(self) -> float:
+        return float(in_reporting_currency(self.expected_cost, self.currency))
 
     @property
     def at_risk(self) -> bool:
         return self.risk_tier != "LOW"
 
     @classmethod
-    def of(cls, score: Mapping, trade: Mapping) -> ScoreRecord:
-        """From a ``/score`` result and the trade it scored (contract fields)."""
+    def of(cls, score: Mapping, trade: object) -> ScoreRecord:
+        """From a ``/score`` result and the ``Trade`` it scored."""
         stamp = score["scored_at"]
         return cls(
-            **{name: score[name] for name in _EXCEPTION_SCORE_FIELDS if name != "scored_at"},
+            **{name: score[name] for name in _EXCEPTION_SCORE_FIELDS if name in _GIVEN},
             scored_at=stamp
             if isinstance(stamp, dt.datetime)
             else dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")),
             trade_id=score["trade_id"],
-            **{name: trade[name] for name in _TRADE_FIELDS},
+            **{name: getattr(trade, name) for name in _TRADE_FIELDS},
+            trade=trade,
         )
 
 
+@dataclass(frozen=True)
+class TradeUpdate:
+    """What an event changed about a stored trade: its lifecycle, or its final outcome."""
+
+    trade_id: str
+    at: dt.datetime
+    lifecycle: dict | None = None  # replaces the stored lifecycle
+    outcome: str | None = None  # SETTLED, FAILED or CANCELLED: closes the trade
+    fail_reason: str | None = None
+    note: str = ""
+
+
 _SCORE_FIELDS = [c.name for c in ScoreRow.__table__.columns if c.name != "id"]
+_CLOSING = {"SETTLED": Status.SETTLED, "FAILED": Status.FAILED, "CANCELLED": Status.RESOLVED}
+"""Exception status once the trade's outcome is known (a cancelled trade needs no work)."""
 _EXCEPTION_SCORE_FIELDS = [
     "scored_at",
     "stage",
@@ -164,8 +212,12 @@ _EXCEPTION_SCORE_FIELDS = [
     "predicted_cause",
     "expected_cost",
     "currency",
+    "expected_cost_usd",
     "reasons",
 ]
+_GIVEN = set(_EXCEPTION_SCORE_FIELDS) - {"scored_at", "expected_cost_usd"}
+"""Score fields a ``/score`` result gives as they are."""
+_TRADE_KEYS = ["counterparty_id", "account_id", "instrument_id", "settlement_market"]
 _TRADE_FIELDS = [
     "settlement_date",
     "counterparty_id",
@@ -190,6 +242,7 @@ class Recorded:
     scores: int  # new score rows (a score stored before is not counted again)
     opened: int  # exceptions opened
     updated: int  # open exceptions given a newer score
+    closed: int = 0  # exceptions closed: the trade settled, failed, was cancelled or is safe
 
 
 class ExceptionStore:
@@ -205,32 +258,171 @@ class ExceptionStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    def record(self, scores: Sequence[ScoreRecord], now: dt.datetime | None = None) -> Recorded:
-        """Store a batch of scores and open or refresh the exceptions of at-risk trades, in
-        one transaction."""
+    def record(
+        self,
+        scores: Sequence[ScoreRecord],
+        now: dt.datetime | None = None,
+        updates: Sequence[TradeUpdate] = (),
+    ) -> Recorded:
+        """Store a batch of scores and trade updates, open or refresh the exceptions of
+        at-risk trades and close those no longer at risk or decided, in one transaction."""
         now = now or dt.datetime.now(dt.UTC)
         with Session(self.engine) as session, session.begin():
+            self._keep_trades(session, scores, updates, now)
             new = self._insert_scores(session, scores)
-            opened = updated = 0
-            latest = _latest_per_trade(s for s in scores if s.at_risk)
+            latest = _latest_per_trade(scores)
+            ids = list(latest.keys() | {u.trade_id for u in updates})
             found = {
                 row.trade_id: row
                 for row in session.scalars(
-                    sa.select(ExceptionRow).where(ExceptionRow.trade_id.in_(list(latest)))
+                    sa.select(ExceptionRow).where(ExceptionRow.trade_id.in_(ids))
                 )
             }
+            decided, closed = _close_decided(session, found, updates, now)
+            opened = updated = 0
             for trade_id, score in latest.items():
                 row = found.get(trade_id)
                 if row is None:
-                    session.add(_new_exception(score, now))
-                    session.add(_history(trade_id, now, Status.OPEN, "failcast", _opened(score)))
-                    opened += 1
+                    if score.at_risk and trade_id not in decided:
+                        session.add(_new_exception(score, now))
+                        session.add(
+                            _history(trade_id, now, Status.OPEN, "failcast", _opened(score))
+                        )
+                        opened += 1
                 elif row.status in ACTIVE and _aware(row.scored_at) <= score.scored_at:
                     for name in _EXCEPTION_SCORE_FIELDS:
                         setattr(row, name, getattr(score, name))
                     row.updated_at = now
                     updated += 1
-        return Recorded(new, opened, updated)
+                    if not score.at_risk:
+                        row.status = Status.RESOLVED.value
+                        session.add(
+                            _history(trade_id, now, Status.RESOLVED, "failcast", _safe(score))
+                        )
+                        closed += 1
+        return Recorded(new, opened, updated, closed)
+
+    def _keep_trades(
+        self,
+        session: Session,
+        scores: Sequence[ScoreRecord],
+        updates: Sequence[TradeUpdate],
+        now: dt.datetime,
+    ) -> None:
+        """Keep each scored trade (its latest fields, every lifecycle step seen) and apply
+        the updates."""
+        kept = {s.trade_id: stored_trade(s.trade) for s in scores if s.trade is not None}
+        ids = list(kept.keys() | {u.trade_id for u in updates})
+        if not ids:
+            return
+        rows = {
+            r.trade_id: r
+            for r in session.scalars(sa.select(TradeRow).where(TradeRow.trade_id.in_(ids)))
+        }
+        for trade_id, (payload, lifecycle) in kept.items():
+            row = rows.get(trade_id)
+            if row is None:
+                rows[trade_id] = row = TradeRow(
+                    trade_id=trade_id,
+                    **{k: payload[k] for k in _TRADE_KEYS},
+                    settlement_date=dt.date.fromisoformat(payload["settlement_date"]),
+                    payload=payload,
+                    lifecycle=merge_lifecycles(lifecycle, {}),
+                    outcome=None,
+                    fail_reason=None,
+                    updated_at=now,
+                )
+                session.add(row)
+            else:
+                row.payload = payload
+                row.lifecycle = merge_lifecycles(row.lifecycle, lifecycle)
+                row.updated_at = now
+        for update in updates:
+            row = rows.get(update.trade_id)
+            if row is None:
+                continue  # an outcome of a trade never scored: nothing kept to update
+            if update.lifecycle is not None:
+                row.lifecycle = merge_lifecycles(row.lifecycle, update.lifecycle)
+            if update.outcome is not None:
+                row.outcome, row.fail_reason = update.outcome, update.fail_reason
+            row.updated_at = now
+
+    def trades(self, trade_ids: Iterable[str]) -> list[TradeRow]:
+        """The stored trades among ``trade_ids``."""
+        return self._all(sa.select(TradeRow).where(TradeRow.trade_id.in_(list(trade_ids))))
+
+    def latest_probability(self, trade_ids: Iterable[str]) -> dict[str, float]:
+        """Each trade's latest stored fail probability."""
+        latest = (
+            sa.select(ScoreRow.trade_id, sa.func.max(ScoreRow.scored_at).label("at"))
+            .where(ScoreRow.trade_id.in_(list(trade_ids)))
+            .group_by(ScoreRow.trade_id)
+            .subquery()
+        )
+        query = sa.select(ScoreRow.trade_id, ScoreRow.fail_probability).join(
+            latest, (ScoreRow.trade_id == latest.c.trade_id) & (ScoreRow.scored_at == latest.c.at)
+        )
+        with Session(self.engine) as session:
+            return {trade_id: p for trade_id, p in session.execute(query)}
+
+    def book(self, first: dt.date, last: dt.date) -> list[dict]:
+        """Every stored trade settling from ``first`` to ``last``: its fields, its latest
+        score, its outcome and its exception's status (None if it never had one)."""
+        other = aliased(ScoreRow)
+        newest = (  # the trade's latest scoring instant
+            sa.select(sa.func.max(other.scored_at))
+            .where(other.trade_id == TradeRow.trade_id)
+            .scalar_subquery()
+        )
+        query = (
+            sa.select(TradeRow, ScoreRow, ExceptionRow.status)
+            .join(ScoreRow, ScoreRow.trade_id == TradeRow.trade_id)
+            .outerjoin(ExceptionRow, ExceptionRow.trade_id == TradeRow.trade_id)
+            .where(TradeRow.settlement_date.between(first, last), ScoreRow.scored_at == newest)
+            .order_by(TradeRow.trade_id, ScoreRow.id.desc())  # the newest row among ties
+        )
+        out: dict[str, dict] = {}
+        with Session(self.engine) as session:
+            for trade, score, status in session.execute(query):
+                if trade.trade_id in out:
+                    continue
+                out[trade.trade_id] = {
+                    **{name: getattr(score, name) for name in _SCORE_FIELDS},
+                    "scored_at": _aware(score.scored_at),
+                    "desk_id": trade.payload["desk_id"],
+                    "counterparty_id": trade.counterparty_id,
+                    "instrument_id": trade.instrument_id,
+                    "settlement_market": trade.settlement_market,
+                    "settlement_date": trade.settlement_date,
+                    "notional": trade.payload["notional"],
+                    "payload": trade.payload,
+                    "lifecycle": trade.lifecycle,
+                    "outcome": trade.outcome,
+                    "fail_reason": trade.fail_reason,
+                    "status": status,
+                }
+        return list(out.values())
+
+    def undecided(
+        self,
+        counterparty_id: Iterable[str] | None = None,
+        positions: Iterable[tuple[str, str]] | None = None,
+        ssi: Iterable[tuple[str, str]] | None = None,
+    ) -> list[TradeRow]:
+        """Stored trades with no outcome yet, of these counterparties, (account,
+        instrument) positions or (counterparty, settlement market) SSIs."""
+        query = sa.select(TradeRow).where(TradeRow.outcome.is_(None))
+        if counterparty_id is not None:
+            query = query.where(TradeRow.counterparty_id.in_(list(counterparty_id)))
+        if positions is not None:
+            query = query.where(
+                sa.tuple_(TradeRow.account_id, TradeRow.instrument_id).in_(list(positions))
+            )
+        if ssi is not None:
+            query = query.where(
+                sa.tuple_(TradeRow.counterparty_id, TradeRow.settlement_market).in_(list(ssi))
+            )
+        return self._all(query)
 
     def _insert_scores(self, session: Session, scores: Sequence[ScoreRecord]) -> int:
         if not scores:
@@ -278,13 +470,13 @@ class ExceptionStore:
         team: str | None = None,
         capacity: int | None = None,
     ) -> list[ExceptionRow]:
-        """Open and acknowledged exceptions, largest expected cost first."""
+        """Open and acknowledged exceptions, largest expected cost (in USD) first."""
         query = sa.select(ExceptionRow).where(ExceptionRow.status.in_([s.value for s in ACTIVE]))
         if settlement_date is not None:
             query = query.where(ExceptionRow.settlement_date == settlement_date)
         if team is not None:
             query = query.where(ExceptionRow.team == team)
-        query = query.order_by(ExceptionRow.expected_cost.desc(), ExceptionRow.trade_id)
+        query = query.order_by(ExceptionRow.expected_cost_usd.desc(), ExceptionRow.trade_id)
         if capacity is not None:
             query = query.limit(capacity)
         return self._all(query)
@@ -323,8 +515,33 @@ class ExceptionStore:
                     ("scores", ScoreRow),
                     ("exceptions", ExceptionRow),
                     ("history", HistoryRow),
+                    ("trades", TradeRow),
                 )
             }
+
+
+def _close_decided(
+    session: Session,
+    found: dict[str, ExceptionRow],
+    updates: Sequence[TradeUpdate],
+    now: dt.datetime,
+) -> tuple[set[str], int]:
+    """Close the exceptions of trades whose outcome arrived; returns the decided trades and
+    how many exceptions were closed."""
+    decided, closed = set(), 0
+    for update in updates:
+        if update.outcome is None:
+            continue
+        decided.add(update.trade_id)
+        row = found.get(update.trade_id)
+        status = _CLOSING[update.outcome]
+        if row is None or status not in TRANSITIONS[Status(row.status)]:
+            continue
+        row.status, row.updated_at = status.value, now
+        note = update.note or f"trade {update.outcome.lower()} ({update.at:%Y-%m-%d %H:%M} UTC)"
+        session.add(_history(update.trade_id, now, status, "failcast", note))
+        closed += 1
+    return decided, closed
 
 
 def _latest_per_trade(scores: Iterable[ScoreRecord]) -> dict[str, ScoreRecord]:
@@ -353,6 +570,13 @@ def _opened(score: ScoreRecord) -> str:
     return (
         f"opened at {score.stage}: P(fail) {score.fail_probability:.1%}, expected cost "
         f"{score.expected_cost:,.2f} {score.currency}"
+    )
+
+
+def _safe(score: ScoreRecord) -> str:
+    return (
+        f"no longer at risk at {score.stage}: P(fail) {score.fail_probability:.1%}, expected "
+        f"cost {score.expected_cost:,.2f} {score.currency}"
     )
 
 

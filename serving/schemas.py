@@ -37,6 +37,7 @@ __all__ = [
     "Trade",
     "TradeScore",
     "columns_of",
+    "contract_model",
     "epoch_us",
 ]
 
@@ -85,9 +86,11 @@ class Lifecycle(BaseModel):
 _NO_LIFECYCLE = Lifecycle()
 
 
-class _TradeBase(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+
+class _TradeBase(_Strict):
     @model_validator(mode="after")
     def _dates_in_order(self) -> _TradeBase:
         if self.settlement_date < self.trade_date:  # type: ignore[attr-defined]
@@ -98,12 +101,25 @@ class _TradeBase(BaseModel):
         return self
 
 
-Trade = create_model(
+def contract_model(
+    name: str, table: str, doc: str, base: type[BaseModel] | None = None, **extra: Any
+) -> type[BaseModel]:
+    """A request model with the fields of a contract table (types, enumerations, bounds)."""
+    return create_model(  # type: ignore[call-overload]
+        name,
+        __base__=base or _Strict,
+        __doc__=doc,
+        **{c.name: _field(c) for c in TABLES[table].columns},
+        **extra,
+    )
+
+
+Trade = contract_model(
     "Trade",
-    __base__=_TradeBase,
-    __doc__="One executed trade, as the raw-data contract's trades table defines it, plus "
-    "its lifecycle so far.",
-    **{c.name: _field(c) for c in TABLES["trades"].columns},
+    "trades",
+    "One executed trade, as the raw-data contract's trades table defines it, plus its "
+    "lifecycle so far.",
+    _TradeBase,
     lifecycle=(Lifecycle | None, Field(None, description="lifecycle so far (default: none)")),
 )
 
@@ -154,6 +170,9 @@ class TradeScore(BaseModel):
     predicted_cause: str = Field(description="most likely cause if it fails")
     expected_cost: float = Field(description="P(fail) × notional × penalty rate × days late")
     currency: str = Field(description="currency of expected_cost (the trade's)")
+    expected_cost_usd: float = Field(
+        description="expected_cost in USD at indicative rates: what the queue ranks by"
+    )
     reasons: list[ReasonOut]
     cold_start: list[Literal["counterparty", "instrument"]] = Field(
         description="entities the feature store has never seen: scored with missing history"

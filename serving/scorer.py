@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel
 
+from features.settings import Settings
 from features.stages import stage_at
-from serving.costs import CostModel
+from serving.costs import CostModel, in_reporting_currency
 from serving.explain import PARALLEL_MIN_ROWS, TreeExplainer
 from serving.features import FeatureVectors, ServingFeatures
 from serving.model_store import ServedModel
@@ -20,6 +21,9 @@ from serving.reasons import REASONS, top_reasons
 from serving.schemas import columns_of
 
 __all__ = ["RiskTiers", "Scored", "Scorer"]
+
+AsOf = int | np.ndarray | None
+"""Scoring instant(s), µs since the epoch (never before each trade's execution)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Scored:
     contributions: np.ndarray  # n × (features + 1), last column the base value
     cause: np.ndarray
     cost: np.ndarray
+    cost_usd: np.ndarray  # in the reporting currency, to rank across currencies
     stage: np.ndarray
     scored_at_us: np.ndarray
 
@@ -68,7 +73,22 @@ class Scorer:
         self.costs = CostModel(days_late=days_late) if days_late else CostModel()
         self._columns = [features.names.index(f) for f in model.features]
 
-    def run(self, trades: Sequence[BaseModel], as_of_us: int | None = None) -> Scored:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Scorer:
+        """The served champion over the configured feature store, outside the service."""
+        from features.reference import Reference
+        from features.store import feature_store
+        from serving.model_store import load_served
+
+        reference = Reference.load(settings)
+        return cls(
+            load_served(settings),
+            ServingFeatures(feature_store(settings), reference),
+            RiskTiers(settings.risk_high, settings.risk_medium),
+            settings.reasons_per_trade,
+        )
+
+    def run(self, trades: Sequence[BaseModel], as_of_us: AsOf = None) -> Scored:
         columns, lifecycle = columns_of(trades)
         now = as_of_us if as_of_us is not None else time.time_ns() // 1000
         scoring = np.maximum(columns["execution_us"], now)
@@ -88,11 +108,15 @@ class Scorer:
             vectors.asset_class,
             vectors.column("avg_daily_volume"),
         )
+        cost_usd = in_reporting_currency(cost, columns["currency"])
         stage = stage_at(scoring, vectors.stage_starts)
-        return Scored(vectors, x, probability, raw, contributions, cause, cost, stage, scoring)
+        return Scored(
+            vectors, x, probability, raw, contributions, cause, cost, cost_usd, stage, scoring
+        )
 
-    def score(self, trades: Sequence[BaseModel], as_of_us: int | None = None) -> list[dict]:
-        """One response record per trade (``TradeScore`` fields), in input order."""
+    def score(self, trades: Sequence[BaseModel], as_of_us: AsOf = None) -> list[dict]:
+        """One response record per trade (``TradeScore`` fields), in input order. ``as_of_us``:
+        one scoring instant for all, one per trade, or None for now."""
         s = self.run(trades, as_of_us)
         tiers = self.tiers(s.probability)
         features, x = self.served.model.features, s.x
@@ -114,6 +138,7 @@ class Scorer:
                     "predicted_cause": str(s.cause[i]),
                     "expected_cost": float(s.cost[i]),
                     "currency": trade.currency,  # type: ignore[attr-defined]
+                    "expected_cost_usd": float(s.cost_usd[i]),
                     "reasons": [
                         vars(r)
                         for r in top_reasons(features, x[i], s.contributions[i], self.reasons)

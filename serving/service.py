@@ -3,6 +3,7 @@
     POST /score    one or many trades -> probability, tier, cause, cost, reasons
     POST /explain  one trade -> the exact SHAP value of every feature
     POST /model    what is being served, and the last registry check
+    POST /events   lifecycle, SSI, inventory and outcome events -> pushes and re-scores
     GET  /queue, GET /trades/{id}, POST /trades/{id}/status   the exception workflow
     GET  /healthz /livez /readyz /metrics   BentoML's own
 
@@ -28,8 +29,10 @@ import bentoml  # noqa: E402  (BENTOML_HOME first: it fixes where the model stor
 from bentoml.exceptions import BentoMLException  # noqa: E402
 from pydantic import AwareDatetime  # noqa: E402
 
+from features.contract import ContractError  # noqa: E402
 from features.reference import Reference  # noqa: E402
 from features.store import feature_store  # noqa: E402
+from serving.events import Applied, Event, EventProcessor  # noqa: E402
 from serving.exception_store import ExceptionStore, ScoreRecord  # noqa: E402
 from serving.features import ServingFeatures  # noqa: E402
 from serving.model_store import champion_tag, load_served  # noqa: E402
@@ -65,6 +68,9 @@ class Failcast:
         reference = Reference.load(self.settings)
         self.features = ServingFeatures(feature_store(self.settings), reference)
         self.scorer = self._scorer()
+        self.events_processor = EventProcessor(
+            lambda: self.scorer, self.exceptions, self.features.store, reference
+        )
         self.registry = "ok" if self.scorer.served.source == "registry" else "unreachable"
         self.loaded_at = datetime.now(UTC)
         if self.settings.model_refresh_seconds > 0:
@@ -106,10 +112,20 @@ class Failcast:
                 f"(FAILCAST_MAX_BATCH), got {len(trades)}"
             )
         scores = self.scorer.score(trades, _us(as_of))
-        self.recorder.submit(
-            [ScoreRecord.of(s, vars(t)) for s, t in zip(scores, trades, strict=True)]
-        )
+        self.recorder.submit([ScoreRecord.of(s, t) for s, t in zip(scores, trades, strict=True)])
         return ScoreResponse(scores=scores)
+
+    @bentoml.api(route="/events")
+    def events(self, events: list[Event]) -> Applied:  # type: ignore[valid-type]
+        """Apply lifecycle, SSI, inventory and outcome events: push the new facts to the
+        online store and score every undecided trade they touch again."""
+        if not events:
+            raise bentoml.exceptions.InvalidArgument("events: at least one event is required")
+        self.recorder.flush()  # trades scored just before are known
+        try:
+            return self.events_processor.apply(events)
+        except ContractError as exc:
+            raise bentoml.exceptions.InvalidArgument(str(exc)) from exc
 
     @bentoml.on_shutdown
     def _store_what_is_pending(self) -> None:

@@ -26,6 +26,7 @@ def score(
     minutes: int = 0,
     team: str = "Settlements",
     stage: str = "EXECUTION",
+    currency: str = "USD",
 ) -> ScoreRecord:
     tier = "HIGH" if probability >= 0.25 else "MEDIUM" if probability >= 0.10 else "LOW"
     return ScoreRecord(
@@ -37,7 +38,7 @@ def score(
         risk_tier=tier,
         predicted_cause="LATE_MATCHING",
         expected_cost=cost,
-        currency="USD",
+        currency=currency,
         reasons=[{"code": "MATCHING_PENDING", "action": "Get it matched", "team": team}],
         settlement_date=ISD,
         counterparty_id="C1",
@@ -77,6 +78,12 @@ def test_at_risk_trades_open_exceptions_queued_by_expected_cost(store: Exception
     assert "P(fail) 30.0%" in store.history("T1")[0].note
 
 
+def test_the_queue_ranks_costs_in_one_currency(store: ExceptionStore) -> None:
+    store.record([score("YEN", 0.30, 100_000.0, currency="JPY"), score("DOLLAR", 0.30, 1_000.0)])
+    assert [e.trade_id for e in store.queue()] == ["DOLLAR", "YEN"]  # ¥100,000 is about $670
+    assert store.get("YEN").expected_cost_usd == pytest.approx(670.0)
+
+
 def test_a_newer_score_refreshes_the_exception_and_an_older_one_does_not(
     store: ExceptionStore,
 ) -> None:
@@ -114,7 +121,7 @@ def test_recording_a_batch_twice_duplicates_nothing(store: ExceptionStore) -> No
     store.record(batch)
     again = store.record(batch)
     assert (again.scores, again.opened) == (0, 0)
-    assert store.counts() == {"scores": 20, "exceptions": 20, "history": 20}
+    assert store.counts() == {"scores": 20, "exceptions": 20, "history": 20, "trades": 0}
 
 
 _WRITER = """
@@ -143,13 +150,13 @@ def test_a_run_killed_midway_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     out = child.communicate()[0]
     assert "done" not in out, "the batch finished before it could be killed; use a larger one"
     store = ExceptionStore(url)
-    assert store.counts() == {"scores": 0, "exceptions": 0, "history": 0}
+    assert store.counts() == {"scores": 0, "exceptions": 0, "history": 0, "trades": 0}
     for _ in range(2):  # the re-run, and a second one for good measure
         done = subprocess.run(
             [sys.executable, "-c", _WRITER, url, str(rows), root], capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr[-2000:]
-    assert store.counts() == {"scores": rows, "exceptions": rows, "history": rows}
+    assert store.counts() == {"scores": rows, "exceptions": rows, "history": rows, "trades": 0}
 
 
 def test_an_exception_is_found_whatever_its_status(store: ExceptionStore) -> None:

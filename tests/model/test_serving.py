@@ -293,3 +293,52 @@ def test_scores_land_in_the_queue_by_expected_cost(
     assert shown.exit_code == 0, shown.output
     listed = [q["trade_id"] for q in json.loads(shown.output)]
     assert listed == [q["trade_id"] for q in httpx.get(f"{url}/queue").json()]
+
+
+def test_events_rescore_trades_over_http_and_from_a_file(
+    home: Settings, url: str, trades: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /events and `failcast events ingest` re-score the trades an event touches; the
+    trajectory grows; an event for a trade never scored gets a 400 naming it."""
+    trade = trades.iloc[[5]]
+    record = trade_records(trade)[0]
+    executed = trade["execution_ts"].iloc[0]
+    at = lambda minutes: (executed + pd.Timedelta(minutes=minutes)).isoformat()  # noqa: E731
+    httpx.post(f"{url}/score", json={"trades": [record], "as_of": at(1)}, timeout=60)
+    event = {
+        "kind": "lifecycle",
+        "trade_id": record["trade_id"],
+        "event_ts": at(30),
+        "event_type": "AFFIRMED",
+        "detail": None,
+    }
+    applied = httpx.post(f"{url}/events", json={"events": [event]}, timeout=60).raise_for_status()
+    (rescored,) = applied.json()["rescored"]
+    assert rescored["trade_id"] == record["trade_id"] and rescored["previous_probability"]
+    steps = httpx.get(f"{url}/trades/{record['trade_id']}").json()["trajectory"]
+    assert {at(1)[:16], at(30)[:16]} <= {s["scored_at"][:16] for s in steps}
+
+    bad = httpx.post(f"{url}/events", json={"events": [{**event, "trade_id": "NOPE"}]})
+    assert bad.status_code == 400 and "trade never scored: NOPE" in bad.text
+    wrong = httpx.post(f"{url}/events", json={"events": [{**event, "event_type": "SHIPPED"}]})
+    assert wrong.status_code == 400 and "event_type" in wrong.text
+
+    from typer.testing import CliRunner
+
+    from features.settings import get_settings
+    from pipelines.cli import app
+
+    monkeypatch.setenv("FAILCAST_HOME", str(home.home))
+    get_settings.cache_clear()
+    lines = tmp_path / "events.jsonl"
+    lines.write_text(json.dumps({**event, "event_type": "MATCHED", "event_ts": at(90)}) + "\n")
+    done = CliRunner().invoke(app, ["events", "ingest", str(lines), "--json"])
+    assert done.exit_code == 0, done.output
+    assert [r["trade_id"] for r in json.loads(done.output)["rescored"]] == [record["trade_id"]]
+    steps = httpx.get(f"{url}/trades/{record['trade_id']}").json()["trajectory"]
+    assert at(90)[:16] in {s["scored_at"][:16] for s in steps}
+
+    table = tmp_path / "inventory.csv"
+    table.write_text("account_id,instrument_id,as_of_ts,available_qty,incoming_qty\nA,I,x,1,1\n")
+    refused = CliRunner().invoke(app, ["events", "ingest", str(table)])
+    assert refused.exit_code == 1 and "as_of_ts" in refused.output

@@ -1,0 +1,291 @@
+"""Lifecycle re-scoring against the real stores: a model trained on a small world, the Feast
+online store it was built with, and the exception store. Each event kind updates what it
+should (stored lifecycle, online features, exception status), the trades it touches are
+scored again as of the event, and a bad batch or a batch run twice changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.compute.history import counterparty_history
+from features.contract import ContractError, read_dataset
+from features.reference import Reference
+from features.settings import Settings
+from features.store import feature_store
+from serving.client import trade_records
+from serving.events import EventProcessor, events_adapter
+from serving.exception_store import ExceptionStore, ScoreRecord
+from serving.features import ServingFeatures
+from serving.model_store import load_served
+from serving.schemas import Trade, epoch_us
+from serving.scorer import RiskTiers, Scorer
+from serving.trades import as_trade
+from training.train import TrainConfig, train
+
+SPLIT = {"test_days": 14, "calib_days": 7, "valid_days": 7}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, training_dir: Path) -> Settings:
+    root = tmp_path_factory.mktemp("events")
+    settings = Settings(home=root, feast_project="events_" + root.name[-8:].replace("-", "_"))
+    train(training_dir, settings, TrainConfig(**SPLIT))
+    return settings
+
+
+@pytest.fixture(scope="module")
+def scorer(home: Settings) -> Scorer:
+    features = ServingFeatures(feature_store(home), Reference.load(home))
+    # every score opens an exception, so that closing and re-scoring are visible
+    return Scorer(load_served(home), features, RiskTiers(high=0.5, medium=0.0))
+
+
+@pytest.fixture()
+def store(home: Settings, tmp_path: Path) -> Iterator[ExceptionStore]:
+    opened = ExceptionStore(f"sqlite:///{tmp_path / 'exceptions.db'}")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture()
+def processor(home: Settings, scorer: Scorer, store: ExceptionStore) -> EventProcessor:
+    return EventProcessor(lambda: scorer, store, scorer.features.store, scorer.features.reference)
+
+
+@pytest.fixture(scope="module")
+def trades(training_dir: Path) -> pd.DataFrame:
+    """The world's last trades, whose outcomes fall after the feature build."""
+    return read_dataset(training_dir)["trades"].tail(30).reset_index(drop=True)
+
+
+def _score_at_execution(scorer: Scorer, store: ExceptionStore, rows: pd.DataFrame) -> list:
+    trades = [Trade.model_validate(r) for r in trade_records(rows)]
+    as_of = np.array([epoch_us(t.execution_ts) for t in trades])
+    scores = scorer.score(trades, as_of)
+    store.record([ScoreRecord.of(s, t) for s, t in zip(scores, trades, strict=True)])
+    return trades
+
+
+def _events(*events: dict) -> list:
+    return events_adapter.validate_python(list(events))
+
+
+def _at(trade, minutes: float) -> str:
+    return (trade.execution_ts + dt.timedelta(minutes=minutes)).isoformat()
+
+
+def test_lifecycle_events_rescore_the_trade_and_keep_its_trajectory(
+    scorer: Scorer, store: ExceptionStore, processor: EventProcessor, trades: pd.DataFrame
+) -> None:
+    (trade,) = _score_at_execution(scorer, store, trades.iloc[[0]])
+    lifecycle = [
+        {"kind": "lifecycle", "trade_id": trade.trade_id, "event_type": kind, "detail": None}
+        for kind in ("ALLOCATED", "AFFIRMED", "AMENDED")
+    ]
+    for event, minutes in zip(lifecycle, (5, 40, 50), strict=True):
+        event["event_ts"] = _at(trade, minutes)
+    applied = processor.apply(_events(*lifecycle))
+    again = processor.apply(_events(lifecycle[2]))  # the same amendment, delivered twice
+
+    (rescored,) = applied.rescored
+    (row,) = store.trades([trade.trade_id])
+    assert row.lifecycle["affirmed_ts"] == _at(trade, 40).replace("+00:00", "Z")
+    assert row.lifecycle["amendments"] == 1, "an amendment delivered twice counts once"
+    assert again.rescored[0].fail_probability == rescored.fail_probability
+    # the score is the model's on the stored lifecycle, as of the latest event
+    as_of = epoch_us(trade.execution_ts + dt.timedelta(minutes=50))
+    want = scorer.score([as_trade(row.payload, row.lifecycle)], as_of)[0]
+    assert rescored.fail_probability == pytest.approx(want["fail_probability"], abs=1e-12)
+    with_lifecycle = scorer.run([as_trade(row.payload, row.lifecycle)], as_of).x
+    assert not np.array_equal(with_lifecycle, scorer.run([trade], as_of).x, equal_nan=True)
+    assert rescored.previous_probability == store.trajectory(trade.trade_id)[0].fail_probability
+    assert len(store.trajectory(trade.trade_id)) == 2, "the repeated event stored no new score"
+
+    cancel = {**lifecycle[0], "event_type": "CANCELLED", "event_ts": _at(trade, 60)}
+    closed = processor.apply(_events(cancel))
+    assert closed.closed == 1 and closed.rescored == []
+    assert store.get(trade.trade_id).status == "RESOLVED"
+    assert store.history(trade.trade_id)[-1].note.startswith("trade cancelled (")
+    assert store.trades([trade.trade_id])[0].outcome == "CANCELLED"
+
+
+def test_an_inventory_update_reaches_the_features_of_the_trades_it_covers(
+    scorer: Scorer, store: ExceptionStore, processor: EventProcessor, trades: pd.DataFrame
+) -> None:
+    sells = trades[trades["side"] == "SELL"]
+    (trade,) = _score_at_execution(scorer, store, sells.iloc[[0]])
+    at = trade.execution_ts + dt.timedelta(minutes=20)
+    event = {
+        "kind": "inventory",
+        "account_id": trade.account_id,
+        "instrument_id": trade.instrument_id,
+        "as_of_ts": at.isoformat(),
+        "available_qty": trade.quantity * 0.25,
+        "incoming_qty": trade.quantity * 0.5,
+    }
+    applied = processor.apply(_events(event))
+    assert applied.pushed == {"position": 1}
+    assert trade.trade_id in {r.trade_id for r in applied.rescored}
+    vectors = scorer.run([trade], epoch_us(at)).vectors
+    assert vectors.column("inventory_coverage")[0] == pytest.approx(0.75)
+    assert vectors.column("available_coverage")[0] == pytest.approx(0.25)
+    assert store.trajectory(trade.trade_id)[-1].scored_at.replace(tzinfo=dt.UTC) == at
+
+
+def test_an_ssi_change_reaches_the_trades_settling_on_it(
+    scorer: Scorer, store: ExceptionStore, processor: EventProcessor, trades: pd.DataFrame
+) -> None:
+    (trade,) = _score_at_execution(scorer, store, trades.iloc[[1]])
+    asset_class = scorer.features.reference.asset_class([trade.instrument_id])[0]
+    at = trade.execution_ts + dt.timedelta(hours=1)
+    event = {
+        "kind": "ssi",
+        "counterparty_id": trade.counterparty_id,
+        "market": trade.settlement_market,
+        "asset_class": asset_class,
+        "version": 99,
+        "valid_from_ts": at.isoformat(),
+        "verified_ts": None,
+    }
+    before = scorer.run([trade], epoch_us(at)).vectors
+    applied = processor.apply(_events(event))
+    assert applied.pushed == {"ssi_state": 1}
+    assert trade.trade_id in {r.trade_id for r in applied.rescored}
+    after = scorer.run([trade], epoch_us(at)).vectors
+    assert after.column("ssi_age_days")[0] == 0.0
+    assert after.column("ssi_unverified")[0] == 1.0
+    assert after.column("ssi_changes_90d")[0] >= 1.0
+    assert before.column("ssi_age_days")[0] > 0.0
+    # an older version than the one now in force is refused
+    stale = {**event, "valid_from_ts": (at - dt.timedelta(days=400)).isoformat()}
+    with pytest.raises(ContractError, match="before the version in force"):
+        processor.apply(_events(stale))
+
+
+def test_an_outcome_closes_the_exception_and_moves_the_counterparty(
+    scorer: Scorer, store: ExceptionStore, processor: EventProcessor, trades: pd.DataFrame
+) -> None:
+    counterparty = trades["counterparty_id"].value_counts().index[0]
+    rows = trades[trades["counterparty_id"] == counterparty].iloc[:2].copy()
+    rows.iloc[0, rows.columns.get_loc("trade_id")] = "LIVE-1"  # a trade the build never saw
+    live, other = _score_at_execution(scorer, store, rows)
+    known = max(t.execution_ts for t in (live, other)) + dt.timedelta(days=1)
+    outcome = {
+        "kind": "outcome",
+        "trade_id": "LIVE-1",
+        "status": "FAILED",
+        "settled_ts": None,
+        "days_late": 1,
+        "fail_reason": "LACK_OF_SECURITIES",
+        "known_ts": known.isoformat(),
+    }
+    reference = scorer.features.reference
+    without = counterparty_history(
+        reference.trade_facts(),
+        reference.ssi_changes(),
+        at=(np.array([counterparty]), epoch_us(known)),
+    )["cpty_outcomes_90d"].iloc[0]
+    applied = processor.apply(_events(outcome))
+    assert applied.pushed == {"counterparty_history": 1}
+    assert [r.trade_id for r in applied.rescored] == [other.trade_id]
+    assert store.get("LIVE-1").status == "FAILED"
+    assert "LIVE-1" not in {e.trade_id for e in store.queue()}
+    assert "LIVE-1" in set(reference.trade_facts().trade_id), "kept for later pushes"
+    online = scorer.run([other], epoch_us(known)).vectors.column("cpty_outcomes_90d")[0]
+    assert online == without + 1, "the live trade's outcome counts in its counterparty's history"
+
+
+def test_a_bad_batch_changes_nothing(
+    scorer: Scorer, store: ExceptionStore, processor: EventProcessor, trades: pd.DataFrame
+) -> None:
+    (trade,) = _score_at_execution(scorer, store, trades.iloc[[2]])
+    at = trade.execution_ts + dt.timedelta(minutes=30)
+    inventory = {
+        "kind": "inventory",
+        "account_id": trade.account_id,
+        "instrument_id": trade.instrument_id,
+        "as_of_ts": at.isoformat(),
+        "available_qty": 0.0,
+        "incoming_qty": 0.0,
+    }
+    unknown = {
+        "kind": "lifecycle",
+        "trade_id": "NEVER-SCORED",
+        "event_ts": at.isoformat(),
+        "event_type": "AFFIRMED",
+        "detail": None,
+    }
+    before = scorer.run([trade], epoch_us(at)).vectors.matrix.copy()
+    counts = store.counts()
+    with pytest.raises(ContractError, match="trade never scored: NEVER-SCORED"):
+        processor.apply(_events(inventory, unknown))
+    np.testing.assert_array_equal(scorer.run([trade], epoch_us(at)).vectors.matrix, before)
+    assert store.counts() == counts
+
+    with pytest.raises(ValueError, match="event_type"):
+        _events({**unknown, "event_type": "SHIPPED"})
+    with pytest.raises(ValueError, match="available_qty"):
+        _events({**inventory, "available_qty": -1.0})
+
+
+def test_the_ops_lead_report_shows_the_days_risk_and_how_the_scores_did(
+    scorer: Scorer, store: ExceptionStore, processor: EventProcessor, training_dir: Path
+) -> None:
+    import base64
+    import re
+
+    from serving.report import day_report, render
+
+    dataset = read_dataset(training_dir)
+    day = dataset["trades"]["settlement_date"].iloc[-200]
+    rows = dataset["trades"].loc[dataset["trades"]["settlement_date"] == day]
+    trades = _score_at_execution(scorer, store, rows)
+    scores = scorer.score(trades, np.array([epoch_us(t.execution_ts) for t in trades]))
+    report = day_report(store, day.date(), scorer, medium=scorer.tiers.medium, top=3)
+    page = render(report)
+    assert f"<title>failcast report: trades settling {day:%Y-%m-%d}</title>" in page
+    assert re.search(rf'<div class="v">{len(rows):,}</div><div>trades settling</div>', page)
+
+    # the top at-risk trades, costliest first, each with a waterfall of its exact SHAP values
+    at_risk = [s for s in scores if s["risk_tier"] != "LOW"]
+    want = [s["trade_id"] for s in sorted(at_risk, key=lambda s: -s["expected_cost_usd"])[:3]]
+    top_table = page.split('<table class="top-trades">')[1].split("</table>")[0]
+    assert re.findall(r"<tr><td>([^<]+)</td>", top_table) == want
+    latest = {s["trade_id"]: s["fail_probability"] for s in scores}
+    for e in report.explanations:
+        phi = sum(c["contribution"] for c in e["contributions"])
+        assert e["base_value"] + phi == pytest.approx(e["raw_score"], abs=1e-9)
+        assert e["fail_probability"] == pytest.approx(latest[e["trade_id"]], abs=1e-12)
+    pattern = r'<img src="data:image/png;base64,([^"]+)"[^>]*data-trade="([^"]+)"'
+    images = {trade_id: data for data, trade_id in re.findall(pattern, page)}
+    assert list(images) == want
+    assert all(base64.b64decode(d)[:8] == b"\x89PNG\r\n\x1a\n" for d in images.values())
+
+    # risk by counterparty: the costliest one and its total
+    by_cpty: dict[str, float] = {}
+    for s, t in zip(scores, trades, strict=True):
+        by_cpty[t.counterparty_id] = by_cpty.get(t.counterparty_id, 0.0) + s["expected_cost_usd"]
+    name, total = max(by_cpty.items(), key=lambda kv: kv[1])
+    first = page.split('<table class="by-counterparty">')[1].split("<tbody><tr>")[1]
+    assert first.startswith(f"<td>{name}</td>") and f"<td>{total:,.0f}</td>" in first
+
+    # how the scores did, on the trades whose outcome arrived since
+    outcomes = dataset["outcomes"].set_index("trade_id").loc[rows["trade_id"]].reset_index()
+    decided = outcomes.iloc[: len(outcomes) // 2]
+    records = decided.astype(object).where(decided.notna(), None).to_dict("records")
+    processor.apply(_events(*({"kind": "outcome", **r} for r in records)))
+
+    report = day_report(store, day.date(), scorer, medium=scorer.tiers.medium, top=3)
+    page = render(report)
+    failed = int((decided["status"] == "FAILED").sum())
+    settled_or_failed = int(decided["status"].isin(["SETTLED", "FAILED"]).sum())
+    assert f"<tr><td>trades settled or failed</td><td>{settled_or_failed:,}</td></tr>" in page
+    assert f"<tr><td>failed</td><td>{failed:,} (expected" in page
+    assert report.weeks.loc["this week", "trades"] >= len(rows)
+    assert '<section id="week-over-week">' in page and '<table class="weeks">' in page
