@@ -1,5 +1,6 @@
 """The exception workflow's HTTP routes, mounted on the scoring service (an ASGI app):
 
+GET  /ui                                       the queue as a web page (filters, reasons, buttons)
 GET  /queue?settlement_date=&team=&capacity=   open at-risk trades, largest expected cost first
 GET  /trades/{trade_id}                        the exception, its score trajectory and history
 POST /trades/{trade_id}/status                 acknowledge, resolve, ... (with who and why)
@@ -8,13 +9,18 @@ POST /trades/{trade_id}/status                 acknowledge, resolve, ... (with w
 from __future__ import annotations
 
 import datetime as dt
+import json
+from functools import cache
+from pathlib import Path
 from typing import Annotated
 
 import bentoml
 from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from serving.exception_store import ExceptionStore, InvalidTransition, Status, as_dict
+from serving.reasons import Team
 
 __all__ = ["ops"]
 
@@ -38,6 +44,18 @@ def _flush() -> None:
 
 def _row(row: object, fields: list[str]) -> dict:
     return {name: getattr(row, name) for name in fields}
+
+
+@cache
+def _page() -> str:
+    page = (Path(__file__).parent / "static" / "queue.html").read_text()
+    return page.replace("__TEAMS__", json.dumps([team.value for team in Team]))
+
+
+@ops.get("/ui", response_class=HTMLResponse)
+def ui() -> str:
+    """The exception queue as a web page."""
+    return _page()
 
 
 @ops.get("/queue")
