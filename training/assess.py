@@ -8,7 +8,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from features.contract import read_dataset
+from features.contract import Dataset, read_dataset
 from features.reference import Reference
 from features.retrieval import training_frame
 from features.settings import Settings, get_settings
@@ -16,10 +16,37 @@ from features.store import open_store
 from training.baselines import ops_rule_score
 from training.dataset import labelled
 from training.evaluate import ORACLE, cause_accuracy, evaluation_table, oracle_scores
+from training.model import FailModel
 from training.tracking import CHAMPION, MODEL_NAME, dataset_fingerprint, load_fail_model
 from training.train import Step, ensure_features
 
-__all__ = ["evaluate_dataset"]
+__all__ = ["evaluate_dataset", "load_model", "snapshots"]
+
+
+def load_model(settings: Settings, model_uri: str | None = None) -> FailModel:
+    """The model at ``model_uri``, by default the registry's champion."""
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    return load_fail_model(model_uri or f"models:/{MODEL_NAME}@{CHAMPION}")
+
+
+def snapshots(
+    data_dir: Path, dataset: Dataset, settings: Settings, step: Step = lambda n, f: None
+) -> pd.DataFrame:
+    """Point-in-time (trade, stage) feature rows of ``dataset``'s trades, from a feature store
+    of the dataset's own: the serving store stays as it is."""
+    scratch = settings.model_copy(
+        update={
+            "home": settings.home.expanduser() / "evaluations" / dataset_fingerprint(data_dir),
+            "mlflow_tracking_uri": settings.tracking_uri,
+            "online_store": "sqlite",
+            "registry_url": None,
+        }
+    )
+    ensure_features(data_dir, scratch, lambda n, f: step(f"features: {n}", 0.3 * f))
+    with open_store(scratch) as store:
+        return training_frame(
+            store, Reference.load(scratch), dataset, step=lambda n, f: step(n, 0.3 + 0.6 * f)
+        )
 
 
 def evaluate_dataset(
@@ -31,24 +58,9 @@ def evaluate_dataset(
     """Metrics of the model at ``model_uri`` (default: the champion) on every settled or
     failed trade of ``data_dir``, at every stage, and its cause accuracy."""
     settings = settings or get_settings()
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    model = load_fail_model(model_uri or f"models:/{MODEL_NAME}@{CHAMPION}")
-    # The dataset's features go to a store of their own: the serving store stays as it is.
-    scratch = settings.model_copy(
-        update={
-            "home": settings.home.expanduser() / "evaluations" / dataset_fingerprint(data_dir),
-            "mlflow_tracking_uri": settings.tracking_uri,
-            "online_store": "sqlite",
-            "registry_url": None,
-        }
-    )
-    ensure_features(data_dir, scratch, lambda n, f: step(f"features: {n}", 0.3 * f))
+    model = load_model(settings, model_uri)
     dataset = read_dataset(data_dir)
-    with open_store(scratch) as store:
-        frame = training_frame(
-            store, Reference.load(scratch), dataset, step=lambda n, f: step(n, 0.3 + 0.6 * f)
-        )
-    rows = labelled(frame, dataset)
+    rows = labelled(snapshots(data_dir, dataset, settings, step), dataset)
     scorers = {"model": (model.predict(rows), True), "ops_rule": (ops_rule_score(rows), False)}
     oracle = oracle_scores(data_dir, rows)
     if oracle is not None:

@@ -207,3 +207,43 @@ def test_mlflow_on_postgresql_tracks_and_registers(
     mlflow.set_tracking_uri(postgres_url)
     model = load_fail_model(f"models:/{MODEL_NAME}@{CHAMPION}")
     assert model.features and model.meta["trees"] >= 1
+
+
+def test_backtest_replays_the_queue_over_a_period(
+    trained, training_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from features.contract import read_dataset
+    from pipelines.cli import app
+
+    settings, _ = trained
+    _use(settings, monkeypatch)
+    dates = sorted(read_dataset(training_dir, ["trades"])["trades"]["settlement_date"].unique())
+    start, end = (f"{d:%Y-%m-%d}" for d in (dates[-16], dates[-3]))
+
+    def run(capacity: int) -> dict:
+        args = ["backtest", "--data", str(training_dir), "--from", start, "--to", end]
+        done = CliRunner().invoke(app, [*args, "--capacity", str(capacity), "--json"])
+        assert done.exit_code == 0, done.output
+        return json.loads(done.stdout)
+
+    small, everything = run(10), run(100_000)
+    assert small["settlement_dates"] == 14 and small["fails"] > 0
+    shares = [s["fails_flagged_by_then"] for s in small["stages"]]
+    assert shares == sorted(shares) and 0 < shares[-1] <= 1, "flags only accumulate"
+    assert small["median_lead_hours"] > 0
+    queues = {q["queue"].split(" ")[0]: q for q in small["queues"]}
+    assert set(queues) == {"model", "ops", "oracle"}
+    for q in queues.values():
+        assert q["queued"] <= 10 * small["settlement_dates"]
+        assert 0 <= q["penalty_share"] <= 1 and q["fails_caught"] <= small["fails"]
+    model_all = next(q for q in everything["queues"] if q["queue"].startswith("model"))
+    assert model_all["fails_caught"] == everything["fails"], "an unbounded queue holds every fail"
+    assert model_all["penalty_share"] == pytest.approx(1.0)
+    assert model_all["penalty_share"] >= queues["model"]["penalty_share"]
+
+    refused = CliRunner().invoke(
+        app, ["backtest", "--data", str(training_dir), "--from", "1999-01-04", "--to", "1999-01-08"]
+    )
+    assert refused.exit_code == 1 and "no trade settles between 1999-01-04" in refused.output
