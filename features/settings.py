@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     risk_medium: float = Field(
         default=0.10, gt=0, le=1, description="Fail probability from which a trade is MEDIUM risk."
     )
+    queue_capacity: int = Field(
+        default=50, ge=1, description="Trades an ops team can work per settlement date."
+    )
     model_refresh_seconds: float = Field(
         default=60.0,
         ge=0,

@@ -14,11 +14,14 @@ from features.settings import get_settings
 from features.simulator import SimulationConfig, simulate
 from features.sources.sec_ftd import read_sec_ftd
 from features.summary import summarise
+from pipelines.backtest_cmd import backtest_cmd
 from pipelines.console import calibration_table, console, fail, progress_steps
+from pipelines.events_cmd import events_app
 from pipelines.features_cmd import features_app
 from pipelines.ingest import write_sec_ftd
 from pipelines.model_cmd import evaluate_cmd, train_cmd
 from pipelines.queue_cmd import queue_cmd
+from pipelines.report_cmd import report_cmd
 from pipelines.serve_cmd import serve_cmd
 
 app = typer.Typer(
@@ -29,10 +32,13 @@ ingest_app = typer.Typer(help="Ingest real data sources.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(features_app, name="features")
+app.add_typer(events_app, name="events")
 app.command("train")(train_cmd)
 app.command("evaluate")(evaluate_cmd)
 app.command("serve")(serve_cmd)
 app.command("queue")(queue_cmd)
+app.command("backtest")(backtest_cmd)
+app.command("report")(report_cmd)
 
 DatasetDir = Annotated[
     Path, typer.Argument(help="dataset directory (one Parquet or CSV file per table)")

@@ -1,0 +1,48 @@
+"""`failcast report --date D --out report.html`: the ops lead's page about a settlement date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from features.contract import ContractError
+from features.settings import get_settings
+from pipelines.console import console, err_console, fail
+from serving.exception_store import ExceptionStore
+from serving.report import day_report, render
+from serving.scorer import Scorer
+
+__all__ = ["report_cmd"]
+
+
+def report_cmd(
+    date: Annotated[
+        dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="settlement date (ISD) to report on")
+    ],
+    out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("report.html"),
+    top: Annotated[int, typer.Option(min=1, help="top at-risk trades explained")] = 5,
+) -> None:
+    """Risk and expected cost by counterparty, instrument, desk and market; causes; the top
+    at-risk trades with SHAP waterfalls; how the scores did; the trend week over week."""
+    settings = get_settings()
+    try:
+        scorer = Scorer.from_settings(settings)
+    except (ContractError, OSError, ValueError, RuntimeError) as exc:
+        err_console.print(f"[yellow]no waterfalls[/]: the served model cannot be loaded ({exc})")
+        scorer = None
+    store = ExceptionStore.from_settings(settings)
+    try:
+        report = day_report(store, date.date(), scorer, settings.risk_medium, top)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render(report))
+    except (ValueError, OSError) as exc:
+        raise fail(exc) from exc
+    finally:
+        store.close()
+    console.print(
+        f"wrote {out} ({out.stat().st_size / 1e3:,.0f} kB): {len(report.book):,} trades settling "
+        f"{report.day}, {int(report.book['at_risk'].sum()):,} at risk"
+    )
