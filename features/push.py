@@ -134,7 +134,8 @@ def _appended(reference: Reference, table: str, rows: pd.DataFrame) -> pa.Table:
 
 def push_ssi(store: FeatureStore, reference: Reference, ssi: pd.DataFrame) -> pd.DataFrame:
     """Push new or newly verified SSI versions (rows of the ``ssi`` table) online; the
-    counterparties' SSI-change counts move with them. Returns the pushed ``ssi_state`` rows."""
+    counterparties' SSI-change counts move with them. Returns the pushed ``ssi_state`` rows
+    (a version older than the one in force is left out)."""
     ssi = _contract_frame(ssi, "ssi").sort_values("valid_from_ts", kind="stable")
     ssi = ssi.reset_index(drop=True)
     keys = {
@@ -150,19 +151,21 @@ def push_ssi(store: FeatureStore, reference: Reference, ssi: pd.DataFrame) -> pd
     in_force_prev = np.array(current["ssi_prev_valid_from_s"], dtype=float)
     valid_from = instants_us(ssi["valid_from_ts"]) / 1e6
     verified = np.where(ssi["verified_ts"].isna(), np.nan, instants_us(ssi["verified_ts"]) / 1e6)
-    # an older version than the one in force would roll the SSI back
-    stale = np.nan_to_num(in_force, nan=-np.inf) > valid_from
-    if stale.any():
-        raise ContractError(
-            [
-                Violation(
-                    "pushed ssi",
-                    "valid_from_ts is before the version in force "
-                    f"({stale.sum()} rows, first: row {int(np.argmax(stale))})",
-                    "valid_from_ts",
-                )
-            ]
-        )
+    # a version older than the one in force (a late verification of a superseded SSI, say)
+    # changes nothing: it is not pushed, so the SSI never rolls back
+    live = ~(np.nan_to_num(in_force, nan=-np.inf) > valid_from)
+    ssi, valid_from, verified = (
+        ssi.loc[live].reset_index(drop=True),
+        valid_from[live],
+        verified[live],
+    )
+    in_force, in_force_prev = in_force[live], in_force_prev[live]
+    keys = {
+        name: [v for v, keep in zip(values, live, strict=True) if keep]
+        for name, values in keys.items()
+    }
+    if ssi.empty:
+        return pd.DataFrame()
     new_version = ~(in_force == valid_from)  # NaN (none in force) is new too
     rows = pd.DataFrame(
         {

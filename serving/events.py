@@ -197,22 +197,7 @@ class EventProcessor:
         if ssi := by_kind["ssi"]:
             rows = push_ssi(store, reference, _frame(ssi, "ssi"))
             pushed["ssi_state"] = len(rows)
-            latest = _latest(
-                (
-                    (e.counterparty_id, e.market),
-                    max(e.valid_from_ts, e.verified_ts or e.valid_from_ts),
-                )
-                for e in ssi
-            )
-            asset_class: dict[tuple, set] = defaultdict(set)
-            for e in ssi:
-                asset_class[(e.counterparty_id, e.market)].add(e.asset_class)
-            trades = self.exceptions.undecided(ssi=latest)
-            classes = reference.asset_class([t.instrument_id for t in trades])
-            for trade, cls in zip(trades, classes, strict=True):
-                key = (trade.counterparty_id, trade.settlement_market)
-                if cls in asset_class[key]:
-                    plan.touch(trade.trade_id, latest[key])
+            self._touch_ssi_trades(rows, plan)
         if outcomes := by_kind["outcome"]:
             live = [stored[e.trade_id] for e in outcomes if e.trade_id in stored]
             rows = push_outcomes(
@@ -233,6 +218,20 @@ class EventProcessor:
                 if trade.trade_id not in decided:
                     plan.touch(trade.trade_id, latest[trade.counterparty_id])
         return pushed
+
+    def _touch_ssi_trades(self, pushed: pd.DataFrame, plan: _Plan) -> None:
+        """Undecided trades settling on a pushed SSI: same counterparty, market and asset
+        class."""
+        latest: dict[tuple, dt.datetime] = {}
+        for row in pushed.itertuples(index=False):
+            key = (row.counterparty_id, row.settlement_market, row.asset_class)
+            latest[key] = max(latest.get(key, row.event_timestamp), row.event_timestamp)
+        trades = self.exceptions.undecided(ssi={key[:2] for key in latest})
+        classes = self.reference.asset_class([t.instrument_id for t in trades])
+        for trade, asset_class in zip(trades, classes, strict=True):
+            at = latest.get((trade.counterparty_id, trade.settlement_market, asset_class))
+            if at is not None:
+                plan.touch(trade.trade_id, at.to_pydatetime())
 
     def _rescore(self, plan: _Plan) -> tuple[list[RescoredTrade], Recorded]:
         ids = [t for t in plan.as_of if t not in plan.decided]

@@ -162,10 +162,16 @@ def test_an_ssi_change_reaches_the_trades_settling_on_it(
     assert after.column("ssi_unverified")[0] == 1.0
     assert after.column("ssi_changes_90d")[0] >= 1.0
     assert before.column("ssi_age_days")[0] > 0.0
-    # an older version than the one now in force is refused
-    stale = {**event, "valid_from_ts": (at - dt.timedelta(days=400)).isoformat()}
-    with pytest.raises(ContractError, match="before the version in force"):
-        processor.apply(_events(stale))
+    # a version older than the one in force (a late verification, say) changes nothing
+    stale = {
+        **event,
+        "valid_from_ts": (at - dt.timedelta(days=400)).isoformat(),
+        "verified_ts": at.isoformat(),
+    }
+    ignored = processor.apply(_events(stale))
+    assert ignored.pushed == {"ssi_state": 0} and ignored.rescored == []
+    again = scorer.run([trade], epoch_us(at)).vectors
+    np.testing.assert_array_equal(again.matrix, after.matrix)
 
 
 def test_an_outcome_closes_the_exception_and_moves_the_counterparty(
