@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.features
 	$(BIN)/python -m benchmarks.training
 	$(BIN)/python -m benchmarks.serving
+	$(BIN)/python -m benchmarks.backtest
 
 clean:
 	rm -rf $(VENV) .failcast .pytest_cache

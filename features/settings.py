@@ -89,8 +89,13 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def default_exception_db(self) -> Path:
+        """The exception store's SQLite file when no URL is configured."""
+        return self.home / "exceptions.db"
+
+    @property
     def exception_store(self) -> str:
-        return self.exception_store_url or f"sqlite:///{self.home / 'exceptions.db'}"
+        return self.exception_store_url or f"sqlite:///{self.default_exception_db}"
 
     @property
     def bentoml_home(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,9 @@ from pipelines.model_cmd import evaluate_cmd, train_cmd
 from pipelines.queue_cmd import queue_cmd
 from pipelines.report_cmd import report_cmd
 from pipelines.serve_cmd import serve_cmd
+
+# BentoML's pathspec use is deprecated upstream; the warning is noise for an ops user
+warnings.filterwarnings("ignore", category=DeprecationWarning, module="pathspec")
 
 app = typer.Typer(
     help="failcast: settlement-fail prediction for post-trade operations.", no_args_is_help=True

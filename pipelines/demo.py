@@ -1,16 +1,18 @@
 """`make demo`: the main job end to end on embedded defaults.
 
-Today: simulate a world, validate it as written, print its calibration table, build the
-feature store from it (feature tables, Feast registry, online store), show the features a few
-of the last trades would be scored with, then train the fail model, print its metrics beside
-the baselines and the oracle, and register it (champion if it beats the current one), and
-finally start the BentoML scoring service and score the latest trades over HTTP. The exception
-queue will extend this flow.
+Simulate a world, validate it as written and print its calibration table. Cut it at the start
+of its last trade date: what was known by then builds the feature store and trains the fail
+model (metrics beside the baselines and the oracle; registered, champion if it beats the
+current one). Then start the BentoML service and live the last day through it: the morning's
+undecided trades scored, every new trade scored at execution, every lifecycle event, SSI
+change, position and outcome sent to POST /events as it happens. The demo ends with the
+exception queue, the ops-lead report of the day's settlements and the queue page's address.
 """
 
 from __future__ import annotations
 
-import time
+import sys
+import webbrowser
 
 import httpx
 import numpy as np
@@ -28,7 +30,10 @@ from features.store import open_store
 from features.summary import summarise
 from pipelines.console import calibration_table, console, progress_steps
 from pipelines.model_cmd import metrics_table
-from serving.client import trade_records
+from pipelines.replay import replay, split_at
+from pipelines.report_cmd import report_cmd
+from serving.events import EVENT_KINDS
+from serving.reasons import by_action
 from serving.server import running_server
 from training.train import TrainConfig, train
 
@@ -37,7 +42,7 @@ __all__ = ["DEMO_WORLD", "run_demo"]
 # A year of trading that spans the T+1 switch, at a quarter of the default world's volume.
 DEMO_WORLD = {"days": 250, "trades_per_day": 1_000}
 DEMO_TRAINING = TrainConfig()  # test window: the last 40 trade dates
-SAMPLE_TRADES = 8
+REPLAYED_HOURS = 30  # the last trade date, until its settlements' outcomes are known
 _SHOWN_FEATURES = (
     "cpty_fail_rate_30d",
     "cpty_late_affirm_rate_30d",
@@ -79,90 +84,104 @@ def run_demo() -> None:
     )
     console.print(verdict)
 
+    last = dataset["trades"]["trade_date"].max()
+    start = pd.Timestamp(last, tz="UTC")
+    history, day = split_at(dataset, start, start + pd.Timedelta(hours=REPLAYED_HOURS))
+    known = settings.data_dir / "demo-history"
+    write_dataset(history, known)
+    console.print(
+        f"features and model see what was known at {start:%Y-%m-%d %H:%M} UTC: "
+        f"{len(history['trades']):,} trades; the {REPLAYED_HOURS} hours after bring "
+        f"{len(day.trades):,} new trades and {len(day.events):,} events"
+    )
+
     console.rule("failcast demo: features")
     with progress_steps("features") as step:
-        report = build_features(out, settings, step)
+        report = build_features(known, settings, step)
     console.print(
         f"{sum(report.rows.values()):,} feature rows in {len(report.rows)} views, as of "
         f"{report.horizon}; built and materialised to the {settings.online_store} online "
         f"store in {report.seconds['total']:.1f} s ({report.trades / report.seconds['total']:,.0f} "
         "trades/s)"
     )
-    console.print(_recent_trade_features(dataset, settings))
+    console.print(_recent_trade_features(history, settings))
 
     console.rule("failcast demo: model")
     with progress_steps("train") as step:
-        result = train(out, settings, DEMO_TRAINING, step)
+        result = train(known, settings, DEMO_TRAINING, step)
     console.print(metrics_table(result.table, "Champion candidate vs baselines and the oracle"))
     console.print(
         f"registered settlement-fail version {result.version} as [bold]{result.decision}[/]; "
         f"MLflow: {settings.tracking_uri} (run {result.run_id})"
     )
 
-    console.rule("failcast demo: scoring service")
+    console.rule(f"failcast demo: a day of operations, {last:%Y-%m-%d}")
+    if settings.exception_store_url is None:  # the demo's day starts with an empty queue
+        settings.default_exception_db.unlink(missing_ok=True)
     console.print("starting the BentoML service with the champion (failcast serve) ...")
     with running_server(settings) as url:
-        scored, seconds = _score_sample(url, dataset)
+        with progress_steps("replay") as step:
+            done = replay(url, history, day, lambda i, n: step(f"hour {i} of {n}", i / n))
+        console.print(
+            f"scored {done.morning:,} undecided trades in the morning and {done.trades:,} new "
+            f"trades at execution; {sum(done.events.values()):,} events "
+            f"({', '.join(f'{done.events[k]:,} {k}' for k in EVENT_KINDS if k in done.events)}) "
+            "re-scored "
+            f"{done.rescored:,} trades; {done.opened:,} exceptions opened, {done.closed:,} "
+            f"closed; {done.seconds:.0f} s over HTTP"
+        )
         queued = httpx.get(f"{url}/queue", timeout=30).raise_for_status().json()
-    console.print(_scores_table(scored, url, seconds))
-    console.print(_actions(scored), highlight=False)
+        console.print(_queue_table(queued[:10], len(queued), url))
+        console.print(_actions(queued), highlight=False)
+        out = settings.home / "report.html"
+        report_cmd(date=pd.Timestamp(last).to_pydatetime(), out=out, top=5)
+        page = f"{url}/ui"
+        if sys.stdin.isatty():
+            console.print(
+                f"\nqueue page: [bold]{page}[/] (also POST /score, /explain, /events; "
+                "GET /queue). Press Enter to stop the service."
+            )
+            webbrowser.open(page)
+            input()
+    console.print(f"ops-lead report: [bold]{out}[/]")
     console.print(
-        f"{len(queued)} at-risk trade(s) open in the exception queue "
-        f"({settings.exception_store}); list them with [bold]failcast queue[/]."
-    )
-    console.print(
-        "Start the service yourself with [bold]failcast serve[/] (port "
-        f"{settings.serve_port}): POST /score, /explain, /model; GET /queue, /trades/ID; "
-        "GET /readyz, /metrics."
+        f"queue page: [bold]http://127.0.0.1:{settings.serve_port}/ui[/] once the service "
+        "runs ([bold]failcast serve[/]); the queue in the terminal: [bold]failcast queue[/]"
     )
 
 
-def _score_sample(url: str, dataset) -> tuple[list[dict], float]:
-    """The last trade date's latest trades, scored over HTTP five minutes after the last
-    of them was executed."""
-    trades = dataset["trades"].tail(SAMPLE_TRADES)
-    as_of = trades["execution_ts"].max() + pd.Timedelta(minutes=5)
-    body = {"trades": trade_records(trades), "as_of": as_of.isoformat()}
-    started = time.perf_counter()
-    response = httpx.post(f"{url}/score", json=body, timeout=60).raise_for_status()
-    return response.json()["scores"], time.perf_counter() - started
-
-
-def _scores_table(scores: list[dict], url: str, seconds: float) -> Table:
+def _queue_table(queued: list[dict], total: int, url: str) -> Table:
     table = Table(
-        title=f"POST {url}/score: {len(scores)} trades in {seconds * 1e3:.0f} ms, "
-        "largest expected cost first",
+        title=f"GET {url}/queue: {total:,} open at-risk trades, largest expected cost first",
         box=box.SIMPLE_HEAD,
     )
-    for column in ("trade", "P(fail)", "tier", "likely cause", "exp. cost", "top reason"):
+    for column in ("#", "trade", "ISD", "P(fail)", "likely cause", "exp. cost", "team", "why"):
         table.add_column(
             column,
-            justify="right" if column in ("P(fail)", "exp. cost") else "left",
-            no_wrap=column != "top reason",
+            justify="right" if column in ("#", "P(fail)", "exp. cost") else "left",
+            no_wrap=column not in ("team", "why"),
         )
-    for s in _by_cost(scores):
+    for rank, q in enumerate(queued, 1):
         table.add_row(
-            s["trade_id"],
-            f"{s['fail_probability']:.1%}",
-            s["risk_tier"],
-            s["predicted_cause"],
-            f"{s['expected_cost']:,.2f} {s['currency']}",
-            s["reasons"][0]["text"] if s["reasons"] else "—",
+            str(rank),
+            q["trade_id"],
+            q["settlement_date"],
+            f"{q['fail_probability']:.0%}",
+            q["predicted_cause"],
+            f"{q['expected_cost']:,.0f} {q['currency']}",
+            q["team"],
+            q["reasons"][0]["text"] if q["reasons"] else "—",
         )
     return table
 
 
-def _actions(scores: list[dict], top: int = 3) -> str:
+def _actions(queued: list[dict], top: int = 3) -> str:
     """What to do first: the costliest trades' reasons as actions for their teams."""
     lines = ["What to do first:"]
-    for s in _by_cost(scores)[:top]:
-        for r in s["reasons"][:2]:
-            lines.append(f"  {s['trade_id']}: {r['text']}\n      → {r['action']} ({r['team']})")
+    for q in queued[:top]:
+        for action, texts in by_action(q["reasons"]).items():
+            lines.append(f"  {q['trade_id']}: {'; '.join(texts)}\n      → {action}")
     return "\n".join(lines)
-
-
-def _by_cost(scores: list[dict]) -> list[dict]:
-    return sorted(scores, key=lambda s: -s["expected_cost"])
 
 
 def _recent_trade_features(dataset, settings) -> Table:

@@ -56,7 +56,7 @@ def import_champion(settings: Settings) -> str:
         model = load_fail_model(f"models:/{MODEL_NAME}/{version}")
         with bentoml.models.create(
             tag,
-            labels={"registry_version": version, "alias": CHAMPION},
+            labels={"registry_version": str(version), "alias": CHAMPION},
             metadata={"mlflow_run_id": run_id, "registry_model": MODEL_NAME, **model.meta},
         ) as stored:
             model.save(Path(stored.path))

@@ -7,7 +7,7 @@ of the feature service has one). Codes group features that call for the same act
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -278,6 +278,15 @@ class Explained:
     text: str
     action: str
     team: str
+
+
+def by_action(reasons: Sequence[Mapping]) -> dict[str, list[str]]:
+    """Reasons (``ReasonOut`` fields) grouped under their action and team, in order: several
+    reasons often call for one action."""
+    grouped: dict[str, list[str]] = {}
+    for reason in reasons:
+        grouped.setdefault(f"{reason['action']} ({reason['team']})", []).append(reason["text"])
+    return grouped
 
 
 def top_reasons(

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from serving.exception_store import ExceptionStore
+from serving.reasons import by_action
 from serving.report_plots import (
     DIMENSIONS,
     cause_figure,
@@ -140,10 +141,12 @@ def render(report: DayReport) -> str:
         _section(
             "Top at-risk trades and why",
             _trades_table(at_risk.nlargest(len(report.explanations) or 5, "expected_cost_usd")),
+            '<div class="waterfalls">',
             *[
                 _img(waterfall_figure(e), f"SHAP waterfall of {e['trade_id']}", e["trade_id"])
                 for e in report.explanations
             ],
+            "</div>",
         ),
         _section("How the scores did", _performance_html(report)),
         _section(
@@ -194,7 +197,7 @@ def _top_table(book: pd.DataFrame, column: str, title: str, top: int = 10) -> st
         .nlargest(top, "cost")
     )
     rows = [
-        [key, r.trades, int(r.at_risk), f"{r.mean_p:.1%}", f"{r.cost:,.0f}"]
+        [key, int(r.trades), int(r.at_risk), f"{r.mean_p:.1%}", f"{r.cost:,.0f}"]
         for key, r in grouped.iterrows()
     ]
     label = DIMENSIONS[column]
@@ -205,7 +208,9 @@ def _top_table(book: pd.DataFrame, column: str, title: str, top: int = 10) -> st
 def _trades_table(rows: pd.DataFrame) -> str:
     out = []
     for r in rows.itertuples():
-        reasons = "; ".join(f"{x['text']} → {x['action']} ({x['team']})" for x in r.reasons)
+        reasons = "; ".join(
+            f"{', '.join(texts)} → {action}" for action, texts in by_action(r.reasons).items()
+        )
         out.append(
             [
                 r.trade_id,
@@ -271,6 +276,7 @@ h1 {{ margin-bottom: 0; }} .made {{ color: #667085; margin-top: 4px; }}
 .kpi {{ border: 1px solid #e4e7ec; border-radius: 8px; padding: 10px 16px; min-width: 150px; }}
 .kpi .v {{ font-size: 22px; font-weight: 600; }}
 section {{ margin-top: 28px; }} img {{ max-width: 100%; display: block; margin: 8px 0; }}
+.waterfalls {{ display: grid; grid-template-columns: 1fr 1fr; gap: 8px; }}
 table {{ border-collapse: collapse; margin: 8px 0; }}
 th, td {{ border-bottom: 1px solid #e4e7ec; padding: 4px 10px; text-align: left;
   vertical-align: top; }}

@@ -106,8 +106,9 @@ def waterfall_figure(explanation: dict, shown: int = 8) -> Figure:
     for i, value in enumerate(values):
         ax.barh(i, value, left=start, color=_AT_RISK if value > 0 else "#067647")
         start += value
-    ax.axvline(explanation["base_value"], color="grey", lw=0.8, ls=":")
-    ax.axvline(explanation["raw_score"], color="black", lw=0.8)
+    ax.axvline(explanation["base_value"], color="grey", lw=1.2, ls=":")
+    ax.axvline(explanation["raw_score"], color="black", lw=1.2)
+    ax.margins(x=0.08)
     ax.set_yticks(range(len(values)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,9 +114,14 @@ def test_demo_prints_the_calibration_table(monkeypatch: pytest.MonkeyPatch, tmp_
     assert "Online features of the last trades" in result.output
     assert (tmp_path / "home" / "features" / "tables" / "manifest.json").exists()
     assert "registered settlement-fail version 1 as champion" in result.output
-    assert f"/score: {pipelines.demo.SAMPLE_TRADES} trades in" in result.output
-    assert "LOW" in result.output or "MEDIUM" in result.output or "HIGH" in result.output
-    assert "open in the exception queue" in result.output
+    assert "a day of operations" in result.output
+    said = " ".join(result.output.split())  # rich wraps lines at the terminal's width
+    assert re.search(r"scored [\d,]+ undecided trades in the morning and [\d,]+ new", said)
+    assert re.search(r"[\d,]+ events \([\d,]+ lifecycle", said)
+    assert re.search(r"GET http://127.0.0.1:\d+/queue: [\d,]+ open at-risk trades", said)
+    report = tmp_path / "home" / "report.html"
+    assert "<h1>Trades settling" in report.read_text()
+    assert "queue page: http://127.0.0.1:3000/ui" in said
 
 
 def test_installed_console_script_runs() -> None:

@@ -334,7 +334,7 @@ def test_events_rescore_trades_over_http_and_from_a_file(
     lines.write_text(json.dumps({**event, "event_type": "MATCHED", "event_ts": at(90)}) + "\n")
     done = CliRunner().invoke(app, ["events", "ingest", str(lines), "--json"])
     assert done.exit_code == 0, done.output
-    assert [r["trade_id"] for r in json.loads(done.output)["rescored"]] == [record["trade_id"]]
+    assert [r["trade_id"] for r in json.loads(done.stdout)["rescored"]] == [record["trade_id"]]
     steps = httpx.get(f"{url}/trades/{record['trade_id']}").json()["trajectory"]
     assert at(90)[:16] in {s["scored_at"][:16] for s in steps}
 
