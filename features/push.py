@@ -170,8 +170,13 @@ def push_ssi(store: FeatureStore, reference: Reference, ssi: pd.DataFrame) -> pd
     rows = pd.DataFrame(
         {
             **keys,
-            # known once in force and (if at all) verified
-            "event_timestamp": pd.to_datetime(np.fmax(valid_from, verified), unit="s", utc=True),
+            # known once in force and (if at all) verified; whole µs, as the table holds them
+            "event_timestamp": pd.to_datetime(
+                # a missing verification is NEVER_US, before any instant
+                np.maximum(instants_us(ssi["valid_from_ts"]), instants_us(ssi["verified_ts"])),
+                unit="us",
+                utc=True,
+            ),
             "ssi_valid_from_s": valid_from,
             "ssi_verified_s": verified,
             "ssi_prev_valid_from_s": np.where(new_version, in_force, in_force_prev),

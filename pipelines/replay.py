@@ -54,8 +54,9 @@ def split_at(dataset: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> tuple[
     ssi = dataset["ssi"]
     history["ssi"] = ssi.loc[ssi["valid_from_ts"] < start].reset_index(drop=True)
     history["ssi"].loc[history["ssi"]["verified_ts"] >= start, "verified_ts"] = pd.NaT
-    if "truth" in dataset:
-        history["truth"] = dataset["truth"].loc[dataset["truth"]["trade_id"].isin(ids)]
+    for name, frame in dataset.items():  # any other per-trade table follows its trades
+        if name not in (*_EVENT_TABLES, "trades") and "trade_id" in frame:
+            history[name] = frame.loc[frame["trade_id"].isin(ids)].reset_index(drop=True)
 
     def within(frame: pd.DataFrame, stamp: str) -> pd.DataFrame:
         return frame.loc[(frame[stamp] >= start) & (frame[stamp] < end)]

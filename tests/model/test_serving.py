@@ -329,6 +329,7 @@ def test_events_rescore_trades_over_http_and_from_a_file(
     from pipelines.cli import app
 
     monkeypatch.setenv("FAILCAST_HOME", str(home.home))
+    monkeypatch.setenv("FAILCAST_FEAST_PROJECT", home.feast_project)
     get_settings.cache_clear()
     lines = tmp_path / "events.jsonl"
     lines.write_text(json.dumps({**event, "event_type": "MATCHED", "event_ts": at(90)}) + "\n")
