@@ -111,6 +111,22 @@ def training_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_dataset(simulate(TRAINING_WORLD), tmp_path_factory.mktemp("training") / "world")
 
 
+TRAINING_SPLIT = {"test_days": 14, "calib_days": 7, "valid_days": 7}
+"""Trade dates per slice for the training world: two test weeks, one each to stop and to
+calibrate."""
+
+
+def trained_home(factory: pytest.TempPathFactory, training_dir: Path, name: str) -> Settings:
+    """A project home of its own (and Feast project) with a champion trained on the training
+    world: what a module testing the service needs."""
+    from training.train import TrainConfig, train
+
+    root = factory.mktemp(name)
+    settings = Settings(home=root, feast_project=f"{name}_" + root.name[-8:].replace("-", "_"))
+    train(training_dir, settings, TrainConfig(**TRAINING_SPLIT))
+    return settings
+
+
 @pytest.fixture()
 def postgres_url():
     """A database of this test's own on the real PostgreSQL server (SQLAlchemy URL), dropped

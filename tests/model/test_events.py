@@ -26,17 +26,12 @@ from serving.model_store import load_served
 from serving.schemas import Trade, epoch_us
 from serving.scorer import RiskTiers, Scorer
 from serving.trades import as_trade
-from training.train import TrainConfig, train
-
-SPLIT = {"test_days": 14, "calib_days": 7, "valid_days": 7}
+from tests.conftest import trained_home
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, training_dir: Path) -> Settings:
-    root = tmp_path_factory.mktemp("events")
-    settings = Settings(home=root, feast_project="events_" + root.name[-8:].replace("-", "_"))
-    train(training_dir, settings, TrainConfig(**SPLIT))
-    return settings
+    return trained_home(tmp_path_factory, training_dir, "events")
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +69,17 @@ def _score_at_execution(scorer: Scorer, store: ExceptionStore, rows: pd.DataFram
 
 def _events(*events: dict) -> list:
     return events_adapter.validate_python(list(events))
+
+
+def _position(trade, at: dt.datetime, available: float, incoming: float) -> dict:
+    return {
+        "kind": "inventory",
+        "account_id": trade.account_id,
+        "instrument_id": trade.instrument_id,
+        "as_of_ts": at.isoformat(),
+        "available_qty": available,
+        "incoming_qty": incoming,
+    }
 
 
 def _at(trade, minutes: float) -> str:
@@ -121,14 +127,7 @@ def test_an_inventory_update_reaches_the_features_of_the_trades_it_covers(
     sells = trades[trades["side"] == "SELL"]
     (trade,) = _score_at_execution(scorer, store, sells.iloc[[0]])
     at = trade.execution_ts + dt.timedelta(minutes=20)
-    event = {
-        "kind": "inventory",
-        "account_id": trade.account_id,
-        "instrument_id": trade.instrument_id,
-        "as_of_ts": at.isoformat(),
-        "available_qty": trade.quantity * 0.25,
-        "incoming_qty": trade.quantity * 0.5,
-    }
+    event = _position(trade, at, available=trade.quantity * 0.25, incoming=trade.quantity * 0.5)
     applied = processor.apply(_events(event))
     assert applied.pushed == {"position": 1}
     assert trade.trade_id in {r.trade_id for r in applied.rescored}
@@ -212,14 +211,7 @@ def test_a_bad_batch_changes_nothing(
 ) -> None:
     (trade,) = _score_at_execution(scorer, store, trades.iloc[[2]])
     at = trade.execution_ts + dt.timedelta(minutes=30)
-    inventory = {
-        "kind": "inventory",
-        "account_id": trade.account_id,
-        "instrument_id": trade.instrument_id,
-        "as_of_ts": at.isoformat(),
-        "available_qty": 0.0,
-        "incoming_qty": 0.0,
-    }
+    inventory = _position(trade, at, available=0.0, incoming=0.0)
     unknown = {
         "kind": "lifecycle",
         "trade_id": "NEVER-SCORED",

@@ -15,12 +15,10 @@ import pandas as pd
 import pytest
 
 from features.contract import read_dataset
-from features.settings import Settings
 from serving.client import trade_records
 from serving.server import running_server
-from training.train import TrainConfig, train
+from tests.conftest import trained_home
 
-SPLIT = {"test_days": 14, "calib_days": 7, "valid_days": 7}
 SCREENSHOT = Path(os.environ.get("FAILCAST_SCREENSHOTS", "/tmp")) / "failcast-queue-page.png"
 
 
@@ -42,9 +40,7 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory, training_dir: Path) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("page")
-    settings = Settings(home=root, feast_project="page_" + root.name[-8:].replace("-", "_"))
-    train(training_dir, settings, TrainConfig(**SPLIT))
+    settings = trained_home(tmp_path_factory, training_dir, "page")
     # low thresholds: enough of the last trades open exceptions for the page to show
     settings = settings.model_copy(update={"risk_high": 0.10, "risk_medium": 0.02})
     trades = read_dataset(training_dir)["trades"].tail(60)

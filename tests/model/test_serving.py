@@ -25,19 +25,15 @@ from features.store import open_store
 from serving.client import trade_records
 from serving.model_store import BENTO_MODEL, load_served
 from serving.server import running_server
+from tests.conftest import trained_home
 from training.tracking import CHAMPION, MODEL_NAME, tracking_client
-from training.train import TrainConfig, train
 
-SPLIT = {"test_days": 14, "calib_days": 7, "valid_days": 7}
 MAX_BATCH = 50
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, training_dir: Path) -> Settings:
-    root = tmp_path_factory.mktemp("served")
-    settings = Settings(home=root, feast_project="served_" + root.name[-8:].replace("-", "_"))
-    train(training_dir, settings, TrainConfig(**SPLIT))
-    return settings
+    return trained_home(tmp_path_factory, training_dir, "served")
 
 
 @pytest.fixture(scope="module")
