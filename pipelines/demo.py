@@ -17,7 +17,6 @@ import webbrowser
 import httpx
 import numpy as np
 import pandas as pd
-from rich import box
 from rich.table import Table
 
 from features.build import build_features
@@ -30,6 +29,7 @@ from features.store import open_store
 from features.summary import summarise
 from pipelines.console import calibration_table, console, progress_steps
 from pipelines.model_cmd import metrics_table
+from pipelines.queue_cmd import queue_table
 from pipelines.replay import replay, split_at
 from pipelines.report_cmd import report_cmd
 from serving.events import EVENT_KINDS
@@ -131,7 +131,8 @@ def run_demo() -> None:
             f"closed; {done.seconds:.0f} s over HTTP"
         )
         queued = httpx.get(f"{url}/queue", timeout=30).raise_for_status().json()
-        console.print(_queue_table(queued[:10], len(queued), url))
+        title = f"GET {url}/queue: {len(queued):,} open at-risk trades, costliest first"
+        console.print(queue_table(queued[:10], title))
         console.print(_actions(queued), highlight=False)
         out = settings.home / "report.html"
         report_cmd(date=pd.Timestamp(last).to_pydatetime(), out=out, top=5)
@@ -148,31 +149,6 @@ def run_demo() -> None:
         f"queue page: [bold]http://127.0.0.1:{settings.serve_port}/ui[/] once the service "
         "runs ([bold]failcast serve[/]); the queue in the terminal: [bold]failcast queue[/]"
     )
-
-
-def _queue_table(queued: list[dict], total: int, url: str) -> Table:
-    table = Table(
-        title=f"GET {url}/queue: {total:,} open at-risk trades, largest expected cost first",
-        box=box.SIMPLE_HEAD,
-    )
-    for column in ("#", "trade", "ISD", "P(fail)", "likely cause", "exp. cost", "team", "why"):
-        table.add_column(
-            column,
-            justify="right" if column in ("#", "P(fail)", "exp. cost") else "left",
-            no_wrap=column not in ("team", "why"),
-        )
-    for rank, q in enumerate(queued, 1):
-        table.add_row(
-            str(rank),
-            q["trade_id"],
-            q["settlement_date"],
-            f"{q['fail_probability']:.0%}",
-            q["predicted_cause"],
-            f"{q['expected_cost']:,.0f} {q['currency']}",
-            q["team"],
-            q["reasons"][0]["text"] if q["reasons"] else "—",
-        )
-    return table
 
 
 def _actions(queued: list[dict], top: int = 3) -> str:

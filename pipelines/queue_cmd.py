@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 import typer
@@ -12,9 +13,9 @@ from rich.table import Table
 
 from features.settings import get_settings
 from pipelines.console import console
-from serving.exception_store import ExceptionStore
+from serving.exception_store import ExceptionStore, as_dict
 
-__all__ = ["queue_cmd"]
+__all__ = ["queue_cmd", "queue_table"]
 
 
 def queue_cmd(
@@ -52,24 +53,31 @@ def queue_cmd(
     title = f"Exception queue: {len(rows)} trade(s)" + (
         f" settling {date:%Y-%m-%d}" if date else ""
     )
+    table = queue_table([as_dict(r) for r in rows], title)
+    console.print(table)
+    for rank, r in enumerate(rows, 1):
+        console.print(f"{rank:>3}. {r.trade_id}: {r.action}", highlight=False)
+
+
+def queue_table(entries: Sequence[Mapping], title: str) -> Table:
+    """Queue entries (``GET /queue`` items) as a table, in their order."""
     table = Table(title=title, box=box.SIMPLE_HEAD)
-    for column in ("#", "trade", "ISD", "P(fail)", "exp. cost", "status", "team", "why"):
+    for column in ("#", "trade", "ISD", "P(fail)", "cause", "exp. cost", "status", "team", "why"):
         table.add_column(
             column,
             justify="right" if column in ("#", "P(fail)", "exp. cost") else "left",
             no_wrap=column not in ("team", "why"),
         )
-    for rank, r in enumerate(rows, 1):
+    for rank, q in enumerate(entries, 1):
         table.add_row(
             str(rank),
-            r.trade_id,
-            f"{r.settlement_date:%Y-%m-%d}",
-            f"{r.fail_probability:.0%}",
-            f"{r.expected_cost:,.0f} {r.currency}",
-            r.status,
-            r.team,
-            r.reasons[0]["text"] if r.reasons else "—",
+            q["trade_id"],
+            str(q["settlement_date"])[:10],
+            f"{q['fail_probability']:.0%}",
+            q["predicted_cause"],
+            f"{q['expected_cost']:,.0f} {q['currency']}",
+            q["status"],
+            q["team"],
+            q["reasons"][0]["text"] if q["reasons"] else "—",
         )
-    console.print(table)
-    for rank, r in enumerate(rows, 1):
-        console.print(f"{rank:>3}. {r.trade_id}: {r.action}", highlight=False)
+    return table

@@ -21,6 +21,7 @@ import pandas as pd
 from features.contract import Dataset
 from features.request import lifecycle_state
 from serving.client import trade_records
+from serving.events import KIND_OF_TABLE
 
 __all__ = ["Day", "Replayed", "replay", "split_at"]
 
@@ -63,7 +64,7 @@ def split_at(dataset: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> tuple[
 
     events: list[tuple[pd.Timestamp, dict]] = []
     for table, stamp in _EVENT_TABLES.items():
-        kind = {"events": "lifecycle", "inventory": "inventory", "outcomes": "outcome"}[table]
+        kind = KIND_OF_TABLE[table]
         events += [(r[stamp], {"kind": kind, **r}) for r in _records(within(dataset[table], stamp))]
     changed = (ssi["valid_from_ts"] >= start) & (ssi["valid_from_ts"] < end)
     verified = (ssi["valid_from_ts"] < start) & ssi["verified_ts"].between(start, end, "left")

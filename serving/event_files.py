@@ -13,11 +13,10 @@ from pydantic import ValidationError
 from features.contract import TABLES, ContractError, Violation
 from features.contract._read import read_table
 from features.contract._rules import check_table
-from serving.events import EVENT_KINDS, events_adapter
+from serving.events import KIND_OF_TABLE, events_adapter
 
 __all__ = ["read_events"]
 
-_KIND_OF_TABLE = {table: kind for kind, table in EVENT_KINDS.items()}
 _JSON = (".jsonl", ".json")
 
 
@@ -69,14 +68,14 @@ def _json_records(path: Path) -> list[Any]:
 
 
 def _table_records(path: Path) -> list[dict]:
-    kind = _KIND_OF_TABLE.get(path.stem)
+    kind = KIND_OF_TABLE.get(path.stem)
     if kind is None or path.suffix.lower() not in (".csv", ".parquet"):
         raise ContractError(
             [
                 Violation(
                     path.name,
                     "an event file is JSON lines with a 'kind' per event, or a .csv/.parquet "
-                    f"file named after its table ({', '.join(_KIND_OF_TABLE)})",
+                    f"file named after its table ({', '.join(KIND_OF_TABLE)})",
                 )
             ]
         )

@@ -39,10 +39,11 @@ from serving.schemas import contract_model, epoch_us
 from serving.scorer import Scorer
 from serving.trades import EVENT_STEPS, as_trade, iso, lifecycle_after
 
-__all__ = ["EVENT_KINDS", "Applied", "Event", "EventProcessor", "events_adapter"]
+__all__ = ["EVENT_KINDS", "KIND_OF_TABLE", "Applied", "Event", "EventProcessor", "events_adapter"]
 
 EVENT_KINDS = {"lifecycle": "events", "ssi": "ssi", "inventory": "inventory", "outcome": "outcomes"}
 """Each event kind and the contract table its rows follow."""
+KIND_OF_TABLE = {table: kind for kind, table in EVENT_KINDS.items()}
 
 
 def _event_model(kind: str, table: str) -> type[BaseModel]:

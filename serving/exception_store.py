@@ -66,12 +66,9 @@ class _Base(DeclarativeBase):
     pass
 
 
-class ScoreRow(_Base):
-    __tablename__ = "scores"
-    __table_args__ = (sa.UniqueConstraint("trade_id", "scored_at", "model_version"),)
+class _Score:
+    """A score's columns: of every stored score, and of an exception's latest."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    trade_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     scored_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
     model_version: Mapped[str] = mapped_column(sa.String(32))
     stage: Mapped[str] = mapped_column(sa.String(16))
@@ -80,12 +77,21 @@ class ScoreRow(_Base):
     predicted_cause: Mapped[str] = mapped_column(sa.String(32))
     expected_cost: Mapped[float]
     currency: Mapped[str] = mapped_column(sa.String(3))
-    expected_cost_usd: Mapped[float]
+    expected_cost_usd: Mapped[float]  # what the queue ranks by
     reasons: Mapped[list] = mapped_column(sa.JSON)
 
 
-class ExceptionRow(_Base):
+class ScoreRow(_Score, _Base):
+    __tablename__ = "scores"
+    __table_args__ = (sa.UniqueConstraint("trade_id", "scored_at", "model_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trade_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+
+
+class ExceptionRow(_Score, _Base):
     __tablename__ = "exceptions"
+    __table_args__ = (sa.Index("ix_exceptions_expected_cost_usd", "expected_cost_usd"),)
 
     trade_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     status: Mapped[str] = mapped_column(sa.String(16), index=True)
@@ -100,17 +106,6 @@ class ExceptionRow(_Base):
     desk_id: Mapped[str] = mapped_column(sa.String(64))
     settlement_market: Mapped[str] = mapped_column(sa.String(8))
     notional: Mapped[float]
-    # the latest score
-    scored_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
-    stage: Mapped[str] = mapped_column(sa.String(16))
-    model_version: Mapped[str] = mapped_column(sa.String(32))
-    fail_probability: Mapped[float]
-    risk_tier: Mapped[str] = mapped_column(sa.String(8))
-    predicted_cause: Mapped[str] = mapped_column(sa.String(32))
-    expected_cost: Mapped[float]
-    currency: Mapped[str] = mapped_column(sa.String(3))
-    expected_cost_usd: Mapped[float] = mapped_column(index=True)  # what the queue ranks by
-    reasons: Mapped[list] = mapped_column(sa.JSON)
 
 
 class TradeRow(_Base):
@@ -203,18 +198,8 @@ class TradeUpdate:
 _SCORE_FIELDS = [c.name for c in ScoreRow.__table__.columns if c.name != "id"]
 _CLOSING = {"SETTLED": Status.SETTLED, "FAILED": Status.FAILED, "CANCELLED": Status.RESOLVED}
 """Exception status once the trade's outcome is known (a cancelled trade needs no work)."""
-_EXCEPTION_SCORE_FIELDS = [
-    "scored_at",
-    "stage",
-    "model_version",
-    "fail_probability",
-    "risk_tier",
-    "predicted_cause",
-    "expected_cost",
-    "currency",
-    "expected_cost_usd",
-    "reasons",
-]
+_EXCEPTION_SCORE_FIELDS = list(_Score.__annotations__)
+"""What an exception shows of its latest score."""
 _GIVEN = set(_EXCEPTION_SCORE_FIELDS) - {"scored_at", "expected_cost_usd"}
 """Score fields a ``/score`` result gives as they are."""
 _TRADE_KEYS = ["counterparty_id", "account_id", "instrument_id", "settlement_market"]
