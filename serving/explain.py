@@ -28,7 +28,7 @@ import lightgbm as lgb
 import numba
 import numpy as np
 
-__all__ = ["TABLE_MAX_DEPTH", "TreeExplainer"]
+__all__ = ["TABLE_MAX_DEPTH", "NodeTable", "TreeExplainer", "go_right"]
 
 TABLE_MAX_DEPTH = 16
 """Unique features on a leaf's path up to which its H table (2^d floats) is precomputed."""
@@ -75,18 +75,19 @@ def _arrays(group: _Nodes | _Leaves) -> tuple[np.ndarray, ...]:
     return tuple(getattr(group, name) for name in group.__dataclass_fields__)
 
 
-def _flatten(booster: lgb.Booster, table_max_depth: int) -> tuple[_Nodes, _Leaves, float]:
-    dump = booster.dump_model()
-    nodes: dict[str, list] = {k: [] for k in ("feature", "threshold", "nan_right", "zero_band")}
-    cat: dict[str, list] = {k: [] for k in ("node", "start", "end", "values")}
-    leaves: list[tuple[float, list[tuple[int, bool]], list[float]]] = []
-    base = 0.0
+class NodeTable:
+    """A booster's internal nodes (``dump_model`` dicts) as LightGBM decides at them, in
+    the order they are added."""
 
-    def visit(node: dict, path: list[tuple[int, bool]], ratios: list[float]) -> None:
-        """Append internal nodes depth first; collect each leaf with its path."""
-        if "leaf_value" in node:
-            leaves.append((float(node["leaf_value"]), path, ratios))
-            return
+    def __init__(self) -> None:
+        self._nodes: dict[str, list] = {
+            k: [] for k in ("feature", "threshold", "nan_right", "zero_band")
+        }
+        self._cat: dict[str, list] = {k: [] for k in ("node", "start", "end", "values")}
+
+    def add(self, node: dict) -> int:
+        """Append one internal node; its index."""
+        nodes, cat = self._nodes, self._cat
         index = len(nodes["feature"])
         nodes["feature"].append(node["split_feature"])
         default_right = not node["default_left"]
@@ -106,6 +107,42 @@ def _flatten(booster: lgb.Booster, table_max_depth: int) -> tuple[_Nodes, _Leave
             # missing type None reads NaN as 0; Zero sends NaN and zero the default way
             nodes["nan_right"].append(threshold < 0.0 if kind == 0 else default_right)
             nodes["zero_band"].append(kind == 1)
+        return index
+
+    @property
+    def feature(self) -> np.ndarray:
+        return np.asarray(self._nodes["feature"], dtype=np.int64)
+
+    def packed(self) -> tuple[np.ndarray, ...]:
+        """The arrays as compiled code takes them."""
+        return _arrays(self.arrays())
+
+    def arrays(self) -> _Nodes:
+        nodes, cat, i64 = self._nodes, self._cat, np.int64
+        return _Nodes(
+            feature=self.feature,
+            threshold=np.asarray(nodes["threshold"], dtype=np.float64),
+            nan_right=np.asarray(nodes["nan_right"], dtype=i64),
+            zero_band=np.asarray(nodes["zero_band"], dtype=i64),
+            cat_nodes=np.asarray(cat["node"], dtype=i64),
+            cat_start=np.asarray(cat["start"], dtype=i64),
+            cat_end=np.asarray(cat["end"], dtype=i64),
+            cat_values=np.asarray(cat["values"], dtype=i64),
+        )
+
+
+def _flatten(booster: lgb.Booster, table_max_depth: int) -> tuple[_Nodes, _Leaves, float]:
+    dump = booster.dump_model()
+    table = NodeTable()
+    leaves: list[tuple[float, list[tuple[int, bool]], list[float]]] = []
+    base = 0.0
+
+    def visit(node: dict, path: list[tuple[int, bool]], ratios: list[float]) -> None:
+        """Append internal nodes depth first; collect each leaf with its path."""
+        if "leaf_value" in node:
+            leaves.append((float(node["leaf_value"]), path, ratios))
+            return
+        index = table.add(node)
         count = float(node["internal_count"])
         for child, right in ((node["left_child"], False), (node["right_child"], True)):
             child_count = float(child.get("internal_count", child.get("leaf_count", 0)))
@@ -123,7 +160,7 @@ def _flatten(booster: lgb.Booster, table_max_depth: int) -> tuple[_Nodes, _Leave
         else:
             visit(root, [], [])
 
-    feature = np.asarray(nodes["feature"], dtype=np.int64)
+    feature = table.feature
     path_start, path_node, path_right, path_slot = [0], [], [], []
     slot_start, slot_feature, slot_z, table_start, tables = [0], [], [], [], []
     offset = 0
@@ -150,16 +187,6 @@ def _flatten(booster: lgb.Booster, table_max_depth: int) -> tuple[_Nodes, _Leave
         else:
             table_start.append(-1)
     i64 = np.int64
-    node_arrays = _Nodes(
-        feature=feature,
-        threshold=np.asarray(nodes["threshold"], dtype=np.float64),
-        nan_right=np.asarray(nodes["nan_right"], dtype=i64),
-        zero_band=np.asarray(nodes["zero_band"], dtype=i64),
-        cat_nodes=np.asarray(cat["node"], dtype=i64),
-        cat_start=np.asarray(cat["start"], dtype=i64),
-        cat_end=np.asarray(cat["end"], dtype=i64),
-        cat_values=np.asarray(cat["values"], dtype=i64),
-    )
     leaf_arrays = _Leaves(
         value=np.asarray([leaf[0] for leaf in leaves], dtype=np.float64),
         path_start=np.asarray(path_start, dtype=i64),
@@ -172,7 +199,7 @@ def _flatten(booster: lgb.Booster, table_max_depth: int) -> tuple[_Nodes, _Leave
         table_start=np.asarray(table_start, dtype=i64),
         table=np.concatenate(tables) if tables else np.zeros(0),
     )
-    return node_arrays, leaf_arrays, base
+    return table.arrays(), leaf_arrays, base
 
 
 @numba.njit(cache=True)
@@ -239,25 +266,50 @@ def _h_direct(z: np.ndarray, mask: int, w: np.ndarray) -> float:
 
 
 @numba.njit(cache=True)
+def _numerical_right(x, threshold, nan_right, zero_band):
+    """LightGBM's NumericalDecision, as selects: 1 when ``x`` goes right."""
+    go = np.int64(x > threshold)
+    go = nan_right if (zero_band and abs(x) <= _ZERO) else go
+    return nan_right if np.isnan(x) else go
+
+
+@numba.njit(cache=True)
+def _categorical_right(x, first, last, cats):
+    """LightGBM 4's CategoricalDecision: listed categories go left, the rest right."""
+    if np.isnan(x) or x < 0:
+        return 1
+    category = int(x)
+    for c in range(first, last):
+        if cats[c] == category:
+            return 0
+    return 1
+
+
+@numba.njit(cache=True)
 def _decide(row, nodes, right):
-    """LightGBM's decision at every node (NumericalDecision / CategoricalDecision) for one
-    row, as selects rather than branches: branches here are mispredicted half the time."""
+    """LightGBM's decision at every node for one row, as selects rather than branches:
+    branches here are mispredicted half the time."""
     feature, threshold, nan_right, zero_band, cat_nodes, cat_start, cat_end, cats = nodes
     for node in range(feature.size):
-        x = row[feature[node]]
-        go = np.int64(x > threshold[node])
-        go = nan_right[node] if (zero_band[node] and abs(x) <= _ZERO) else go
-        right[node] = nan_right[node] if np.isnan(x) else go
+        right[node] = _numerical_right(
+            row[feature[node]], threshold[node], nan_right[node], zero_band[node]
+        )
     for k in range(cat_nodes.size):
-        node = cat_nodes[k]
-        x = row[feature[node]]
-        go = 1
-        if not np.isnan(x) and x >= 0:
-            category = int(x)
-            for c in range(cat_start[k], cat_end[k]):
-                if cats[c] == category:
-                    go = 0
-        right[node] = go
+        right[cat_nodes[k]] = _categorical_right(
+            row[feature[cat_nodes[k]]], cat_start[k], cat_end[k], cats
+        )
+
+
+@numba.njit(cache=True)
+def go_right(row, node, nodes, cat_of_node):
+    """LightGBM's decision at one node (``cat_of_node``: its index among the categorical
+    nodes, or -1)."""
+    feature, threshold, nan_right, zero_band, _, cat_start, cat_end, cats = nodes
+    x = row[feature[node]]
+    k = cat_of_node[node]
+    if k >= 0:
+        return _categorical_right(x, cat_start[k], cat_end[k], cats)
+    return _numerical_right(x, threshold[node], nan_right[node], zero_band[node])
 
 
 @numba.njit(parallel=True)  # not cached: numba cannot cache its parallel wrappers

@@ -17,6 +17,7 @@ from serving.costs import CostModel, in_reporting_currency
 from serving.explain import PARALLEL_MIN_ROWS, TreeExplainer
 from serving.features import FeatureVectors, ServingFeatures
 from serving.model_store import ServedModel
+from serving.predict import TreePredictor
 from serving.reasons import REASONS, top_reasons
 from serving.schemas import columns_of
 
@@ -69,6 +70,7 @@ class Scorer:
             raise ValueError(f"the feature service does not provide model features {missing}")
         self.served, self.features, self.tiers, self.reasons = served, features, tiers, reasons
         self.explainer = TreeExplainer(model.booster)
+        self.cause_predictor = TreePredictor(model.cause_booster)
         days_late = model.meta.get("expected_days_late")
         self.costs = CostModel(days_late=days_late) if days_late else CostModel()
         self._columns = [features.names.index(f) for f in model.features]
@@ -98,10 +100,13 @@ class Scorer:
         contributions = self.explainer.contributions(x)
         raw = contributions.sum(axis=1)  # exact SHAP adds up to the booster's raw score
         probability = model.calibrate(1.0 / (1.0 + np.exp(-raw)))
-        # OpenMP threads that spin after a one-row call would steal the request's core
-        threads = 1 if len(x) < PARALLEL_MIN_ROWS else 0
-        cause_proba = model.cause_booster.predict(x, num_threads=threads)
-        cause = np.asarray(model.causes, dtype=object)[cause_proba.argmax(1)]
+        # the most likely cause has the largest raw score; a few rows walk the trees in
+        # compiled code, batches go to LightGBM's threads
+        if len(x) < PARALLEL_MIN_ROWS:
+            cause_raw = self.cause_predictor.raw(x)
+        else:
+            cause_raw = model.cause_booster.predict(x, raw_score=True)
+        cause = np.asarray(model.causes, dtype=object)[cause_raw.argmax(1)]
         cost = self.costs.expected_cost(
             probability,
             columns["notional"],
