@@ -16,7 +16,8 @@ for a given trade, an indicator ``o_j`` (the trade follows the path at all of th
 
 and ``v * prod(z_j)`` to the base value. Per trade that is O(leaves × depth) per tree, with no
 recursion and no division. Leaves with more than ``TABLE_MAX_DEPTH`` unique features compute
-``H`` on the fly instead of storing 2^d entries.
+``H`` on the fly instead of storing 2^d entries, in O(d^2): a table read missing every cache
+costs more than that arithmetic.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ import numpy as np
 
 __all__ = ["TABLE_MAX_DEPTH", "NodeTable", "TreeExplainer", "go_right"]
 
-TABLE_MAX_DEPTH = 16
-"""Unique features on a leaf's path up to which its H table (2^d floats) is precomputed."""
+TABLE_MAX_DEPTH = 6
+"""Unique features on a leaf's path up to which its H table (2^d floats) is precomputed.
+Deeper leaves compute H on the fly: for the demo champion the tables shrink from 4.7 MB to
+0.6 MB, and a request finds them in cache (over HTTP, p50 6.78 ms against 7.21 at 16)."""
 
 PARALLEL_MIN_ROWS = 64
 """Batches from this many rows are explained on all cores."""
@@ -248,24 +251,6 @@ def _h_table(z: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _h_direct(z: np.ndarray, mask: int, w: np.ndarray) -> float:
-    """H(mask) without a table: O(d^2)."""
-    d = z.size
-    e = np.zeros(d + 1)
-    e[0] = 1.0
-    n = 0
-    for j in range(d):
-        if mask & (1 << j):
-            n += 1
-            for m in range(n, 0, -1):
-                e[m] += z[j] * e[m - 1]
-    total = 0.0
-    for m in range(n + 1):
-        total += w[n - m] * e[m]
-    return total
-
-
-@numba.njit(cache=True)
 def _numerical_right(x, threshold, nan_right, zero_band):
     """LightGBM's NumericalDecision, as selects: 1 when ``x`` goes right."""
     go = np.int64(x > threshold)
@@ -328,6 +313,7 @@ def _rows(x, nodes, leaves, base, weights, out, first, last):
     slot_start, slot_feature, slot_z, table_start, table = leaves[5:]
     right = np.zeros(nodes[0].size, dtype=np.int64)
     phi = np.zeros(out.shape[1])
+    scratch = np.zeros(weights.shape[0] + 1)  # polynomial coefficients of one leaf
     for r in range(first, last):
         _decide(x[r], nodes, right)
         phi[:] = 0.0
@@ -344,7 +330,7 @@ def _rows(x, nodes, leaves, base, weights, out, first, last):
             off = table_start[leaf]
             if off < 0:
                 z, features = slot_z[s0 : s0 + d], slot_feature[s0 : s0 + d]
-                _leaf_direct(z, features, ones, q, weights[d], phi)
+                _leaf_direct(z, features, ones, q, weights[d], phi, scratch)
                 continue
             h_ones = table[off + ones]
             for j in range(d):
@@ -358,13 +344,31 @@ def _rows(x, nodes, leaves, base, weights, out, first, last):
 
 
 @numba.njit(cache=True)
-def _leaf_direct(z, features, ones, q, w, phi):
-    """One leaf's contributions with H computed on the fly (leaves too deep for a table)."""
-    h_ones = _h_direct(z, ones, w)
-    for j in range(z.size):
-        bit = 1 << j
-        if ones & bit:
-            phi[features[j]] += (1.0 - z[j]) * q * _h_direct(z, ones ^ bit, w)
+def _leaf_direct(z, features, ones, q, w, phi, e):
+    """One leaf's contributions with H computed on the fly, O(d^2): the elementary
+    symmetric polynomials of z over the features the trade follows give H(O); dividing
+    out one feature's factor (1 + z_i y), a subtraction-only recurrence since every
+    z_i <= 1, gives each H(O - {i})."""
+    d = z.size
+    e[0] = 1.0
+    n = 0
+    for j in range(d):
+        if ones & (1 << j):
+            n += 1
+            e[n] = 0.0
+            for m in range(n, 0, -1):
+                e[m] += z[j] * e[m - 1]
+    h_ones = 0.0
+    for m in range(n + 1):
+        h_ones += w[n - m] * e[m]
+    for j in range(d):
+        if ones & (1 << j):
+            rest = 1.0  # coefficient m of the polynomial without feature j
+            h_rest = w[n - 1]
+            for m in range(1, n):
+                rest = e[m] - z[j] * rest
+                h_rest += w[n - 1 - m] * rest
+            phi[features[j]] += (1.0 - z[j]) * q * h_rest
         else:
             phi[features[j]] -= q * h_ones
 
