@@ -3,10 +3,10 @@ request-time features computed by the feature service's own on-demand transforms
 
 ``get_online_features`` on the feature service costs about 2.7 ms for one trade here: it
 runs the python-mode transforms through Feast's machinery and converts every value through
-protos twice. This module reads each feature view through the configured online store's own
-``online_read`` (SQLite or Redis, the interface Feast's providers call; 0.4 ms for the nine
-views) and applies the registered transforms on arrays. The vector is the same (tested
-against ``features.retrieval.OnlineRetriever``).
+protos twice. This module reads the stored features with ``serving.online_read`` (the
+online store's own tables or ``online_read``) and applies the registered transforms on
+arrays. The vector is the same (tested against ``features.retrieval.OnlineRetriever``, on
+SQLite and on Redis).
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from feast import FeatureStore
-from feast.infra.online_stores.helpers import get_online_store_from_config
-from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
-from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
 from features.reference import UNKNOWN_KEY, Reference
 from features.repo import FAIL_MODEL_V1
 from features.request import DateFacts, request_fields
 from features.retrieval import ServiceParts
 from features.stages import STAGES
+from serving.online_read import StoredReader
 
 __all__ = ["FeatureVectors", "ServingFeatures"]
 
@@ -54,7 +52,7 @@ class ServingFeatures:
         self.store, self.reference = store, reference
         self.parts = ServiceParts(store, service)
         self.names = self.parts.names
-        self._online = get_online_store_from_config(store.config.online_store)
+        self._stored = StoredReader(store, self.parts.views)
         self.dates = DateFacts(reference.calendar)
 
     def __call__(
@@ -90,31 +88,3 @@ class ServingFeatures:
             asset_class=asset_class,
             stage_starts={s: values[f"start_{s}"] for s in STAGES[1:]},
         )
-
-    def _stored(self, entity_rows: dict[str, list], n: int) -> dict[str, np.ndarray]:
-        """Latest stored values per row (NaN where the store has none), one online read per
-        view with each distinct entity key once."""
-        out: dict[str, np.ndarray] = {}
-        for view, names in self.parts.views:
-            join_keys = sorted(view.join_keys)
-            keys = list(zip(*(entity_rows[k] for k in join_keys), strict=True))
-            position = {key: i for i, key in enumerate(dict.fromkeys(keys))}
-            distinct = list(position)
-            protos = [
-                EntityKeyProto(
-                    join_keys=join_keys, entity_values=[ValueProto(string_val=v) for v in key]
-                )
-                for key in distinct
-            ]
-            rows = self._online.online_read(self.store.config, view, protos, names)
-            found = np.full((len(distinct), len(names)), np.nan)
-            for i, (_, values) in enumerate(rows):
-                for j, name in enumerate(names):
-                    value = values.get(name) if values else None
-                    kind = value.WhichOneof("val") if value is not None else None
-                    if kind is not None:
-                        found[i, j] = getattr(value, kind)
-            index = np.fromiter((position[k] for k in keys), dtype=np.int64, count=n)
-            for j, name in enumerate(names):
-                out[name] = found[index, j]
-        return out

@@ -52,6 +52,34 @@ def _online(build: FeatureBuild, trades: pd.DataFrame) -> pd.DataFrame:
     return online_features(build.store, build.reference, trades, np.full(len(trades), horizon))
 
 
+def _served(build: FeatureBuild, trades: pd.DataFrame) -> pd.DataFrame:
+    """The serving path's vectors (``serving.online_read`` under them) for ``trades``."""
+    from serving.client import trade_records
+    from serving.features import ServingFeatures
+    from serving.schemas import Trade, columns_of
+
+    horizon = int(build.reference.manifest["horizon_us"])
+    columns, lifecycle = columns_of([Trade(**r) for r in trade_records(trades)])
+    vectors = ServingFeatures(build.store, build.reference)(
+        columns, lifecycle, np.full(len(trades), horizon)
+    )
+    return pd.DataFrame(vectors.matrix, columns=vectors.names, index=trades.index)
+
+
+def _assert_serving_reads_what_feast_serves(build: FeatureBuild) -> None:
+    trades = _last_trades(build)
+    trades = pd.concat([trades, trades.head(3)])  # keys repeated within a batch
+    trades.iloc[-1, trades.columns.get_loc("counterparty_id")] = "CP-NEVER-SEEN"
+    served, online = _served(build, trades), _online(build, trades)
+    assert served.notna().sum().sum() > 0.8 * served.size  # the stores were read
+    assert served.iloc[-1].isna().any() and not served.iloc[-2].isna().all()
+    np.testing.assert_allclose(served, online[served.columns].astype(float), rtol=0, atol=0)
+
+
+def test_serving_reads_what_feast_serves_from_sqlite(small_build: FeatureBuild) -> None:
+    _assert_serving_reads_what_feast_serves(small_build)
+
+
 def test_redis_online_store_serves_what_sqlite_serves(
     tmp_path: Path, small_build: FeatureBuild
 ) -> None:
@@ -62,6 +90,7 @@ def test_redis_online_store_serves_what_sqlite_serves(
     assert redis_build.store.config.online_store.type == "redis"
     trades = _last_trades(small_build)
     pd.testing.assert_frame_equal(_online(redis_build, trades), _online(small_build, trades))
+    _assert_serving_reads_what_feast_serves(redis_build)
     redis_build.store.teardown()  # remove this test's keys from the shared server
 
 
