@@ -16,6 +16,9 @@ from sklearn.isotonic import IsotonicRegression
 __all__ = ["CATEGORICAL", "FailModel", "ModelParams", "fit_fail_model"]
 
 CATEGORICAL = ("asset_class_code", "cpty_type_code", "settlement_market_code")
+TIE_BREAK = 1e-6
+"""Weight of the booster's own probability added to the calibrated one: it orders trades the
+isotonic map would tie, and moves no probability by more than a millionth."""
 """Integer codes LightGBM should split as categories, not as ordered numbers."""
 
 
@@ -33,7 +36,12 @@ class ModelParams:
     bagging_fraction: float = 0.8
     lambda_l2: float = 1.0
     max_bin: int = 255
-    cause_trees: int = 200
+    # The cause head: small trees, early-stopped on the validation fails. On the demo world
+    # this kept accuracy (81.8% against 80.9% for 200 rounds of 31 leaves) with 342 trees of
+    # 7 leaves instead of 1,200 of 31: its one-trade walk is a sixth of the nodes.
+    cause_leaves: int = 7
+    cause_learning_rate: float = 0.1
+    cause_max_rounds: int = 400
     seed: int = 7
 
     def lgb(self, objective: str, **extra: object) -> dict:
@@ -78,9 +86,13 @@ class FailModel:
 
     def calibrate(self, uncalibrated: np.ndarray) -> np.ndarray:
         """The isotonic map, evaluated as the piecewise-linear function it is (what
-        ``IsotonicRegression.predict`` computes, without its per-call input checks)."""
+        ``IsotonicRegression.predict`` computes, without its per-call input checks), plus
+        ``TIE_BREAK`` × the booster's probability: isotonic regression pools neighbours into
+        flat steps, and trades on one step would tie, losing the booster's order (demo
+        world, ISD-1 PR-AUC 0.585 tied, 0.601 untied) for nothing a probability needs."""
         c = self.calibrator
-        return np.interp(uncalibrated, c.X_thresholds_, c.y_thresholds_)
+        calibrated = np.interp(uncalibrated, c.X_thresholds_, c.y_thresholds_)
+        return np.clip(calibrated + TIE_BREAK * uncalibrated, 0.0, 1.0)
 
     def cause_proba(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Probability of each cause, given that the trade fails."""
@@ -143,15 +155,40 @@ def fit_fail_model(
     raw = booster.predict(x[calib], num_iteration=booster.best_iteration)
     calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y[calib])
 
-    fails = (train | valid) & y
-    causes = tuple(sorted(rows.loc[fails, "fail_reason"].unique()))
-    target = pd.Index(causes).get_indexer(rows.loc[fails, "fail_reason"])
-    cause_booster = lgb.train(
-        params.lgb("multiclass", num_class=len(causes), metric="multi_logloss"),
-        lgb.Dataset(x[fails], target, categorical_feature=categorical),
-        num_boost_round=params.cause_trees,
-    )
+    cause_booster, causes = _fit_cause(x, rows["fail_reason"], train & y, valid & y, params)
     booster.free_dataset()
     best = booster.best_iteration or booster.current_iteration()
     booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
     return FailModel(booster, calibrator, cause_booster, causes, list(features), {"trees": best})
+
+
+def _fit_cause(
+    x: pd.DataFrame,
+    reason: pd.Series,
+    train: np.ndarray,
+    valid: np.ndarray,
+    params: ModelParams,
+) -> tuple[lgb.Booster, tuple[str, ...]]:
+    """The multiclass cause head on failed rows, early-stopped on the validation fails."""
+    causes = tuple(sorted(reason[train | valid].unique()))
+    categorical = [c for c in CATEGORICAL if c in x.columns]
+
+    def dataset(mask: np.ndarray, **kw: object) -> lgb.Dataset:
+        target = pd.Index(causes).get_indexer(reason[mask])
+        return lgb.Dataset(x[mask], target, categorical_feature=categorical, **kw)
+
+    train_set = dataset(train)
+    lgb_params = params.lgb("multiclass", num_class=len(causes), metric="multi_logloss")
+    lgb_params.update(num_leaves=params.cause_leaves, learning_rate=params.cause_learning_rate)
+    stop = valid.any()  # a tiny world may have no validation fails: then all rounds
+    booster = lgb.train(
+        lgb_params,
+        train_set,
+        num_boost_round=params.cause_max_rounds,
+        valid_sets=[dataset(valid, reference=train_set)] if stop else None,
+        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)]
+        if stop
+        else None,
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), causes

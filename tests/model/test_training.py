@@ -18,7 +18,7 @@ from training.model import ModelParams
 from training.tracking import CHALLENGER, CHAMPION, MODEL_NAME, load_fail_model
 from training.train import TrainConfig, TrainResult, train
 
-WEAK = ModelParams(num_leaves=2, max_trees=2, early_stopping_rounds=1, cause_trees=2)
+WEAK = ModelParams(num_leaves=2, max_trees=2, early_stopping_rounds=1, cause_max_rounds=2)
 
 
 def _settings(home: Path) -> Settings:
