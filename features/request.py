@@ -329,7 +329,7 @@ def _out(specs: Sequence[Spec], values: Mapping[str, np.ndarray]) -> dict[str, l
     """Columns in spec order, typed per spec; a NaN int (unknown input) becomes 0."""
     return {
         s.name: (
-            np.nan_to_num(values[s.name]).astype(np.int64).tolist()
+            np.where(np.isnan(values[s.name]), 0.0, values[s.name]).astype(np.int64).tolist()
             if s.kind == "int"
             else values[s.name].astype(np.float64).tolist()
         )
@@ -403,6 +403,6 @@ def lifecycle_features(inputs: Mapping[str, Any]) -> dict[str, list]:
         * 1.0,
         "instructed": done("req_instructed_s"),
         "matched": done("req_matched_s"),
-        "amendments": np.nan_to_num(x["req_amendments"]),
+        "amendments": x["req_amendments"],  # an int: NaN becomes 0 in _out
     }
     return _out(LIFECYCLE_FEATURES, values)
