@@ -164,7 +164,7 @@ def exec_local_minutes(execution_us: np.ndarray, market: np.ndarray) -> np.ndarr
     hours = execution_us // _HOUR_US
     offsets = np.empty(execution_us.size, dtype=np.int64)
     market = np.asarray(market, dtype=object)
-    for code in np.unique(market):
+    for code in dict.fromkeys(market.tolist()):  # the markets present, without a sort
         idx = np.flatnonzero(market == code)
         unique, inverse = np.unique(hours[idx], return_inverse=True)
         offset = np.array([_utc_offset_us(str(code), int(h)) for h in unique], dtype=np.int64)

