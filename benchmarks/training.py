@@ -35,7 +35,7 @@ t0 = time.perf_counter(); build_features(data, settings); build = time.perf_coun
 t0 = time.perf_counter(); result = train(data, settings); seconds = time.perf_counter() - t0
 print(json.dumps({"build_s": build, "train_s": seconds, "parts": result.seconds,
                   "sizes": result.sizes, "cause": result.cause_accuracy,
-                  "trees": None, "table": json.loads(result.table.to_json(orient="records")),
+                  "table": json.loads(result.table.to_json(orient="records")),
                   "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 """
 
