@@ -36,6 +36,8 @@ __all__ = ["StoredReader"]
 _KEY_CACHE = 65_536
 """Distinct entity keys whose serialised form is remembered (counterparties, instruments,
 accounts and their pairs: a book's worth)."""
+_KEYS_PER_STATEMENT = 10_000
+"""Bound parameters per statement, well under SQLite's limit (32,766 since 3.32)."""
 _MMAP_BYTES = 1 << 30
 _ROW_CACHE = 500_000
 """Entity keys whose stored values are remembered (per view) before the memory starts over."""
@@ -128,9 +130,18 @@ class StoredReader:
         return conn
 
     def _query(self, conn: sqlite3.Connection, missing: dict, values: np.ndarray) -> None:
-        by_view: dict[int, list[tuple[str, ...]]] = {}
-        for v, key in missing:
-            by_view.setdefault(v, []).append(key)
+        """Read the missing keys, at most ``_KEYS_PER_STATEMENT`` per statement, remember
+        them and fill their rows."""
+        wanted = sorted(missing, key=lambda vk: vk[0])  # view by view
+        for first in range(0, len(wanted), _KEYS_PER_STATEMENT):
+            by_view: dict[int, list[tuple[str, ...]]] = {}
+            for v, key in wanted[first : first + _KEYS_PER_STATEMENT]:
+                by_view.setdefault(v, []).append(key)
+            self._read_keys(conn, by_view)
+        for (v, key), at in missing.items():
+            values[at, self._columns[v]] = self._remembered[v, key]
+
+    def _read_keys(self, conn: sqlite3.Connection, by_view: dict[int, list]) -> None:
         selects, params, key_of = [], [], {}
         for v, keys in by_view.items():
             width = self._columns[v].stop - self._columns[v].start
@@ -148,8 +159,6 @@ class StoredReader:
             j = self._position[v].get(name)
             if j is not None:
                 self._remembered[v, key_of[v, blob]][j] = _value(ValueProto.FromString(raw))
-        for (v, key), at in missing.items():
-            values[at, self._columns[v]] = self._remembered[v, key]
 
     def _read_each(self, rows_of: list[dict], values: np.ndarray) -> None:
         """One ``online_read`` per view, as Feast's providers call it."""
