@@ -124,8 +124,13 @@ class Reference:
         pushed = self.pushed(PUSHED_SSI_TABLE)
         return changes if pushed.empty else pd.concat([changes, pushed], ignore_index=True)
 
-    def known_accounts(self) -> set[str]:
-        return set(self._read(FACTS_TABLE, ["account_id"])["account_id"].unique())
+    @cached_property
+    def _accounts(self) -> frozenset[str]:
+        return frozenset(self._read(FACTS_TABLE, ["account_id"])["account_id"].unique())
+
+    def known_accounts(self) -> frozenset[str]:
+        """Accounts the build saw (read once: the event checks and pushes ask per batch)."""
+        return self._accounts
 
     def known_instruments(self) -> pd.Index:
         return pd.Index(list(self._asset_class))
