@@ -34,7 +34,7 @@ __all__ = ["TABLE_MAX_DEPTH", "NodeTable", "TreeExplainer", "go_right"]
 TABLE_MAX_DEPTH = 6
 """Unique features on a leaf's path up to which its H table (2^d floats) is precomputed.
 Deeper leaves compute H on the fly: for the demo champion the tables shrink from 4.7 MB to
-0.6 MB, and a request finds them in cache (over HTTP, p50 6.78 ms against 7.21 at 16)."""
+0.6 MB, and a request finds them in cache (over HTTP, p50 6.91 ms against 7.31 at 16)."""
 
 PARALLEL_MIN_ROWS = 64
 """Batches from this many rows are explained on all cores."""

@@ -16,10 +16,10 @@ from sklearn.isotonic import IsotonicRegression
 __all__ = ["CATEGORICAL", "FailModel", "ModelParams", "fit_fail_model"]
 
 CATEGORICAL = ("asset_class_code", "cpty_type_code", "settlement_market_code")
+"""Integer codes LightGBM should split as categories, not as ordered numbers."""
 TIE_BREAK = 1e-6
 """Weight of the booster's own probability added to the calibrated one: it orders trades the
 isotonic map would tie, and moves no probability by more than a millionth."""
-"""Integer codes LightGBM should split as categories, not as ordered numbers."""
 
 
 @dataclass(frozen=True)
@@ -157,9 +157,15 @@ def fit_fail_model(
 
     cause_booster, causes = _fit_cause(x, rows["fail_reason"], train & y, valid & y, params)
     booster.free_dataset()
+    booster = _at_best_iteration(booster)
+    meta = {"trees": booster.current_iteration()}
+    return FailModel(booster, calibrator, cause_booster, causes, list(features), meta)
+
+
+def _at_best_iteration(booster: lgb.Booster) -> lgb.Booster:
+    """The booster cut at its early-stopping iteration (whole when it did not stop early)."""
     best = booster.best_iteration or booster.current_iteration()
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    return FailModel(booster, calibrator, cause_booster, causes, list(features), {"trees": best})
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
 
 
 def _fit_cause(
@@ -190,5 +196,4 @@ def _fit_cause(
         if stop
         else None,
     )
-    best = booster.best_iteration or booster.current_iteration()
-    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), causes
+    return _at_best_iteration(booster), causes
