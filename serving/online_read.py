@@ -109,16 +109,17 @@ class StoredReader:
             if version != self._data_version or len(self._remembered) > _ROW_CACHE:
                 self._remembered.clear()
                 self._data_version = version
-            missing = {}
+            missing = [
+                (v, key)
+                for v, rows in enumerate(rows_of)
+                for key in rows
+                if (v, key) not in self._remembered
+            ]
+            if missing:
+                self._remember(conn, missing)
             for v, rows in enumerate(rows_of):
                 for key, at in rows.items():
-                    stored = self._remembered.get((v, key))
-                    if stored is None:
-                        missing[v, key] = at
-                    else:
-                        values[at, self._columns[v]] = stored
-            if missing:
-                self._query(conn, missing, values)
+                    values[at, self._columns[v]] = self._remembered[v, key]
 
     def _connection(self) -> sqlite3.Connection:
         """This reader's own connection to the store's file, used only to read, with the
@@ -129,17 +130,15 @@ class StoredReader:
             self._tuned = conn
         return conn
 
-    def _query(self, conn: sqlite3.Connection, missing: dict, values: np.ndarray) -> None:
-        """Read the missing keys, at most ``_KEYS_PER_STATEMENT`` per statement, remember
-        them and fill their rows."""
-        wanted = sorted(missing, key=lambda vk: vk[0])  # view by view
-        for first in range(0, len(wanted), _KEYS_PER_STATEMENT):
+    def _remember(self, conn: sqlite3.Connection, missing: list[tuple[int, tuple]]) -> None:
+        """Read and remember the missing (view, key) pairs, at most ``_KEYS_PER_STATEMENT``
+        per statement."""
+        missing.sort(key=lambda vk: vk[0])  # view by view
+        for first in range(0, len(missing), _KEYS_PER_STATEMENT):
             by_view: dict[int, list[tuple[str, ...]]] = {}
-            for v, key in wanted[first : first + _KEYS_PER_STATEMENT]:
+            for v, key in missing[first : first + _KEYS_PER_STATEMENT]:
                 by_view.setdefault(v, []).append(key)
             self._read_keys(conn, by_view)
-        for (v, key), at in missing.items():
-            values[at, self._columns[v]] = self._remembered[v, key]
 
     def _read_keys(self, conn: sqlite3.Connection, by_view: dict[int, list]) -> None:
         selects, params, key_of = [], [], {}
