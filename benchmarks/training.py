@@ -3,7 +3,8 @@
 One run in a fresh process (training is long; its figures vary little between runs): the
 feature build, then `train` (historical retrieval of every (trade, stage), LightGBM, baselines,
 evaluation, MLflow), with the model beside the oracle and both baselines on the last 40 days.
-Targets: training <= 300 s; PR-AUC >= 0.90 × the oracle's at execution and at ISD-1; beats
+Targets: training <= 300 s; PR-AUC >= 0.90 × the oracle's at execution and × hindsight's
+(p_fail_final) at ISD-1, where the ISD-1 oracle is printed beside it; beats
 both baselines on PR-AUC and recall@5%; calibration error <= 0.01.
 
     python -m benchmarks.training [--data DIR]
@@ -68,14 +69,19 @@ def main() -> None:
         f"<= {TARGET_TRAIN_SECONDS:.0f} {ok(out['train_s'] <= TARGET_TRAIN_SECONDS)}",
     )
     table.add_row("peak memory (GB)", f"{out['peak_gb']:.1f}", "")
-    for stage in ("EXECUTION", "ISD_1"):
-        ratio = _get(t, "model", stage, "pr_auc_vs_oracle")
+    # The targets as the issue sets them: execution against the oracle, ISD-1 against the
+    # probability the label was drawn from (hindsight); the ISD-1 oracle shows what is possible.
+    for stage, reference in (("EXECUTION", "oracle"), ("ISD_1", "hindsight"), ("ISD_1", "oracle")):
+        ratio = _get(t, "model", stage, f"pr_auc_vs_{reference}")
+        target = f">= 0.90 {ok(ratio >= 0.9)}" if (stage, reference) != ("ISD_1", "oracle") else ""
         table.add_row(
-            f"PR-AUC model / oracle, {stage}",
-            f"{_get(t, 'model', stage, 'pr_auc'):.3f} / {_get(t, 'oracle', stage, 'pr_auc'):.3f}"
-            f" = {ratio:.2f}",
-            f">= 0.90 {ok(ratio >= 0.9)}",
+            f"PR-AUC model / {reference}, {stage}",
+            f"{_get(t, 'model', stage, 'pr_auc'):.3f} / "
+            f"{_get(t, reference, stage, 'pr_auc'):.3f} = {ratio:.2f}",
+            target,
         )
+    ceiling = _get(t, "oracle", "ISD_1", "pr_auc_vs_hindsight")
+    table.add_row("PR-AUC oracle / hindsight, ISD_1 (best any model can do)", f"{ceiling:.2f}", "")
     for stage in ("EXECUTION", "CUTOFF", "ISD_1", "ALL"):
         model = [_get(t, "model", stage, m) for m in ("pr_auc", "recall_at_5pct")]
         rule = [_get(t, "ops_rule", stage, m) for m in ("pr_auc", "recall_at_5pct")]

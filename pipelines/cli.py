@@ -64,9 +64,7 @@ def simulate_cmd(
     sec_ftd: Annotated[
         Path | None, typer.Option(help="SEC fails-to-deliver files seeding US equities")
     ] = None,
-    replicas: Annotated[
-        int, typer.Option(help="Monte Carlo replicas behind p_fail_at_execution")
-    ] = 32,
+    replicas: Annotated[int, typer.Option(help="Monte Carlo replicas behind both oracles")] = 32,
 ) -> None:
     """Simulate a world of trades, lifecycles and outcomes, with truth."""
     try:

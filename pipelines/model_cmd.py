@@ -25,6 +25,7 @@ _COLUMNS = (
     ("cost_recall_at_5pct", "cost@5%", "{:.0%}"),
     ("ece", "ECE", "{:.3f}"),
     ("pr_auc_vs_oracle", "/oracle", "{:.2f}"),
+    ("pr_auc_vs_hindsight", "/hindsight", "{:.2f}"),
 )
 
 
@@ -34,7 +35,8 @@ def metrics_table(table: pd.DataFrame, title: str) -> Table:
         title=title,
         box=box.SIMPLE_HEAD,
         caption="rec@k: share of fails among the riskiest k% of trades; cost@5%: share of "
-        "penalty cost; /oracle: PR-AUC over the oracle's",
+        "penalty cost; /oracle: PR-AUC over the oracle's (all known by the stage); "
+        "/hindsight: over that of the probability the label was drawn from",
     )
     out.add_column("stage", no_wrap=True)
     out.add_column("scorer", no_wrap=True)

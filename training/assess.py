@@ -15,7 +15,7 @@ from features.settings import Settings, get_settings
 from features.store import open_store
 from training.baselines import ops_rule_score
 from training.dataset import labelled
-from training.evaluate import ORACLE, cause_accuracy, evaluation_table, oracle_scores
+from training.evaluate import cause_accuracy, evaluation_table, truth_scorers
 from training.model import FailModel
 from training.tracking import CHAMPION, MODEL_NAME, dataset_fingerprint, load_fail_model
 from training.train import Step, ensure_features
@@ -62,8 +62,6 @@ def evaluate_dataset(
     dataset = read_dataset(data_dir)
     rows = labelled(snapshots(data_dir, dataset, settings, step), dataset)
     scorers = {"model": (model.predict(rows), True), "ops_rule": (ops_rule_score(rows), False)}
-    oracle = oracle_scores(data_dir, rows)
-    if oracle is not None:
-        scorers[ORACLE] = (oracle, True)
+    scorers |= truth_scorers(data_dir, rows)
     step("done", 1.0)
     return evaluation_table(rows, scorers), cause_accuracy(rows, model.predict_cause(rows))

@@ -7,7 +7,8 @@ on the eve of its ISD:
   fail became known they were first flagged (lead time);
 - each settlement date's queue sized to capacity K, costliest first on the eve of the ISD:
   the cash penalties of the fails it held, against a rules-only queue (the ops desk's red
-  flags, largest penalty exposure first) and, on simulated data, the oracle's queue.
+  flags, largest penalty exposure first) and, on simulated data, the queues of the oracle
+  (everything known up to the eve) and of hindsight (the fail probabilities themselves).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from serving.costs import DEFAULT_PENALTIES, CostModel
 from training.assess import load_model, snapshots
 from training.baselines import ops_rule_score
 from training.dataset import labelled
-from training.evaluate import oracle_scores
+from training.evaluate import HINDSIGHT, ORACLE, truth_scorers
 from training.train import Step
 
 __all__ = ["Backtest", "backtest"]
@@ -98,9 +99,9 @@ def backtest(
     rows["exposure"] = rows["notional"] * DEFAULT_PENALTIES.daily_rate(
         rows["asset_class"], rows["avg_daily_volume"]
     )
-    oracle = oracle_scores(data_dir, rows)
-    if oracle is not None:
-        rows["oracle"] = oracle
+    truth = truth_scorers(data_dir, rows)
+    for name, (score, _) in truth.items():
+        rows[name] = score
 
     step("queues", 0.96)
     eve = rows.loc[rows["stage"] == QUEUE_STAGE]
@@ -110,10 +111,14 @@ def backtest(
             ["rule", "exposure"], ascending=False
         ),
     }
-    if oracle is not None:
-        queues["oracle (p_fail_final × exposure)"] = eve.assign(
-            value=eve["oracle"] * eve["exposure"]
-        ).sort_values("value", ascending=False)
+    labels = {
+        ORACLE: "oracle (P(fail) knowing all up to the eve × exposure)",
+        HINDSIGHT: "hindsight (P(fail) knowing the future × exposure)",
+    }
+    for name in truth:
+        queues[labels[name]] = eve.assign(value=eve[name] * eve["exposure"]).sort_values(
+            "value", ascending=False
+        )
     fails = eve.loc[eve["failed"]]
     total_penalty = float(fails["penalty"].sum())
     table = pd.DataFrame(

@@ -12,33 +12,48 @@ from features.contract import ASSET_CLASSES
 from features.stages import STAGES
 from training.metrics import score_metrics
 
-__all__ = ["ORACLE", "Scorer", "cause_accuracy", "evaluation_table", "oracle_scores"]
+__all__ = [
+    "HINDSIGHT",
+    "ORACLE",
+    "Scorer",
+    "cause_accuracy",
+    "evaluation_table",
+    "truth_scorers",
+]
 
 ORACLE = "oracle"
-# The probability an oracle knows at each stage: at execution, the label's probability
-# averaged over everything that happens afterwards; on ISD-1, the probability it was drawn from.
-_ORACLE_COLUMN = {"EXECUTION": "p_fail_at_execution", "ISD_1": "p_fail_final"}
+HINDSIGHT = "hindsight"
+# The oracle knows everything up to the scoring instant, the simulator's latent state included,
+# and averages the label's probability over what happens afterwards: the best any scorer at
+# that stage can do. Hindsight is the probability the label was drawn from, which also knows
+# what happened after the snapshot: a ceiling above every stage's oracle.
+_ORACLE_COLUMN = {"EXECUTION": "p_fail_at_execution", "ISD_1": "p_fail_at_isd_1"}
+_HINDSIGHT_COLUMN = "p_fail_final"
+_REFERENCES = (ORACLE, HINDSIGHT)
 
 Scorer = tuple[np.ndarray, bool]
 """A score per row and whether it is a probability (calibration metrics apply)."""
 
 
-def oracle_scores(data_dir: Path, rows: pd.DataFrame) -> np.ndarray | None:
-    """The simulator's truth for each (trade, stage) row where an oracle exists (NaN
-    elsewhere); None for a dataset without truth (real data)."""
+def truth_scorers(data_dir: Path, rows: pd.DataFrame) -> dict[str, Scorer]:
+    """The simulator's truth as scorers of each (trade, stage) row: the oracle where the
+    stage has one (NaN elsewhere) and hindsight everywhere; none for real data."""
     path = data_dir / "truth.parquet"
     if not path.exists():
-        return None
+        return {}
     truth = pd.read_parquet(path).set_index("trade_id")
-    out = np.full(len(rows), np.nan)
+    trade = rows["trade_id"]
+    oracle = np.full(len(rows), np.nan)
     for stage, column in _ORACLE_COLUMN.items():
         at = (rows["stage"] == stage).to_numpy()
-        out[at] = rows.loc[at, "trade_id"].map(truth[column]).to_numpy(float)
-    return out
+        oracle[at] = trade[at].map(truth[column]).to_numpy(float)
+    hindsight = trade.map(truth[_HINDSIGHT_COLUMN]).to_numpy(float)
+    return {ORACLE: (oracle, True), HINDSIGHT: (hindsight, True)}
 
 
 def evaluation_table(rows: pd.DataFrame, scorers: dict[str, Scorer]) -> pd.DataFrame:
-    """Metrics per scorer for every stage (and all stages) × asset class (and all). A scorer
+    """Metrics per scorer for every stage (and all stages) × asset class (and all), with
+    each scorer's PR-AUC over the oracle's and hindsight's where they are scorers. A scorer
     with NaN scores (the oracle at the cutoff) is left out where it has none."""
     records = []
     stages = [*STAGES, "ALL"]
@@ -60,10 +75,12 @@ def evaluation_table(rows: pd.DataFrame, scorers: dict[str, Scorer]) -> pd.DataF
                 metrics = score_metrics(y[scored], score[scored], penalty[scored], is_probability)
                 records.append({"scorer": name, "stage": stage, "asset_class": asset, **metrics})
     table = pd.DataFrame.from_records(records)
-    if ORACLE in scorers:
-        oracle = table.loc[table["scorer"] == ORACLE].set_index(["stage", "asset_class"])["pr_auc"]
-        key = pd.MultiIndex.from_frame(table[["stage", "asset_class"]])
-        table["pr_auc_vs_oracle"] = table["pr_auc"].to_numpy() / oracle.reindex(key).to_numpy()
+    key = pd.MultiIndex.from_frame(table[["stage", "asset_class"]])
+    for reference in _REFERENCES:
+        if reference in scorers:
+            ref = table.loc[table["scorer"] == reference].set_index(["stage", "asset_class"])
+            ratio = table["pr_auc"].to_numpy() / ref["pr_auc"].reindex(key).to_numpy()
+            table[f"pr_auc_vs_{reference}"] = ratio
     return table
 
 

@@ -25,7 +25,7 @@ from features.store import open_store
 from serving.costs import expected_days_late
 from training.baselines import fit_logistic, ops_rule_score
 from training.dataset import labelled, time_split
-from training.evaluate import ORACLE, cause_accuracy, evaluation_table, oracle_scores
+from training.evaluate import cause_accuracy, evaluation_table, truth_scorers
 from training.metrics import score_metrics
 from training.model import FailModel, ModelParams, fit_fail_model
 from training.plots import calibration_figure, importance_figure, pr_figure, shap_figure
@@ -159,9 +159,7 @@ def train(
         "ops_rule": (ops_rule_score(test), False),
         "logistic": (logistic.predict_proba(x_test)[:, 1], True),
     }
-    oracle = oracle_scores(data_dir, test)
-    if oracle is not None:
-        scorers[ORACLE] = (oracle, True)
+    scorers |= truth_scorers(data_dir, test)
     table = evaluation_table(test, scorers)
     causes = cause_accuracy(test, model.predict_cause(test))
 

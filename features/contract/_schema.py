@@ -229,6 +229,12 @@ TABLES: dict[str, Table] = {
                     "p_fail_final averaged over everything after execution",
                     **_PROBABILITY,
                 ),
+                _c(
+                    "p_fail_at_isd_1",
+                    F,
+                    "p_fail_final averaged over everything after the ISD-1 snapshot",
+                    **_PROBABILITY,
+                ),
                 _c("primary_cause", S, "largest fail-risk component", allowed=FAIL_REASONS),
             ),
             key=("trade_id",),

@@ -16,16 +16,24 @@ from features.contract import Dataset
 from features.markets import market_holidays
 from features.simulator import params as P
 from features.simulator.config import SimulationConfig
-from features.simulator.paths import draw_path
+from features.simulator.paths import draw_path, draw_path_after_eve
 from features.simulator.ssi import draw_ssi
 from features.simulator.state import build_state
-from features.simulator.tables import events_table, inventory_table, outcomes_table, truth_table
+from features.simulator.tables import (
+    events_table,
+    inventory_table,
+    outcomes_table,
+    receipts_by_eve,
+    truth_table,
+)
 from features.simulator.trades import draw_trades
 from features.simulator.world import draw_world
+from features.stages import stage_instants
 
 __all__ = ["SimulationConfig", "holidays_table", "simulate"]
 
-_STREAMS = ("world", "trades", "ssi", "state", "actual", "replicas", "tables")
+# Appending a stream leaves the earlier ones (and so the world) unchanged.
+_STREAMS = ("world", "trades", "ssi", "state", "actual", "replicas", "tables", "eve_replicas")
 
 
 def holidays_table(first_year: int, last_year: int) -> pd.DataFrame:
@@ -87,29 +95,40 @@ def simulate(
     ssi = draw_ssi(rngs["ssi"], world, start_us, end_us)
     report("state", 0.25)
     state = build_state(rngs["state"], world, trades, ssi, calendar, days, config.t1_switch)
-    report("actual", 0.35)
+    report("actual", 0.3)
     actual = draw_path(state, rngs["actual"], actual=True)
     p_sum = np.zeros(state.n)
     for r in range(config.replicas):
-        report("replicas", 0.4 + 0.45 * r / config.replicas)
+        report("replicas", 0.35 + 0.25 * r / config.replicas)
         p_sum += draw_path(state, rngs["replicas"], actual=False).p_fail
-    report("tables", 0.85)
+    report("tables", 0.6)
     rng = rngs["tables"]
     cancelled = rng.random(state.n) < P.CANCEL_SHARE
     cancel_us = state.exec_us + (rng.random(state.n) * (state.deadline_us - state.exec_us)).astype(
         np.int64
     )
     frame = trades.frame
+    events = events_table(rng, frame, state, actual, cancelled, cancel_us)
+    receipt_seen = receipts_by_eve(rng, state, actual)
+    inventory = inventory_table(rng, frame, state, actual, calendar, receipt_seen)
+    outcomes = outcomes_table(rng, frame, state, actual, cancelled, calendar)
+    eve_us = stage_instants(frame, calendar, "ISD_1")
+    p_eve = np.zeros(state.n)
+    for r in range(config.replicas):
+        report("replicas after the eve", 0.7 + 0.25 * r / config.replicas)
+        p_eve += draw_path_after_eve(
+            state, actual, eve_us, receipt_seen, rngs["eve_replicas"]
+        ).p_fail
     dataset: Dataset = {
         "instruments": world.instruments,
         "counterparties": world.counterparties,
         "trades": frame,
-        "events": events_table(rng, frame, state, actual, cancelled, cancel_us),
+        "events": events,
         "ssi": ssi.frame,
-        "inventory": inventory_table(rng, frame, state, actual, calendar),
+        "inventory": inventory,
         "holidays": holidays,
-        "outcomes": outcomes_table(rng, frame, state, actual, cancelled, calendar),
-        "truth": truth_table(frame, actual, p_sum / config.replicas),
+        "outcomes": outcomes,
+        "truth": truth_table(frame, actual, p_sum / config.replicas, p_eve / config.replicas),
     }
     report("done", 1.0)
     return dataset

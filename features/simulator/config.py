@@ -30,7 +30,10 @@ class SimulationConfig(BaseModel):
     n_instruments: int = Field(3_000, ge=20, le=200_000)
     accounts_per_desk: int = Field(20, ge=1, le=1_000)
     replicas: int = Field(
-        32, ge=2, le=1_000, description="Monte Carlo replicas behind p_fail_at_execution"
+        32,
+        ge=2,
+        le=1_000,
+        description="Monte Carlo replicas behind p_fail_at_execution and p_fail_at_isd_1",
     )
 
     @model_validator(mode="after")

@@ -53,12 +53,19 @@ class ExecState:
     ssi_age_days: np.ndarray
     ssi_verified: np.ndarray
     ssi_verified_age_days: np.ndarray
-    ssi_change_actual: np.ndarray  # a new version takes effect before the deadline
+    ssi_next_change_us: np.ndarray  # when the next version takes effect (int64 max: never)
     ssi_change_rate: np.ndarray  # per day, for replicas
     # inventory of our sells at execution
     available: np.ndarray
     incoming: np.ndarray
     link: np.ndarray  # index of the buy trade whose receipt the incoming is, -1 if external
+
+    @property
+    def ssi_change_actual(self) -> np.ndarray:
+        """A new SSI version takes effect between execution and the deadline."""
+        return (self.ssi_next_change_us > self.exec_us) & (
+            self.ssi_next_change_us <= self.deadline_us
+        )
 
 
 def _inventory(
@@ -210,7 +217,7 @@ def build_state(
         ssi_verified_age_days=np.where(
             is_verified, (exec_us - np.minimum(verified, exec_us)) / _DAY_US, np.inf
         ),
-        ssi_change_actual=(next_change > exec_us) & (next_change <= deadline),
+        ssi_next_change_us=next_change,
         ssi_change_rate=ssi.change_rate(trades.cpty, frac),
         available=available,
         incoming=incoming,

@@ -10,7 +10,13 @@ from features.simulator import params as P
 from features.simulator.paths import CAUSES, NEVER, Path
 from features.simulator.state import ExecState
 
-__all__ = ["events_table", "inventory_table", "outcomes_table", "truth_table"]
+__all__ = [
+    "events_table",
+    "inventory_table",
+    "outcomes_table",
+    "receipts_by_eve",
+    "truth_table",
+]
 
 _MIN_US = 60_000_000
 _AMEND_DETAILS = np.array(
@@ -69,20 +75,31 @@ def events_table(
     return frame
 
 
+def receipts_by_eve(rng: np.random.Generator, s: ExecState, path: Path) -> np.ndarray:
+    """Per trade: its sell's pending receipt is in by the eve-of-ISD inventory snapshot (a buy
+    of ours settling on an earlier date, or an external receipt that came early)."""
+    sells = np.flatnonzero(s.sell)
+    link = s.link[sells]
+    linked_early = (link >= 0) & (s.isd_day[np.maximum(link, 0)] < s.isd_day[sells])
+    external_early = (link < 0) & (rng.random(sells.size) < P.EXTERNAL_EARLY_SHARE)
+    seen = np.zeros(s.n, dtype=bool)
+    seen[sells] = path.arrived[sells] & (linked_early | external_early)
+    return seen
+
+
 def inventory_table(
     rng: np.random.Generator,
     trades: pd.DataFrame,
     s: ExecState,
     path: Path,
     calendar: SettlementCalendar,
+    receipt_seen: np.ndarray,
 ) -> pd.DataFrame:
-    """Position snapshots of our sells: just before execution, and on the eve of the ISD."""
+    """Position snapshots of our sells: just before execution, and on the eve of the ISD
+    (``receipt_seen``: from ``receipts_by_eve``)."""
     sells = np.flatnonzero(s.sell)
     market = trades["settlement_market"].to_numpy()[sells]
-    link = s.link[sells]
-    linked_early = (link >= 0) & (s.isd_day[np.maximum(link, 0)] < s.isd_day[sells])
-    external_early = (link < 0) & (rng.random(sells.size) < 0.5)
-    arrived_early = path.arrived[sells] & (linked_early | external_early)
+    arrived_early = receipt_seen[sells]
     avail, inc, qty = s.available[sells], s.incoming[sells], s.quantity[sells]
     after_receipts = avail + arrived_early * inc
     borrowed = path.borrowed[sells] * np.maximum(qty - after_receipts, 0.0)
@@ -156,12 +173,15 @@ def outcomes_table(
     return frame
 
 
-def truth_table(trades: pd.DataFrame, path: Path, p_at_execution: np.ndarray) -> pd.DataFrame:
+def truth_table(
+    trades: pd.DataFrame, path: Path, p_at_execution: np.ndarray, p_at_isd_1: np.ndarray
+) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "trade_id": trades["trade_id"].to_numpy(),
             "p_fail_final": path.p_fail,
             "p_fail_at_execution": p_at_execution,
+            "p_fail_at_isd_1": p_at_isd_1,
             "primary_cause": np.asarray(CAUSES, dtype=object)[path.hazards.argmax(axis=1)],
         }
     )

@@ -38,7 +38,14 @@ def test_observable_computations_ignore_scrambled_truth(small_world: Dataset) ->
     assert summarise(scrambled).figures == summarise(small_world).figures
 
 
-TRUTH_NAMES = {"truth", "truth.parquet", "p_fail_final", "p_fail_at_execution", "primary_cause"}
+TRUTH_NAMES = {
+    "truth",
+    "truth.parquet",
+    "p_fail_final",
+    "p_fail_at_execution",
+    "p_fail_at_isd_1",
+    "primary_cause",
+}
 
 
 def test_no_module_outside_evaluation_reads_truth() -> None:

@@ -60,10 +60,12 @@ def test_metrics_make_sense_beside_baselines_and_oracle(trained) -> None:
     assert model["pr_auc"] > rule["pr_auc"]
     assert 0.5 < model["roc_auc"] <= 1
     assert model["ece"] < 0.05 and model["brier"] < model["fail_rate"]
-    oracle = _row(result, "oracle", "EXECUTION")
-    assert _row(result, "model", "EXECUTION")["pr_auc_vs_oracle"] == pytest.approx(
-        _row(result, "model", "EXECUTION")["pr_auc"] / oracle["pr_auc"]
-    )
+    for stage in ("EXECUTION", "ISD_1"):
+        oracle, hindsight = _row(result, "oracle", stage), _row(result, "hindsight", stage)
+        mine = _row(result, "model", stage)
+        assert mine["pr_auc_vs_oracle"] == pytest.approx(mine["pr_auc"] / oracle["pr_auc"])
+        assert mine["pr_auc_vs_hindsight"] == pytest.approx(mine["pr_auc"] / hindsight["pr_auc"])
+    assert pd.isna(_row(result, "model", "CUTOFF")["pr_auc_vs_oracle"]), "no oracle at the cutoff"
     assert set(result.table["stage"]) == {"EXECUTION", "CUTOFF", "ISD_1", "ALL"}
     assert {"EQUITY", "ETF", "GOVT_BOND", "CORP_BOND"} <= set(result.table["asset_class"])
     assert 0.3 < result.cause_accuracy["ALL"] <= 1
@@ -234,7 +236,7 @@ def test_backtest_replays_the_queue_over_a_period(
     assert shares == sorted(shares) and 0 < shares[-1] <= 1, "flags only accumulate"
     assert small["median_lead_hours"] > 0
     queues = {q["queue"].split(" ")[0]: q for q in small["queues"]}
-    assert set(queues) == {"model", "ops", "oracle"}
+    assert set(queues) == {"model", "ops", "oracle", "hindsight"}
     for q in queues.values():
         assert q["queued"] <= 10 * small["settlement_dates"]
         assert 0 <= q["penalty_share"] <= 1 and q["fails_caught"] <= small["fails"]
