@@ -109,7 +109,9 @@ def run_demo() -> None:
     console.rule("failcast demo: model")
     with progress_steps("train") as step:
         result = train(known, settings, DEMO_TRAINING, step)
-    console.print(metrics_table(result.table, "Champion candidate vs baselines, the oracle and hindsight"))
+    console.print(
+        metrics_table(result.table, "Champion candidate vs baselines, the oracle and hindsight")
+    )
     console.print(
         f"registered settlement-fail version {result.version} as [bold]{result.decision}[/]; "
         f"MLflow: {settings.tracking_uri} (run {result.run_id})"

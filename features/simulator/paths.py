@@ -24,6 +24,7 @@ CAUSES = FAIL_REASONS  # hazard columns, in contract order
 _SEC, _CASH, _SSI, _MATCH, _CPTY, _OTHER = range(len(CAUSES))
 _MIN_US = 60_000_000
 NEVER = np.iinfo(np.int64).max // 2
+_NEVER_MIN = 1e9  # a lag this long (1,900 years) stands for never, and stays inside int64 µs
 
 
 @dataclass
@@ -224,7 +225,7 @@ def _lognormal_beyond(
     """Lognormal lags (minutes) drawn given that they exceed ``elapsed_min``: inverse CDF on
     the upper tail, so that far-tail conditions keep their precision."""
     tail = _lognormal_survival(mu, sigma, elapsed_min) * (1.0 - rng.random(mu.shape))
-    return np.exp(mu - sigma * ndtri(np.maximum(tail, 1e-300)))
+    return np.minimum(np.exp(mu - sigma * ndtri(np.maximum(tail, 1e-300))), _NEVER_MIN)
 
 
 def _lifecycle_after(
