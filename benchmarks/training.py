@@ -69,16 +69,20 @@ def main() -> None:
         f"<= {TARGET_TRAIN_SECONDS:.0f} {ok(out['train_s'] <= TARGET_TRAIN_SECONDS)}",
     )
     table.add_row("peak memory (GB)", f"{out['peak_gb']:.1f}", "")
-    # The targets as the issue sets them: execution against the oracle, ISD-1 against the
-    # probability the label was drawn from (hindsight); the ISD-1 oracle shows what is possible.
-    for stage, reference in (("EXECUTION", "oracle"), ("ISD_1", "hindsight"), ("ISD_1", "oracle")):
+    # The targets as the issue sets them: execution against the oracle, ISD-1 against
+    # hindsight (the probability the label was drawn from); the ISD-1 oracle, beside them,
+    # shows what any model can reach.
+    for stage, reference, targeted in (
+        ("EXECUTION", "oracle", True),
+        ("ISD_1", "hindsight", True),
+        ("ISD_1", "oracle", False),
+    ):
         ratio = _get(t, "model", stage, f"pr_auc_vs_{reference}")
-        target = f">= 0.90 {ok(ratio >= 0.9)}" if (stage, reference) != ("ISD_1", "oracle") else ""
         table.add_row(
             f"PR-AUC model / {reference}, {stage}",
             f"{_get(t, 'model', stage, 'pr_auc'):.3f} / "
             f"{_get(t, reference, stage, 'pr_auc'):.3f} = {ratio:.2f}",
-            target,
+            f">= 0.90 {ok(ratio >= 0.9)}" if targeted else "",
         )
     ceiling = _get(t, "oracle", "ISD_1", "pr_auc_vs_hindsight")
     table.add_row("PR-AUC oracle / hindsight, ISD_1 (best any model can do)", f"{ceiling:.2f}", "")

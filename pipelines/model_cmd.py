@@ -17,15 +17,14 @@ from pipelines.console import console, fail, progress_steps
 
 __all__ = ["evaluate_cmd", "metrics_table", "train_cmd"]
 
-# What fits a terminal; ROC-AUC and Brier are in MLflow and in --json.
+# What fits an 80-column terminal; ROC-AUC, Brier and recall@1% are in MLflow and in --json.
 _COLUMNS = (
     ("pr_auc", "PR-AUC", "{:.3f}"),
-    ("recall_at_1pct", "rec@1%", "{:.0%}"),
     ("recall_at_5pct", "rec@5%", "{:.0%}"),
     ("cost_recall_at_5pct", "cost@5%", "{:.0%}"),
     ("ece", "ECE", "{:.3f}"),
     ("pr_auc_vs_oracle", "/oracle", "{:.2f}"),
-    ("pr_auc_vs_hindsight", "/hindsight", "{:.2f}"),
+    ("pr_auc_vs_hindsight", "/hind", "{:.2f}"),
 )
 
 
@@ -34,9 +33,9 @@ def metrics_table(table: pd.DataFrame, title: str) -> Table:
     out = Table(
         title=title,
         box=box.SIMPLE_HEAD,
-        caption="rec@k: share of fails among the riskiest k% of trades; cost@5%: share of "
+        caption="rec@5%: share of fails among the riskiest 5% of trades; cost@5%: share of "
         "penalty cost; /oracle: PR-AUC over the oracle's (all known by the stage); "
-        "/hindsight: over that of the probability the label was drawn from",
+        "/hind: over hindsight's (the probability the label was drawn from)",
     )
     out.add_column("stage", no_wrap=True)
     out.add_column("scorer", no_wrap=True)

@@ -9,7 +9,8 @@ and hazards are defined once, so no oracle can drift from the world.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import TypeVar
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -228,6 +229,27 @@ def _lognormal_beyond(
     return np.minimum(np.exp(mu - sigma * ndtri(np.maximum(tail, 1e-300))), _NEVER_MIN)
 
 
+_LIFECYCLE = (
+    "alloc_us",
+    "confirm_us",
+    "affirm_us",
+    "amended",
+    "amend_us",
+    "instruct_us",
+    "match_us",
+)
+
+
+_Arrays = TypeVar("_Arrays", ExecState, Path)
+
+
+def _rows(arrays: _Arrays, idx: np.ndarray) -> _Arrays:
+    """The same dataclass holding only rows ``idx`` of every per-trade array."""
+    values = {f.name: getattr(arrays, f.name) for f in fields(arrays)}
+    taken = {k: v[idx] for k, v in values.items() if isinstance(v, np.ndarray)}
+    return replace(arrays, **taken, **({"n": idx.size} if "n" in values else {}))
+
+
 def _lifecycle_after(
     s: ExecState, a: Path, t: np.ndarray, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
@@ -333,9 +355,15 @@ def draw_path_after_eve(
     (taken earlier that evening), which shows any borrow and the receipts already in
     (``receipt_seen``), and the outcome of buys settling before this ISD. Still to come: the
     rest of the lifecycle, SSI changes, receipts due on the ISD, and the label's own draw.
+    A trade matched by then has nothing left in its lifecycle that moves its risk, so only
+    unmatched trades' lifecycles are drawn again (the others keep their actual instants).
     """
     n = s.n
-    life = _lifecycle_after(s, actual, eve_us, rng)
+    life = {name: getattr(actual, name).copy() for name in _LIFECYCLE}
+    unmatched = np.flatnonzero(actual.match_us > eve_us)
+    drawn = _lifecycle_after(_rows(s, unmatched), _rows(actual, unmatched), eve_us[unmatched], rng)
+    for name, values in drawn.items():
+        life[name][unmatched] = values
     changed = (s.ssi_next_change_us > s.exec_us) & (s.ssi_next_change_us <= eve_us)
     change = changed | (rng.random(n) < _ssi_change_prob(s, np.maximum(eve_us, s.exec_us)))
     # An external receipt not in by the eve has failed, or is one of those arriving on the ISD.
