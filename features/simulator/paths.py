@@ -45,6 +45,18 @@ class Path:
     failed: np.ndarray
 
 
+_LIFECYCLE = (
+    "alloc_us",
+    "confirm_us",
+    "affirm_us",
+    "amended",
+    "amend_us",
+    "instruct_us",
+    "match_us",
+)
+"""The lifecycle fields of a Path, as the lifecycle draws return them."""
+
+
 def _minutes(x: np.ndarray) -> np.ndarray:
     return (x * _MIN_US).astype(np.int64)
 
@@ -103,15 +115,9 @@ def _lifecycle(s: ExecState, rng: np.random.Generator) -> dict[str, np.ndarray]:
         s, amended, in_time
     )
     match = np.maximum(instruct, np.where(amended, amend, 0)) + _minutes(lag)
-    return {
-        "alloc_us": alloc,
-        "confirm_us": confirm,
-        "affirm_us": affirm,
-        "amended": amended,
-        "amend_us": amend,
-        "instruct_us": instruct,
-        "match_us": match,
-    }
+    return dict(
+        zip(_LIFECYCLE, (alloc, confirm, affirm, amended, amend, instruct, match), strict=True)
+    )
 
 
 def _ssi_hazard(s: ExecState, change: np.ndarray) -> np.ndarray:
@@ -171,13 +177,7 @@ def _settle(
     h[:, _SEC] = s.sell * np.where(covered, P.H_SECURITIES_BASE, P.H_UNCOVERED) * s.env
     p_fail = 1.0 - np.exp(-h.sum(axis=1))
     return Path(
-        alloc_us=life["alloc_us"],
-        confirm_us=life["confirm_us"],
-        affirm_us=life["affirm_us"],
-        amended=life["amended"],
-        amend_us=life["amend_us"],
-        instruct_us=life["instruct_us"],
-        match_us=life["match_us"],
+        **life,
         ssi_change=change,
         arrived=arrived,
         borrowed=borrowed,
@@ -227,17 +227,6 @@ def _lognormal_beyond(
     the upper tail, so that far-tail conditions keep their precision."""
     tail = _lognormal_survival(mu, sigma, elapsed_min) * (1.0 - rng.random(mu.shape))
     return np.minimum(np.exp(mu - sigma * ndtri(np.maximum(tail, 1e-300))), _NEVER_MIN)
-
-
-_LIFECYCLE = (
-    "alloc_us",
-    "confirm_us",
-    "affirm_us",
-    "amended",
-    "amend_us",
-    "instruct_us",
-    "match_us",
-)
 
 
 _Arrays = TypeVar("_Arrays", ExecState, Path)
@@ -329,15 +318,9 @@ def _lifecycle_after(
     mu_match = np.log(P.MATCH_MEDIAN_MIN * _match_scale(s, amended, in_time))
     lag = _lognormal_beyond(rng, mu_match, P.MATCH_SIGMA, elapsed(start))
     match = np.where(a.match_us <= t, a.match_us, start + _minutes(lag))
-    return {
-        "alloc_us": alloc,
-        "confirm_us": confirm,
-        "affirm_us": affirm,
-        "amended": amended,
-        "amend_us": amend,
-        "instruct_us": instruct,
-        "match_us": match,
-    }
+    return dict(
+        zip(_LIFECYCLE, (alloc, confirm, affirm, amended, amend, instruct, match), strict=True)
+    )
 
 
 def draw_path_after_eve(
