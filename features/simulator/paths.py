@@ -141,6 +141,12 @@ def _receipt_fails(s: ExecState) -> np.ndarray:
     return P.EXTERNAL_INCOMING_FAIL * np.where(s.htb, 2.0, 1.0)
 
 
+def _ssi_change_prob(s: ExecState, since_us: np.ndarray) -> np.ndarray:
+    """Probability that a new SSI version takes effect between ``since_us`` and the deadline."""
+    window_days = np.maximum(s.deadline_us - since_us, 0) / (1_440 * _MIN_US)
+    return 1.0 - np.exp(-s.ssi_change_rate * window_days)
+
+
 def _operational_hazards(
     s: ExecState, life: dict[str, np.ndarray], change: np.ndarray
 ) -> np.ndarray:
@@ -191,7 +197,10 @@ def draw_path(s: ExecState, rng: np.random.Generator, *, actual: bool) -> Path:
     """One post-execution future of every trade, its hazards and its fail draws."""
     n = s.n
     life = _lifecycle(s, rng)
-    change = s.ssi_change_actual if actual else rng.random(n) < _ssi_change_prob(s, s.exec_us)
+    if actual:
+        change = s.ssi_changed_by(s.deadline_us)
+    else:
+        change = rng.random(n) < _ssi_change_prob(s, s.exec_us)
     ext_fail = rng.random(n) < _receipt_fails(s)
     borrow_p = (
         P.BORROW_PROB * np.where(s.htb, P.BORROW_HTB_MULT, 1.0) * np.where(s.new_issue, 0.5, 1.0)
@@ -203,12 +212,6 @@ def draw_path(s: ExecState, rng: np.random.Generator, *, actual: bool) -> Path:
     failed = u < 1.0 - np.exp(-h.sum(axis=1))
     arrived = np.where(s.link >= 0, ~failed[np.maximum(s.link, 0)], ~ext_fail)
     return _settle(s, life, change, h, u, arrived, borrowed)
-
-
-def _ssi_change_prob(s: ExecState, since_us: np.ndarray) -> np.ndarray:
-    """Probability that a new SSI version takes effect between ``since_us`` and the deadline."""
-    window_days = np.maximum(s.deadline_us - since_us, 0) / (1_440 * _MIN_US)
-    return 1.0 - np.exp(-s.ssi_change_rate * window_days)
 
 
 # --- the future after a snapshot, given everything before it ---------------------------------
@@ -347,8 +350,9 @@ def draw_path_after_eve(
     drawn = _lifecycle_after(_rows(s, unmatched), _rows(actual, unmatched), eve_us[unmatched], rng)
     for name, values in drawn.items():
         life[name][unmatched] = values
-    changed = (s.ssi_next_change_us > s.exec_us) & (s.ssi_next_change_us <= eve_us)
-    change = changed | (rng.random(n) < _ssi_change_prob(s, np.maximum(eve_us, s.exec_us)))
+    change = s.ssi_changed_by(eve_us) | (
+        rng.random(n) < _ssi_change_prob(s, np.maximum(eve_us, s.exec_us))
+    )
     # An external receipt not in by the eve has failed, or is one of those arriving on the ISD.
     prior = _receipt_fails(s)
     late_share = 1.0 - P.EXTERNAL_EARLY_SHARE

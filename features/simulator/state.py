@@ -60,12 +60,9 @@ class ExecState:
     incoming: np.ndarray
     link: np.ndarray  # index of the buy trade whose receipt the incoming is, -1 if external
 
-    @property
-    def ssi_change_actual(self) -> np.ndarray:
-        """A new SSI version takes effect between execution and the deadline."""
-        return (self.ssi_next_change_us > self.exec_us) & (
-            self.ssi_next_change_us <= self.deadline_us
-        )
+    def ssi_changed_by(self, until_us: np.ndarray) -> np.ndarray:
+        """A new SSI version took effect after execution and by ``until_us``."""
+        return (self.ssi_next_change_us > self.exec_us) & (self.ssi_next_change_us <= until_us)
 
 
 def _inventory(
