@@ -91,6 +91,11 @@ def _match_scale(s: ExecState, amended: np.ndarray, in_time: np.ndarray) -> np.n
     )
 
 
+def _match_mu(s: ExecState, amended: np.ndarray, in_time: np.ndarray) -> np.ndarray:
+    """Log-median of the matching lag (minutes)."""
+    return np.log(P.MATCH_MEDIAN_MIN * _match_scale(s, amended, in_time))
+
+
 def _lifecycle(s: ExecState, rng: np.random.Generator) -> dict[str, np.ndarray]:
     n = s.n
     block_lag = rng.lognormal(_block_alloc_mu(s), P.BLOCK_ALLOC_SIGMA)
@@ -169,6 +174,11 @@ def _operational_hazards(
     return h * s.env[:, None]
 
 
+def _p_fail(h: np.ndarray) -> np.ndarray:
+    """P(fail) from per-cause hazards (rows: trades)."""
+    return 1.0 - np.exp(-h.sum(axis=1))
+
+
 def _settle(
     s: ExecState,
     life: dict[str, np.ndarray],
@@ -181,7 +191,7 @@ def _settle(
     """Add the sells' lack-of-securities hazard to ``h`` and draw every fail with ``u``."""
     covered = (s.available + arrived * s.incoming >= s.quantity) | borrowed
     h[:, _SEC] = s.sell * np.where(covered, P.H_SECURITIES_BASE, P.H_UNCOVERED) * s.env
-    p_fail = 1.0 - np.exp(-h.sum(axis=1))
+    p_fail = _p_fail(h)
     return Path(
         **life,
         ssi_change=change,
@@ -209,7 +219,7 @@ def draw_path(s: ExecState, rng: np.random.Generator, *, actual: bool) -> Path:
     u = rng.random(n)
     h = _operational_hazards(s, life, change)
     # Buys first: their fails decide whether the receipts our sells count on arrive (fail chains).
-    failed = u < 1.0 - np.exp(-h.sum(axis=1))
+    failed = u < _p_fail(h)
     arrived = np.where(s.link >= 0, ~failed[np.maximum(s.link, 0)], ~ext_fail)
     return _settle(s, life, change, h, u, arrived, borrowed)
 
@@ -299,7 +309,7 @@ def _lifecycle_after(
     unamended_waiting = np.where(
         instruct <= t,
         _lognormal_survival(
-            np.log(P.MATCH_MEDIAN_MIN * _match_scale(s, np.zeros(n, bool), in_time)),
+            _match_mu(s, np.zeros(n, bool), in_time),
             P.MATCH_SIGMA,
             elapsed(instruct),
         ),
@@ -318,7 +328,7 @@ def _lifecycle_after(
     )
 
     start = np.maximum(instruct, np.where(amended, amend, 0))
-    mu_match = np.log(P.MATCH_MEDIAN_MIN * _match_scale(s, amended, in_time))
+    mu_match = _match_mu(s, amended, in_time)
     lag = _lognormal_beyond(rng, mu_match, P.MATCH_SIGMA, elapsed(start))
     match = np.where(a.match_us <= t, a.match_us, start + _minutes(lag))
     return dict(
@@ -359,7 +369,7 @@ def draw_path_after_eve(
     ext_fail = rng.random(n) < prior / (prior + (1.0 - prior) * late_share)
     u = rng.random(n)
     h = _operational_hazards(s, life, change)
-    failed = u < 1.0 - np.exp(-h.sum(axis=1))
+    failed = u < _p_fail(h)
     buy = np.maximum(s.link, 0)
     linked_earlier = (s.link >= 0) & (s.isd_day[buy] < s.isd_day)
     arrived = np.select(
