@@ -16,8 +16,8 @@ DAYS = 250
 _SIMULATE = """
 import sys
 from pathlib import Path
-from features.contract import write_dataset
-from features.simulator import SimulationConfig, simulate
+from features.data.contract import write_dataset
+from features.data.simulator import SimulationConfig, simulate
 write_dataset(simulate(SimulationConfig(days=int(sys.argv[1]), trades_per_day=int(sys.argv[2]))),
               Path(sys.argv[3]))
 """

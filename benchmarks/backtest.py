@@ -24,9 +24,9 @@ import json, sys, time
 from pathlib import Path
 import pandas as pd
 from features.build import build_features
-from features.contract import read_dataset
-from features.settings import Settings
-from training.backtest import backtest
+from features.data.contract import read_dataset
+from core.settings import Settings
+from pipelines.reports.backtest import backtest
 from training.train import TrainConfig, train
 data, home, capacity = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 settings = Settings(home=home, feast_project="bench_backtest")

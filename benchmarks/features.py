@@ -28,8 +28,8 @@ _BUILD = """
 import json, resource, sys, time
 from pathlib import Path
 from features.build import build_features
-from features.contract import read_dataset
-from features.settings import Settings
+from features.data.contract import read_dataset
+from core.settings import Settings
 data, home = Path(sys.argv[1]), Path(sys.argv[2])
 t0 = time.perf_counter(); read_dataset(data); reference = time.perf_counter() - t0
 report = build_features(data, Settings(home=home, feast_project="bench"))
@@ -44,11 +44,11 @@ import numpy as np
 import pandas as pd
 from pathlib import Path
 from features.build import materialize
-from features.contract import read_dataset
+from features.data.contract import read_dataset
 from features.reference import Reference
 from features.repo import definitions
 from features.retrieval import OnlineRetriever, entity_frame, training_frame
-from features.settings import Settings
+from core.settings import Settings
 from features.store import open_store
 
 data, home, backend = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]

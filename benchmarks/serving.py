@@ -33,11 +33,11 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from features.contract import read_dataset
+from core.settings import Settings
+from features.data.contract import read_dataset
 from features.reference import Reference
-from features.settings import Settings
-from serving.client import trade_records
-from serving.server import running_server
+from serving.api.client import trade_records
+from serving.api.server import running_server
 
 NOOP_SERVICE = "benchmarks.noop_service:Noop"
 SINGLE_REQUESTS = 1_500
@@ -51,8 +51,8 @@ def _prepare(home: Path | None, scratch: Path, console: Console) -> Settings:
     if home is not None:
         return Settings(home=home)
     from features.build import build_features
-    from features.contract import write_dataset
-    from features.simulator import SimulationConfig, simulate
+    from features.data.contract import write_dataset
+    from features.data.simulator import SimulationConfig, simulate
     from pipelines.demo import DEMO_TRAINING, DEMO_WORLD
     from training.train import train
 
@@ -76,11 +76,11 @@ def _explanations(settings: Settings, records: list[dict], as_of: str) -> dict:
 
     os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_home))
     from features.store import open_store
-    from serving.explain import TreeExplainer
-    from serving.features import ServingFeatures
-    from serving.model_store import load_served
-    from serving.schemas import Trade
-    from serving.scorer import Scorer
+    from serving.scoring.explain import TreeExplainer
+    from serving.scoring.model_store import load_served
+    from serving.scoring.schemas import Trade
+    from serving.scoring.scorer import Scorer
+    from serving.scoring.vectors import ServingFeatures
 
     served = load_served(settings)
     with open_store(settings) as store:

@@ -24,8 +24,8 @@ TARGET_GB = 4.0
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from features.contract import write_dataset
-from features.simulator import SimulationConfig, simulate
+from features.data.contract import write_dataset
+from features.data.simulator import SimulationConfig, simulate
 days, per_day, out = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 t0 = time.perf_counter()
 data = simulate(SimulationConfig(days=days, trades_per_day=per_day))

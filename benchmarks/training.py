@@ -28,7 +28,7 @@ _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 from features.build import build_features
-from features.settings import Settings
+from core.settings import Settings
 from training.train import train
 data, home = Path(sys.argv[1]), Path(sys.argv[2])
 settings = Settings(home=home, feast_project="bench_training")

@@ -16,9 +16,11 @@ import pyarrow as pa
 from feast import FeatureStore
 from feast.types import Float64, Int64
 
-from features.atomic import write_parquet_files
+from core.settings import Settings, get_settings
 from features.compute import compute_feature_tables, dataset_facts
-from features.contract import TABLES, ContractError, Violation, arrow_schema, read_dataset
+from features.data.atomic import write_parquet_files
+from features.data.contract import TABLES, ContractError, Violation, arrow_schema, read_dataset
+from features.data.sources.sec_ftd import read_sec_ftd, sec_ftd_files
 from features.reference import (
     FACTS_TABLE,
     HOLIDAYS_TABLE,
@@ -28,8 +30,6 @@ from features.reference import (
     tables_dir,
 )
 from features.repo import VIEW_KEYS, VIEW_SCHEMAS, definitions
-from features.settings import Settings, get_settings
-from features.sources.sec_ftd import read_sec_ftd, sec_ftd_files
 from features.store import check_stores, open_store, write_feature_store_yaml
 
 __all__ = ["BuildReport", "build_features", "check_schemas", "materialize"]

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.calendar import SettlementCalendar
+from core.calendar import SettlementCalendar
+from core.markets import MARKETS
+from core.settings import Settings
 from features.compute.facts import TradeFacts
-from features.contract import ASSET_CLASSES, ContractError, Violation
-from features.markets import MARKETS
-from features.settings import Settings
+from features.data.contract import ASSET_CLASSES, ContractError, Violation
 
 __all__ = [
     "FACTS_TABLE",

@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from features.calendar import SettlementCalendar
+from core.calendar import SettlementCalendar
+from core.markets import MARKETS
+from core.stages import STAGES, stage_starts
 from features.compute.facts import NEVER_US, instants_us
 from features.compute.reference import category_code
-from features.derive import holiday_in_window
-from features.markets import MARKETS
-from features.stages import STAGES, stage_starts
+from features.data.derive import holiday_in_window
 
 __all__ = [
     "CONTEXT_FEATURES",

@@ -7,7 +7,7 @@ rows with ``entity_frame`` and return the columns ``feature_names`` lists, in th
 Offline, the stored features are retrieved point in time and the feature service's on-demand
 transforms are then applied to whole columns (``ServiceParts``): Feast's python-mode path
 turns the joined table into Python lists per view, which doubled the retrieval time. The
-serving path (``serving.features``) assembles its vectors from the same parts.
+serving path (``serving.scoring.vectors``) assembles its vectors from the same parts.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 from feast import FeatureService, FeatureStore
 
+from core.stages import STAGES, stage_instants
 from features.compute.facts import instants_us
-from features.contract import ContractError, Dataset, Violation
+from features.data.contract import ContractError, Dataset, Violation
 from features.reference import Reference
 from features.repo import FAIL_MODEL_V1
 from features.request import LIFECYCLE_EVENTS, lifecycle_state, request_frame
-from features.stages import STAGES, stage_instants
 
 __all__ = [
     "ENTITY_KEYS",

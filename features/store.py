@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from feast import FeatureStore, RepoConfig
 
-from features.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 __all__ = [
     "StoreUnavailable",

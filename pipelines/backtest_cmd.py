@@ -12,10 +12,10 @@ import typer
 from rich import box
 from rich.table import Table
 
-from features.contract import ContractError
-from features.settings import get_settings
+from core.settings import get_settings
+from features.data.contract import ContractError
 from pipelines.console import console, fail, progress_steps
-from training.backtest import Backtest, backtest
+from pipelines.reports.backtest import Backtest, backtest
 
 __all__ = ["backtest_cmd", "backtest_tables"]
 

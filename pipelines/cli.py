@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 
-from features.contract import ContractError, read_dataset, write_dataset
-from features.settings import get_settings
-from features.simulator import SimulationConfig, simulate
-from features.sources.sec_ftd import read_sec_ftd
-from features.summary import summarise
+from core.settings import get_settings
+from features.data.contract import ContractError, read_dataset, write_dataset
+from features.data.simulator import SimulationConfig, simulate
+from features.data.sources.sec_ftd import read_sec_ftd
+from features.data.summary import summarise
 from pipelines.backtest_cmd import backtest_cmd
 from pipelines.console import calibration_table, console, fail, progress_steps
 from pipelines.events_cmd import events_app

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features.summary import CalibrationSummary
+from features.data.summary import CalibrationSummary
 
 __all__ = ["calibration_table", "console", "err_console", "fail", "progress_steps"]
 

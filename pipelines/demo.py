@@ -19,22 +19,22 @@ import numpy as np
 import pandas as pd
 from rich.table import Table
 
+from core.settings import get_settings
 from features.build import build_features
-from features.contract import read_dataset, write_dataset
+from features.data.contract import read_dataset, write_dataset
+from features.data.simulator import SimulationConfig, simulate
+from features.data.summary import summarise
 from features.reference import Reference
 from features.retrieval import online_features
-from features.settings import get_settings
-from features.simulator import SimulationConfig, simulate
 from features.store import open_store
-from features.summary import summarise
 from pipelines.console import calibration_table, console, progress_steps
 from pipelines.model_cmd import metrics_table
 from pipelines.queue_cmd import queue_table
 from pipelines.replay import replay, split_at
 from pipelines.report_cmd import report_cmd
-from serving.events import EVENT_KINDS
-from serving.reasons import by_action
-from serving.server import running_server
+from serving.api.server import running_server
+from serving.scoring.reasons import by_action
+from serving.workflow.events import EVENT_KINDS
 from training.train import TrainConfig, train
 
 __all__ = ["DEMO_WORLD", "run_demo"]

@@ -10,13 +10,13 @@ import typer
 from rich import box
 from rich.table import Table
 
-from features.contract import ContractError
-from features.settings import get_settings
+from core.settings import get_settings
+from features.data.contract import ContractError
 from pipelines.console import console, fail
-from serving.event_files import read_events
-from serving.events import Applied, EventProcessor
-from serving.exception_store import ExceptionStore
-from serving.scorer import Scorer
+from serving.scoring.scorer import Scorer
+from serving.workflow.event_files import read_events
+from serving.workflow.events import Applied, EventProcessor
+from serving.workflow.store import ExceptionStore
 
 __all__ = ["events_app"]
 

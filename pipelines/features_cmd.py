@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from features.contract import ASSET_CLASSES, CPTY_TYPES, ContractError
-from features.markets import MARKETS
-from features.settings import get_settings
+from core.markets import MARKETS
+from core.settings import get_settings
+from features.data.contract import ASSET_CLASSES, CPTY_TYPES, ContractError
 from pipelines.console import console, fail, progress_steps
 
 features_app = typer.Typer(help="Build and inspect the Feast feature store.", no_args_is_help=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from features.atomic import write_parquet_files
-from features.sources.sec_ftd import SEC_FTD_SCHEMA
+from features.data.atomic import write_parquet_files
+from features.data.sources.sec_ftd import SEC_FTD_SCHEMA
 
 __all__ = ["SEC_FTD_FILE", "write_sec_ftd"]
 

@@ -11,8 +11,8 @@ import typer
 from rich import box
 from rich.table import Table
 
-from features.contract import ContractError
-from features.settings import get_settings
+from core.settings import get_settings
+from features.data.contract import ContractError
 from pipelines.console import console, fail, progress_steps
 
 __all__ = ["evaluate_cmd", "metrics_table", "train_cmd"]

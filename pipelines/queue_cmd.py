@@ -11,9 +11,9 @@ import typer
 from rich import box
 from rich.table import Table
 
-from features.settings import get_settings
+from core.settings import get_settings
 from pipelines.console import console
-from serving.exception_store import ExceptionStore, as_dict
+from serving.workflow.store import ExceptionStore, as_dict
 
 __all__ = ["queue_cmd", "queue_table"]
 

@@ -18,10 +18,10 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from features.contract import Dataset
+from features.data.contract import Dataset
 from features.request import lifecycle_state
-from serving.client import trade_records
-from serving.events import KIND_OF_TABLE
+from serving.api.client import trade_records
+from serving.workflow.events import KIND_OF_TABLE
 
 __all__ = ["Day", "Replayed", "replay", "split_at"]
 

@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from features.contract import ContractError
-from features.settings import get_settings
+from core.settings import get_settings
+from features.data.contract import ContractError
 from pipelines.console import console, err_console, fail
-from serving.exception_store import ExceptionStore
-from serving.report import day_report, render
-from serving.scorer import Scorer
+from pipelines.reports.day import day_report, render
+from serving.scoring.scorer import Scorer
+from serving.workflow.store import ExceptionStore
 
 __all__ = ["report_cmd"]
 

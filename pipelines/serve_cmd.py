@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from features.contract import ContractError
+from core.settings import get_settings
+from features.data.contract import ContractError
 from features.reference import Reference
-from features.settings import get_settings
 from pipelines.console import console, fail
-from serving.server import SERVICE, server_command, server_env
+from serving.api.server import SERVICE, server_command, server_env
 
 __all__ = ["CURL_EXAMPLE", "serve_cmd"]
 

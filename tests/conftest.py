@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from feast import FeatureStore
 
-from features.contract import Dataset
-from features.settings import Settings, get_settings
-from features.simulator import SimulationConfig, simulate
+from core.settings import Settings, get_settings
+from features.data.contract import Dataset
+from features.data.simulator import SimulationConfig, simulate
 
 REPO = Path(__file__).resolve().parents[1]
 SEC_DIR = REPO.parent / "shared" / "data" / "sec-fails-to-deliver"
@@ -61,7 +61,7 @@ def calibration_world() -> Dataset:
 
 @pytest.fixture()
 def small_dir(tmp_path: Path, small_world: Dataset) -> Path:
-    from features.contract import write_dataset
+    from features.data.contract import write_dataset
 
     return write_dataset(small_world, tmp_path / "world")
 
@@ -98,7 +98,7 @@ def build_store(data_dir: Path, home: Path, **settings: object) -> FeatureBuild:
 @pytest.fixture(scope="session")
 def small_build(tmp_path_factory: pytest.TempPathFactory, small_world: Dataset) -> FeatureBuild:
     """The small world's features in the embedded stores (file registry, SQLite online)."""
-    from features.contract import write_dataset
+    from features.data.contract import write_dataset
 
     root = tmp_path_factory.mktemp("small_build")
     return build_store(write_dataset(small_world, root / "world"), root / "home")
@@ -106,7 +106,7 @@ def small_build(tmp_path_factory: pytest.TempPathFactory, small_world: Dataset) 
 
 @pytest.fixture(scope="session")
 def training_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from features.contract import write_dataset
+    from features.data.contract import write_dataset
 
     return write_dataset(simulate(TRAINING_WORLD), tmp_path_factory.mktemp("training") / "world")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from features.contract import Dataset, read_dataset
+from core.settings import Settings, get_settings
+from features.data.contract import Dataset, read_dataset
 from features.reference import Reference
 from features.retrieval import training_frame
-from features.settings import Settings, get_settings
 from features.store import open_store
 from training.baselines import ops_rule_score
 from training.dataset import labelled

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.contract import Dataset
-from serving.costs import penalty_cost
+from core.costs import penalty_cost
+from features.data.contract import Dataset
 
 __all__ = ["SLICES", "Split", "labelled", "time_split"]
 

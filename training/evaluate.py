@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contract import ASSET_CLASSES
-from features.stages import STAGES
+from core.stages import STAGES
+from features.data.contract import ASSET_CLASSES
 from training.metrics import score_metrics
 
 __all__ = [

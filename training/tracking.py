@@ -16,7 +16,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
-from features.settings import Settings
+from core.settings import Settings
 from training.model import FailModel
 
 __all__ = [

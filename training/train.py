@@ -15,14 +15,14 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from features.contract import read_dataset
+from core.costs import expected_days_late
+from core.settings import Settings, get_settings
+from core.stages import STAGES
+from features.data.contract import read_dataset
 from features.reference import MANIFEST, Reference, tables_dir
 from features.repo import FAIL_MODEL_V1, definitions
 from features.retrieval import feature_names, training_frame
-from features.settings import Settings, get_settings
-from features.stages import STAGES
 from features.store import open_store
-from serving.costs import expected_days_late
 from training.baselines import fit_logistic, ops_rule_score
 from training.dataset import labelled, time_split
 from training.evaluate import cause_accuracy, evaluation_table, truth_scorers

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from features.calendar import SettlementCalendar
+from core.calendar import SettlementCalendar
 from features.compute.facts import TradeFacts, trade_facts
 from features.compute.history import (
     counterparty_history,
@@ -22,7 +22,7 @@ from features.compute.reference import (
     positions,
     ssi_state,
 )
-from features.contract import ContractError, Dataset, Violation
+from features.data.contract import ContractError, Dataset, Violation
 
 __all__ = ["FEATURE_INPUTS", "TradeFacts", "compute_feature_tables", "dataset_facts"]
 

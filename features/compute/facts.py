@@ -7,9 +7,9 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
-from features.calendar import SettlementCalendar
-from features.contract import Dataset
-from features.derive import first_event_ts
+from core.calendar import SettlementCalendar
+from features.data.contract import Dataset
+from features.data.derive import first_event_ts
 
 __all__ = ["NEVER_US", "TradeFacts", "instants_us", "trade_facts"]
 

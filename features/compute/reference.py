@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from core.markets import MARKETS
 from features.compute.rolling import DAY_US, Facts, window_sums
-from features.contract import ASSET_CLASSES, CPTY_TYPES
-from features.markets import MARKETS
+from features.data.contract import ASSET_CLASSES, CPTY_TYPES
 
 __all__ = [
     "SEC_FTD_PUBLICATION_LAG_DAYS",

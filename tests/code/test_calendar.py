@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.calendar import SettlementCalendar
-from features.markets import _easter, market_holidays
-from features.simulator import holidays_table
-from features.simulator.world import isin_from_nsin
+from core.calendar import SettlementCalendar
+from core.markets import _easter, market_holidays
+from features.data.simulator import holidays_table
+from features.data.simulator.world import isin_from_nsin
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from features.contract import CPTY_TYPES
+from features.data.contract import CPTY_TYPES
 from pipelines.cli import app
 
 runner = CliRunner()
@@ -59,7 +59,7 @@ def test_validate_exits_non_zero_naming_the_problem(small_dir: Path) -> None:
 
 
 def test_import_converts_csv_to_parquet_after_validation(small_dir: Path, tmp_path: Path) -> None:
-    from features.contract import read_dataset
+    from features.data.contract import read_dataset
 
     holidays = read_dataset(small_dir, tables=["holidays"])["holidays"]
     (small_dir / "holidays.parquet").unlink()

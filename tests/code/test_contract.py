@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from features.contract import TABLES, ContractError, Dataset, read_dataset, write_dataset
+from features.data.contract import TABLES, ContractError, Dataset, read_dataset, write_dataset
 
 
 def _copy(world: Dataset) -> dict[str, pd.DataFrame]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.exception_store import ExceptionStore, InvalidTransition, ScoreRecord, Status
+from serving.workflow.store import ExceptionStore, InvalidTransition, ScoreRecord, Status
 
 T0 = dt.datetime(2024, 6, 3, 14, 0, tzinfo=dt.UTC)
 ISD = dt.date(2024, 6, 4)
@@ -128,7 +128,7 @@ _WRITER = """
 import sys, datetime as dt
 sys.path.insert(0, sys.argv[3])
 from tests.code.test_exception_store import score
-from serving.exception_store import ExceptionStore
+from serving.workflow.store import ExceptionStore
 store = ExceptionStore(sys.argv[1])
 batch = [score(f"T{i}", 0.3, float(i), minutes=i % 7) for i in range(int(sys.argv[2]))]
 print("writing", flush=True)

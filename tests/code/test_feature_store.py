@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contract import ContractError, read_dataset, write_dataset
+from core.settings import Settings
+from features.data.contract import ContractError, read_dataset, write_dataset
 from features.push import push_outcomes, push_positions
 from features.reference import MANIFEST, tables_dir
 from features.retrieval import online_features, training_frame
-from features.settings import Settings
 from features.store import open_store
 from tests.conftest import FeatureBuild, build_store
 
@@ -53,10 +53,10 @@ def _online(build: FeatureBuild, trades: pd.DataFrame) -> pd.DataFrame:
 
 
 def _served(build: FeatureBuild, trades: pd.DataFrame) -> pd.DataFrame:
-    """The serving path's vectors (``serving.online_read`` under them) for ``trades``."""
-    from serving.client import trade_records
-    from serving.features import ServingFeatures
-    from serving.schemas import Trade, columns_of
+    """The serving path's vectors (``serving.scoring.online_read`` under them) for ``trades``."""
+    from serving.api.client import trade_records
+    from serving.scoring.schemas import Trade, columns_of
+    from serving.scoring.vectors import ServingFeatures
 
     horizon = int(build.reference.manifest["horizon_us"])
     columns, lifecycle = columns_of([Trade(**r) for r in trade_records(trades)])
@@ -81,7 +81,7 @@ def test_serving_reads_what_feast_serves_from_sqlite(
 ) -> None:
     _assert_serving_reads_what_feast_serves(small_build)
     # a batch whose keys need several statements (SQLite bounds the parameters of one)
-    monkeypatch.setattr("serving.online_read._KEYS_PER_STATEMENT", 7)
+    monkeypatch.setattr("serving.scoring.online_read._KEYS_PER_STATEMENT", 7)
     _assert_serving_reads_what_feast_serves(small_build)
 
 
@@ -177,7 +177,7 @@ def test_a_position_push_for_an_unknown_account_is_refused(
 def test_a_position_push_is_served_online(tmp_path: Path, small_world) -> None:
     """Through Feast, and through the serving reader that remembered the old value."""
     from features.retrieval import ServiceParts
-    from serving.online_read import StoredReader
+    from serving.scoring.online_read import StoredReader
 
     build = build_store(write_dataset(small_world, tmp_path / "w"), tmp_path / "home")
     snapshot = small_world["inventory"].tail(1).copy()
@@ -249,8 +249,8 @@ def test_sec_fails_to_deliver_become_instrument_features_when_published(
     tmp_path: Path, sec_dir: Path
 ) -> None:
     from features.compute.reference import SEC_FTD_PUBLICATION_LAG_DAYS
-    from features.simulator import simulate
-    from features.sources.sec_ftd import read_sec_ftd
+    from features.data.simulator import simulate
+    from features.data.sources.sec_ftd import read_sec_ftd
     from tests.conftest import SMALL_WORLD
 
     world = simulate(SMALL_WORLD.model_copy(update={"sec_ftd_dir": sec_dir}))

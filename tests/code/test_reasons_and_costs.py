@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.costs import DEFAULT_PENALTIES, CostModel, expected_days_late
 from features.repo import FAIL_MODEL_V1, definitions
-from serving.costs import DEFAULT_PENALTIES, CostModel, expected_days_late
-from serving.reasons import ACTIONS, REASONS, ReasonCode, top_reasons
+from serving.scoring.reasons import ACTIONS, REASONS, ReasonCode, top_reasons
 
 
 def test_every_served_feature_has_a_reason_and_every_reason_an_action(tmp_path) -> None:

@@ -111,7 +111,7 @@ def test_batch_and_single_trade_agree() -> None:
 
 
 def test_unknown_counterparty_and_instrument_are_scored_cold(small_build: FeatureBuild) -> None:
-    from features.contract import read_dataset
+    from features.data.contract import read_dataset
 
     trade = read_dataset(small_build.data_dir, ["trades", "instruments", "counterparties"])[
         "trades"
@@ -130,7 +130,7 @@ def test_unknown_counterparty_and_instrument_are_scored_cold(small_build: Featur
 def test_local_execution_time_matches_the_time_zone_database() -> None:
     """One UTC offset per (market, UTC hour) gives what a full tz conversion gives, across
     a year with both DST switches, in every market."""
-    from features.markets import MARKETS
+    from core.markets import MARKETS
     from features.request import exec_local_minutes
 
     rng = np.random.default_rng(3)
@@ -147,9 +147,9 @@ def test_local_execution_time_matches_the_time_zone_database() -> None:
 
 def test_date_facts_remember_without_changing_anything(small_build: FeatureBuild) -> None:
     """Facts served from the memo equal facts computed afresh, one trade or many."""
-    from features.contract import read_dataset
+    from core.stages import stage_instants
+    from features.data.contract import read_dataset
     from features.request import DateFacts
-    from features.stages import stage_instants
 
     calendar = small_build.reference.calendar
     trades = read_dataset(small_build.data_dir)["trades"].head(500)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.sources.sec_ftd import (
+from features.data.sources.sec_ftd import (
     HEADER,
     SecFtdFormatError,
     ftd_intensity,

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from features.contract import Dataset, validate_frames
-from features.simulator import SimulationConfig, simulate
-from features.sources.sec_ftd import read_sec_ftd
+from features.data.contract import Dataset, validate_frames
+from features.data.simulator import SimulationConfig, simulate
+from features.data.sources.sec_ftd import read_sec_ftd
 from tests.conftest import SMALL_WORLD
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from features.contract import Dataset
-from features.summary import TARGETS, CalibrationSummary, Target, summarise
+from features.data.contract import Dataset
+from features.data.summary import TARGETS, CalibrationSummary, Target, summarise
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contract import Dataset
+from features.data.contract import Dataset
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +103,8 @@ def test_t1_compression_raises_late_matching(frame: pd.DataFrame) -> None:
 
 
 def test_executions_close_to_the_cutoff_are_affirmed_late(calibration_world: Dataset) -> None:
-    from features.calendar import SettlementCalendar
-    from features.derive import affirmed_by_cutoff
+    from core.calendar import SettlementCalendar
+    from features.data.derive import affirmed_by_cutoff
 
     d = calibration_world
     trades = d["trades"][d["trades"]["settlement_cycle_days"] == 1]

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score
 
-from features.calendar import SettlementCalendar
+from core.calendar import SettlementCalendar
+from core.stages import stage_instants
 from features.compute.facts import instants_us
-from features.contract import Dataset
-from features.stages import stage_instants
+from features.data.contract import Dataset
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.stages import STAGES
 from features.compute.history import PRIOR_STRENGTH
-from features.contract import read_dataset, write_dataset
+from features.data.contract import read_dataset, write_dataset
 from features.retrieval import entity_frame, feature_names, historical_features, online_features
-from features.stages import STAGES
 from tests.conftest import FeatureBuild, build_store
 
 DAY = pd.Timedelta(days=1)

@@ -13,19 +13,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.settings import Settings
 from features.compute.history import counterparty_history
-from features.contract import ContractError, read_dataset
+from features.data.contract import ContractError, read_dataset
 from features.reference import Reference
-from features.settings import Settings
 from features.store import feature_store
-from serving.client import trade_records
-from serving.events import EventProcessor, events_adapter
-from serving.exception_store import ExceptionStore, ScoreRecord
-from serving.features import ServingFeatures
-from serving.model_store import load_served
-from serving.schemas import Trade, epoch_us
-from serving.scorer import RiskTiers, Scorer
-from serving.trades import as_trade
+from serving.api.client import trade_records
+from serving.scoring.model_store import load_served
+from serving.scoring.schemas import Trade, epoch_us
+from serving.scoring.scorer import RiskTiers, Scorer
+from serving.scoring.vectors import ServingFeatures
+from serving.workflow.events import EventProcessor, events_adapter
+from serving.workflow.store import ExceptionStore, ScoreRecord
+from serving.workflow.trades import as_trade
 from tests.conftest import trained_home
 
 
@@ -238,7 +238,7 @@ def test_the_ops_lead_report_shows_the_days_risk_and_how_the_scores_did(
     import base64
     import re
 
-    from serving.report import day_report, render
+    from pipelines.reports.day import day_report, render
 
     dataset = read_dataset(training_dir)
     day = dataset["trades"]["settlement_date"].iloc[-200]

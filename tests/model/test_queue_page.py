@@ -14,9 +14,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from features.contract import read_dataset
-from serving.client import trade_records
-from serving.server import running_server
+from features.data.contract import read_dataset
+from serving.api.client import trade_records
+from serving.api.server import running_server
 from tests.conftest import trained_home
 
 SCREENSHOT = Path(os.environ.get("FAILCAST_SCREENSHOTS", "/tmp")) / "failcast-queue-page.png"

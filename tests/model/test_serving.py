@@ -16,15 +16,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contract import read_dataset
+from core.settings import Settings
+from features.data.contract import read_dataset
 from features.reference import Reference
 from features.request import lifecycle_state
 from features.retrieval import OnlineRetriever
-from features.settings import Settings
 from features.store import open_store
-from serving.client import trade_records
-from serving.model_store import BENTO_MODEL, load_served
-from serving.server import running_server
+from serving.api.client import trade_records
+from serving.api.server import running_server
+from serving.scoring.model_store import BENTO_MODEL, load_served
 from tests.conftest import trained_home
 from training.tracking import CHAMPION, MODEL_NAME, tracking_client
 
@@ -240,7 +240,7 @@ def test_bentoml_build_packages_the_service_with_its_model(home: Settings, url: 
     info = json.loads(listed.stdout)
     served = httpx.post(f"{url}/model", json={}).json()["bento_model"]
     assert served in [m["tag"] for m in info["models"]]
-    assert info["service"] == "serving.service:Failcast"
+    assert info["service"] == "serving.api.service:Failcast"
 
 
 def test_scores_land_in_the_queue_by_expected_cost(
@@ -280,7 +280,7 @@ def test_scores_land_in_the_queue_by_expected_cost(
 
     from typer.testing import CliRunner
 
-    from features.settings import get_settings
+    from core.settings import get_settings
     from pipelines.cli import app
 
     monkeypatch.setenv("FAILCAST_HOME", str(home.home))
@@ -321,7 +321,7 @@ def test_events_rescore_trades_over_http_and_from_a_file(
 
     from typer.testing import CliRunner
 
-    from features.settings import get_settings
+    from core.settings import get_settings
     from pipelines.cli import app
 
     monkeypatch.setenv("FAILCAST_HOME", str(home.home))

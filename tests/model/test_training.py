@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.contract import read_dataset, write_dataset
-from features.settings import Settings
+from core.settings import Settings
+from features.data.contract import read_dataset, write_dataset
 from tests.conftest import TRAINING_SPLIT
 from training.model import ModelParams
 from training.tracking import CHALLENGER, CHAMPION, MODEL_NAME, load_fail_model
@@ -27,7 +27,7 @@ def _settings(home: Path) -> Settings:
 
 def _use(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point the environment (and so the CLI, or a notebook's kernel) at these settings."""
-    from features.settings import get_settings
+    from core.settings import get_settings
 
     monkeypatch.setenv("FAILCAST_HOME", str(settings.home))
     monkeypatch.setenv("FAILCAST_FEAST_PROJECT", settings.feast_project)
@@ -216,7 +216,7 @@ def test_backtest_replays_the_queue_over_a_period(
 ) -> None:
     import json
 
-    from features.contract import read_dataset
+    from features.data.contract import read_dataset
     from pipelines.cli import app
 
     settings, _ = trained

@@ -1,0 +1,44 @@
+"""The raw-data contract of DESIGN.md: tables as data, validated reads, atomic writes."""
+
+from features.data.contract._dataset import (
+    REQUIRED_TABLES,
+    Dataset,
+    arrow_schema,
+    read_dataset,
+    validate_frames,
+    write_dataset,
+)
+from features.data.contract._errors import ContractError, Violation
+from features.data.contract._schema import (
+    ASSET_CLASSES,
+    CPTY_TYPES,
+    EVENT_TYPES,
+    FAIL_REASONS,
+    OUTCOME_STATUSES,
+    SIDES,
+    TABLES,
+    Column,
+    Kind,
+    Table,
+)
+
+__all__ = [
+    "ASSET_CLASSES",
+    "CPTY_TYPES",
+    "EVENT_TYPES",
+    "FAIL_REASONS",
+    "OUTCOME_STATUSES",
+    "REQUIRED_TABLES",
+    "SIDES",
+    "TABLES",
+    "Column",
+    "ContractError",
+    "Dataset",
+    "Kind",
+    "Table",
+    "Violation",
+    "arrow_schema",
+    "read_dataset",
+    "validate_frames",
+    "write_dataset",
+]

@@ -1,0 +1,134 @@
+"""A dataset is a directory of contract tables; read it validated, write it atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from features.data.atomic import write_parquet_files
+from features.data.contract._errors import ContractError, Violation
+from features.data.contract._read import read_table
+from features.data.contract._rules import check_dataset, check_table
+from features.data.contract._schema import TABLES, Kind, Table
+
+__all__ = [
+    "REQUIRED_TABLES",
+    "Dataset",
+    "arrow_schema",
+    "read_dataset",
+    "validate_frames",
+    "write_dataset",
+]
+
+REQUIRED_TABLES = ("instruments", "counterparties", "trades")
+"""A dataset needs at least these; the other tables are validated when present."""
+
+Dataset = dict[str, pd.DataFrame]
+
+
+def _locate(directory: Path, names: Iterable[str]) -> tuple[dict[str, Path], list[Violation]]:
+    found: dict[str, Path] = {}
+    problems: list[Violation] = []
+    if not directory.is_dir():
+        raise ContractError([Violation(str(directory), "dataset directory does not exist")])
+    for name in names:
+        candidates = [
+            p for p in (directory / f"{name}.parquet", directory / f"{name}.csv") if p.exists()
+        ]
+        if len(candidates) > 1:
+            problems.append(
+                Violation(
+                    f"{name}.parquet", f"both {name}.parquet and {name}.csv exist; keep exactly one"
+                )
+            )
+        elif candidates:
+            found[name] = candidates[0]
+        elif name in REQUIRED_TABLES:
+            problems.append(
+                Violation(
+                    f"{name}.parquet",
+                    f"required table is missing from {directory} (Parquet or CSV)",
+                )
+            )
+    return found, problems
+
+
+def read_dataset(directory: Path | str, tables: Iterable[str] | None = None) -> Dataset:
+    """Read and validate a dataset directory; raises ContractError listing every violation."""
+    directory = Path(directory)
+    names = list(tables) if tables is not None else list(TABLES)
+    paths, problems = _locate(directory, names)
+    frames: Dataset = {}
+    offsets: dict[str, int | None] = {}
+    for name, path in paths.items():
+        frame = read_table(path, TABLES[name], problems)
+        if frame is not None:
+            frames[name] = frame
+            offsets[name] = 2 if path.suffix.lower() == ".csv" else None
+            problems += check_table(frame, TABLES[name], path.name, offsets[name])
+    if problems:
+        raise ContractError(problems)
+    problems += check_dataset(frames, {n: p.name for n, p in paths.items()}, offsets)
+    if problems:
+        raise ContractError(problems)
+    return frames
+
+
+def validate_frames(frames: Mapping[str, pd.DataFrame]) -> None:
+    """Validate in-memory tables (already in canonical dtypes) against the contract."""
+    files = {name: f"{name}.parquet" for name in frames}
+    offsets: dict[str, int | None] = {name: None for name in frames}
+    problems: list[Violation] = []
+    for name, frame in frames.items():
+        if name not in TABLES:
+            problems.append(
+                Violation(files[name], f"is not a contract table (tables: {', '.join(TABLES)})")
+            )
+            continue
+        missing = [c for c in TABLES[name].column_names if c not in frame.columns]
+        if missing:
+            problems += [Violation(files[name], "required column is missing", c) for c in missing]
+            continue
+        problems += check_table(frame, TABLES[name], files[name], None)
+    if not problems:
+        problems += check_dataset(frames, files, offsets)
+    if problems:
+        raise ContractError(problems)
+
+
+_ARROW = {
+    Kind.STRING: pa.string(),
+    Kind.FLOAT: pa.float64(),
+    Kind.INT: pa.int64(),
+    Kind.BOOL: pa.bool_(),
+    Kind.DATE: pa.date32(),
+    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+}
+
+
+def arrow_schema(table: Table) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field(
+                c.name, _ARROW[c.kind], nullable=c.nullable, metadata={"description": c.description}
+            )
+            for c in table.columns
+        ]
+    )
+
+
+def write_dataset(frames: Mapping[str, pd.DataFrame], directory: Path | str) -> Path:
+    """Validate, then write one Parquet file per table; on any error ``directory`` is unchanged."""
+    validate_frames(frames)
+    tables = {
+        name: pa.Table.from_pandas(
+            frame[TABLES[name].column_names],
+            schema=arrow_schema(TABLES[name]),
+            preserve_index=False,
+        )
+        for name, frame in frames.items()
+    }
+    return write_parquet_files(tables, directory, remove=[f"{name}.csv" for name in frames])

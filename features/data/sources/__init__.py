@@ -1,0 +1,1 @@
+"""Where raw data comes from: the lifecycle simulator (features.data.simulator) and real files."""

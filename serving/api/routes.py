@@ -1,0 +1,97 @@
+"""The exception workflow's HTTP routes, mounted on the scoring service (an ASGI app):
+
+GET  /ui                                       the queue as a web page (filters, reasons, buttons)
+GET  /queue?settlement_date=&team=&capacity=   open at-risk trades, largest expected cost first
+GET  /trades/{trade_id}                        the exception, its score trajectory and history
+POST /trades/{trade_id}/status                 acknowledge, resolve, ... (with who and why)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+import bentoml
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from serving.scoring.reasons import Team
+from serving.workflow.store import ExceptionStore, InvalidTransition, Status, as_dict
+
+__all__ = ["ops"]
+
+ops = FastAPI(title="failcast exception workflow")
+
+
+class StatusChange(BaseModel):
+    status: Status
+    actor: str = Field(min_length=1, description="who makes the change")
+    note: str = ""
+    action_taken: str | None = None
+
+
+def _store() -> ExceptionStore:
+    return bentoml.get_current_service().exceptions  # type: ignore[attr-defined]
+
+
+def _flush() -> None:
+    bentoml.get_current_service().recorder.flush()  # type: ignore[attr-defined]
+
+
+def _row(row: object, fields: list[str]) -> dict:
+    return {name: getattr(row, name) for name in fields}
+
+
+@cache
+def _page() -> str:
+    page = (Path(__file__).parent / "static" / "queue.html").read_text()
+    return page.replace("__TEAMS__", json.dumps([team.value for team in Team]))
+
+
+@ops.get("/ui", response_class=HTMLResponse)
+def ui() -> str:
+    """The exception queue as a web page."""
+    return _page()
+
+
+@ops.get("/queue")
+def queue(
+    settlement_date: dt.date | None = None,
+    team: str | None = None,
+    capacity: Annotated[int | None, Query(ge=1)] = None,
+) -> list[dict]:
+    _flush()  # what was scored before this call is in the queue
+    rows = _store().queue(settlement_date, team, capacity)
+    return [as_dict(r) for r in rows]
+
+
+@ops.get("/trades/{trade_id}")
+def trade(trade_id: str) -> dict:
+    _flush()
+    store = _store()
+    trajectory = store.trajectory(trade_id)
+    if not trajectory:
+        raise HTTPException(404, f"trade_id {trade_id!r}: never scored")
+    exception = store.get(trade_id)
+    return {
+        "trade_id": trade_id,
+        "exception": as_dict(exception) if exception else None,
+        "trajectory": [
+            _row(s, ["scored_at", "stage", "fail_probability", "risk_tier", "expected_cost"])
+            for s in trajectory
+        ],
+        "history": [_row(h, ["at", "status", "actor", "note"]) for h in store.history(trade_id)],
+    }
+
+
+@ops.post("/trades/{trade_id}/status")
+def change_status(trade_id: str, change: StatusChange) -> dict:
+    try:
+        _store().transition(trade_id, change.status, change.actor, change.note, change.action_taken)
+    except InvalidTransition as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return {"trade_id": trade_id, "status": change.status}

@@ -1,0 +1,152 @@
+"""The failcast scoring service (BentoML 1.4).
+
+    POST /score    one or many trades -> probability, tier, cause, cost, reasons
+    POST /explain  one trade -> the exact SHAP value of every feature
+    POST /model    what is being served, and the last registry check
+    POST /events   lifecycle, SSI, inventory and outcome events -> pushes and re-scores
+    GET  /queue, GET /trades/{id}, POST /trades/{id}/status   the exception workflow
+    GET  /healthz /livez /readyz /metrics   BentoML's own
+
+Start it with ``failcast serve``; ``bentoml build`` packages it (see bentofile.yaml).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from http import HTTPStatus
+
+from core.settings import get_settings
+
+_settings = get_settings()
+os.environ.setdefault("BENTOML_HOME", str(_settings.bentoml_home))
+
+import bentoml  # noqa: E402  (BENTOML_HOME first: it fixes where the model store lives)
+from bentoml.exceptions import BentoMLException  # noqa: E402
+from pydantic import AwareDatetime  # noqa: E402
+
+from features.data.contract import ContractError  # noqa: E402
+from features.reference import Reference  # noqa: E402
+from features.store import feature_store  # noqa: E402
+from serving.api.routes import ops  # noqa: E402
+from serving.scoring.model_store import champion_tag, load_served  # noqa: E402
+from serving.scoring.schemas import (  # noqa: E402
+    Explanation,
+    ModelInfo,
+    ScoreResponse,
+    Trade,
+    epoch_us,
+)
+from serving.scoring.scorer import RiskTiers, Scorer  # noqa: E402
+from serving.scoring.vectors import ServingFeatures  # noqa: E402
+from serving.workflow.events import Applied, Event, EventProcessor  # noqa: E402
+from serving.workflow.recorder import ScoreRecorder  # noqa: E402
+from serving.workflow.store import ExceptionStore, ScoreRecord  # noqa: E402
+
+log = logging.getLogger("failcast.service")
+
+
+class BatchTooLarge(BentoMLException):
+    error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+def _us(stamp: datetime | None) -> int | None:
+    return None if stamp is None else epoch_us(stamp)
+
+
+@bentoml.asgi_app(ops, path="/")
+@bentoml.service(name="failcast", workers=_settings.serve_workers, traffic={"timeout": 60})
+class Failcast:
+    def __init__(self) -> None:
+        self.settings = get_settings()
+        self.exceptions = ExceptionStore.from_settings(self.settings)
+        self.recorder = ScoreRecorder(self.exceptions)
+        reference = Reference.load(self.settings)
+        self.features = ServingFeatures(feature_store(self.settings), reference)
+        self.scorer = self._scorer()
+        self.events_processor = EventProcessor(
+            lambda: self.scorer, self.exceptions, self.features.store, reference
+        )
+        self.registry = "ok" if self.scorer.served.source == "registry" else "unreachable"
+        self.loaded_at = datetime.now(UTC)
+        if self.settings.model_refresh_seconds > 0:
+            threading.Thread(target=self._refresh_loop, daemon=True, name="champion").start()
+        gc.freeze()  # what start-up loaded lives as long as the service: keep it out of GC passes
+
+    def _scorer(self) -> Scorer:
+        return Scorer(
+            load_served(self.settings),
+            self.features,
+            RiskTiers(self.settings.risk_high, self.settings.risk_medium),
+            self.settings.reasons_per_trade,
+        )
+
+    def _refresh_loop(self) -> None:
+        """Swap in a newly promoted champion; on any registry failure keep the loaded one."""
+        while True:
+            time.sleep(self.settings.model_refresh_seconds)
+            try:
+                _, _, tag = champion_tag(self.settings)
+                if tag != self.scorer.served.tag:
+                    self.scorer = self._scorer()
+                    self.loaded_at = datetime.now(UTC)
+                    log.info("now serving %s", tag)
+                self.registry = "ok"
+            except Exception as exc:  # keep serving what is loaded
+                self.registry = f"{type(exc).__name__}: {exc}"[:300]
+                log.warning("registry check failed; still serving %s", self.scorer.served.tag)
+
+    @bentoml.api(route="/score")
+    async def score(self, trades: list[Trade], as_of: AwareDatetime | None = None) -> ScoreResponse:  # type: ignore[valid-type]
+        """Score trades as of ``as_of`` (default: now): fail probability, risk tier, likely
+        cause, expected cost and the reasons behind each score."""
+        if not trades:
+            raise bentoml.exceptions.InvalidArgument("trades: at least one trade is required")
+        if len(trades) > self.settings.max_batch:
+            raise BatchTooLarge(
+                f"trades: at most {self.settings.max_batch} trades per call "
+                f"(FAILCAST_MAX_BATCH), got {len(trades)}"
+            )
+        scores = self.scorer.score(trades, _us(as_of))
+        self.recorder.submit([ScoreRecord.of(s, t) for s, t in zip(scores, trades, strict=True)])
+        return ScoreResponse(scores=scores)
+
+    @bentoml.api(route="/events")
+    def events(self, events: list[Event]) -> Applied:  # type: ignore[valid-type]
+        """Apply lifecycle, SSI, inventory and outcome events: push the new facts to the
+        online store and score every undecided trade they touch again."""
+        if not events:
+            raise bentoml.exceptions.InvalidArgument("events: at least one event is required")
+        self.recorder.flush()  # trades scored just before are known
+        try:
+            return self.events_processor.apply(events)
+        except ContractError as exc:
+            raise bentoml.exceptions.InvalidArgument(str(exc)) from exc
+
+    @bentoml.on_shutdown
+    def _store_what_is_pending(self) -> None:
+        self.recorder.close()
+
+    @bentoml.api(route="/explain")
+    def explain(self, trade: Trade, as_of: AwareDatetime | None = None) -> Explanation:  # type: ignore[valid-type]
+        """The exact SHAP value of every feature for one trade (log-odds; they add up with
+        ``base_value`` to ``raw_score``)."""
+        return Explanation(**self.scorer.explain(trade, _us(as_of)))
+
+    @bentoml.api(route="/model")
+    def model(self) -> ModelInfo:
+        """What is being served, where it came from, and the last registry check."""
+        served = self.scorer.served
+        return ModelInfo(
+            model_version=served.version,
+            bento_model=served.tag,
+            source=served.source,
+            loaded_at=self.loaded_at,
+            registry=self.registry,
+            features=len(served.model.features),
+            trees=served.model.booster.num_trees(),
+        )

@@ -1,0 +1,90 @@
+"""Feature vectors at request time: stored features from the Feast online store, and the
+request-time features computed by the feature service's own on-demand transforms.
+
+``get_online_features`` on the feature service costs about 2.7 ms for one trade here: it
+runs the python-mode transforms through Feast's machinery and converts every value through
+protos twice. This module reads the stored features with ``serving.scoring.online_read`` (the
+online store's own tables or ``online_read``) and applies the registered transforms on
+arrays. The vector is the same (tested against ``features.retrieval.OnlineRetriever``, on
+SQLite and on Redis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from feast import FeatureStore
+
+from core.stages import STAGES
+from features.reference import UNKNOWN_KEY, Reference
+from features.repo import FAIL_MODEL_V1
+from features.request import DateFacts, request_fields
+from features.retrieval import ServiceParts
+from serving.scoring.online_read import StoredReader
+
+__all__ = ["FeatureVectors", "ServingFeatures"]
+
+
+@dataclass(frozen=True)
+class FeatureVectors:
+    """Feature matrix of a batch (rows in input order, columns ``names``), what the store
+    did not know, and when each trade's later stages start."""
+
+    names: list[str]
+    matrix: np.ndarray
+    unknown_counterparty: np.ndarray
+    unknown_instrument: np.ndarray
+    asset_class: np.ndarray
+    stage_starts: dict[str, np.ndarray]
+
+    def column(self, name: str) -> np.ndarray:
+        return self.matrix[:, self.names.index(name)]
+
+
+class ServingFeatures:
+    """Resolves the feature service once, then builds feature vectors per request."""
+
+    def __init__(
+        self, store: FeatureStore, reference: Reference, service: str = FAIL_MODEL_V1
+    ) -> None:
+        self.store, self.reference = store, reference
+        self.parts = ServiceParts(store, service)
+        self.names = self.parts.names
+        self._stored = StoredReader(store, self.parts.views)
+        self.dates = DateFacts(reference.calendar)
+
+    def __call__(
+        self,
+        trades: Mapping[str, np.ndarray],
+        lifecycle: Mapping[str, np.ndarray],
+        scoring_us: np.ndarray,
+    ) -> FeatureVectors:
+        """``trades``: contract columns as arrays (``execution_us`` for the execution time);
+        ``lifecycle``: the ``req_*`` lifecycle fields; ``scoring_us``: one instant per trade."""
+        counterparty = list(trades["counterparty_id"])
+        instrument = list(trades["instrument_id"])
+        market = list(trades["settlement_market"])
+        asset_class = self.reference.asset_class(instrument)
+        home = self.reference.counterparty_market(counterparty, market)
+        entity_rows = {  # ENTITY_KEYS
+            "counterparty_id": counterparty,
+            "instrument_id": instrument,
+            "desk_id": list(trades["desk_id"]),
+            "settlement_market": market,
+            "asset_class": asset_class.tolist(),
+            "account_id": list(trades["account_id"]),
+        }
+        values: dict[str, object] = self._stored(entity_rows, len(counterparty))
+        values.update(request_fields(trades, self.dates, scoring_us, home))
+        values.update(lifecycle)
+        matrix = self.parts.assemble(values)
+        return FeatureVectors(
+            self.names,
+            matrix,
+            unknown_counterparty=~self.reference.knows_counterparty(counterparty),
+            unknown_instrument=asset_class == UNKNOWN_KEY,
+            asset_class=asset_class,
+            stage_starts={s: values[f"start_{s}"] for s in STAGES[1:]},
+        )

@@ -1,0 +1,305 @@
+"""Lifecycle re-scoring: events update the online features and the stored trades, and every
+undecided trade they touch is scored again, so the queue follows the trades through the day.
+
+    lifecycle  a row of the events table (ALLOCATED ... MATCHED, AMENDED, CANCELLED)
+    ssi        a row of the ssi table: a new or newly verified SSI version
+    inventory  a row of the inventory table: a position snapshot
+    outcome    a row of the outcomes table: the trade settled, failed or was cancelled
+
+Each kind is a contract table's row plus ``kind``, validated like the table. A batch is
+checked whole before anything is written. Features are pushed first, then scores, lifecycles
+and statuses land in one transaction; a trade is re-scored as of its latest event, so running
+a batch again stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+from feast import FeatureStore
+from pydantic import BaseModel, Field, TypeAdapter
+
+from features.data.contract import TABLES, ContractError, Violation
+from features.push import push_outcomes, push_positions, push_ssi
+from features.reference import Reference
+from serving.scoring.schemas import contract_model, epoch_us
+from serving.scoring.scorer import Scorer
+from serving.workflow.store import (
+    ExceptionStore,
+    Recorded,
+    ScoreRecord,
+    TradeRow,
+    TradeUpdate,
+)
+from serving.workflow.trades import EVENT_STEPS, as_trade, iso, lifecycle_after
+
+__all__ = ["EVENT_KINDS", "KIND_OF_TABLE", "Applied", "Event", "EventProcessor", "events_adapter"]
+
+EVENT_KINDS = {"lifecycle": "events", "ssi": "ssi", "inventory": "inventory", "outcome": "outcomes"}
+"""Each event kind and the contract table its rows follow."""
+KIND_OF_TABLE = {table: kind for kind, table in EVENT_KINDS.items()}
+
+
+def _event_model(kind: str, table: str) -> type[BaseModel]:
+    return contract_model(
+        f"{kind.capitalize()}Event",
+        table,
+        f"A row of the contract's {table} table, as an event.",
+        kind=(Literal[kind], Field(description="what kind of event this is")),
+    )
+
+
+LifecycleEvent, SsiEvent, InventoryEvent, OutcomeEvent = (
+    _event_model(kind, table) for kind, table in EVENT_KINDS.items()
+)
+Event = Annotated[
+    LifecycleEvent | SsiEvent | InventoryEvent | OutcomeEvent,  # type: ignore[valid-type]
+    Field(discriminator="kind"),
+]
+events_adapter: TypeAdapter[list[Any]] = TypeAdapter(list[Event])
+
+
+class RescoredTrade(BaseModel):
+    trade_id: str
+    stage: str
+    fail_probability: float
+    previous_probability: float | None = Field(description="the latest score before the event")
+    risk_tier: str
+    expected_cost: float
+    currency: str
+    scored_at: dt.datetime
+
+
+class Applied(BaseModel):
+    """What a batch of events did."""
+
+    events: dict[str, int] = Field(description="events applied, by kind")
+    pushed: dict[str, int] = Field(description="feature rows pushed online, by view")
+    rescored: list[RescoredTrade] = Field(description="undecided trades scored again")
+    opened: int = Field(description="exceptions opened")
+    updated: int = Field(description="exceptions given a newer score")
+    closed: int = Field(description="exceptions closed (settled, failed, cancelled or safe)")
+
+
+@dataclass
+class _Plan:
+    """Trades to score again, each as of the latest event that touched it."""
+
+    as_of: dict[str, dt.datetime] = field(default_factory=dict)
+    lifecycle: dict[str, dict] = field(default_factory=dict)
+    decided: dict[str, tuple[str, dt.datetime, str | None]] = field(default_factory=dict)
+
+    def touch(self, trade_id: str, at: dt.datetime) -> None:
+        if trade_id not in self.as_of or self.as_of[trade_id] < at:
+            self.as_of[trade_id] = at
+
+
+class EventProcessor:
+    def __init__(
+        self,
+        scorer: Callable[[], Scorer],
+        exceptions: ExceptionStore,
+        features: FeatureStore,
+        reference: Reference,
+    ) -> None:
+        self.scorer, self.exceptions, self.features = scorer, exceptions, features
+        self.reference = reference
+
+    def apply(self, events: Sequence[BaseModel]) -> Applied:
+        by_kind: dict[str, list[Any]] = defaultdict(list)
+        for event in events:
+            by_kind[event.kind].append(event)  # type: ignore[attr-defined]
+        lifecycle, outcomes = by_kind["lifecycle"], by_kind["outcome"]
+        stored = {
+            t.trade_id: t
+            for t in self.exceptions.trades({e.trade_id for e in lifecycle + outcomes})
+        }
+        self._check(by_kind, stored)
+
+        plan = _Plan()
+        pushed = self._push(by_kind, stored, plan)
+        for event in sorted(lifecycle, key=lambda e: e.event_ts):
+            row = stored[event.trade_id]
+            state = plan.lifecycle.get(event.trade_id, row.lifecycle)
+            plan.lifecycle[event.trade_id] = lifecycle_after(
+                state, event.event_type, iso(event.event_ts)
+            )
+            if event.event_type == "CANCELLED":
+                plan.decided[event.trade_id] = ("CANCELLED", event.event_ts, None)
+            plan.touch(event.trade_id, event.event_ts)
+        for event in outcomes:
+            plan.decided[event.trade_id] = (event.status, event.known_ts, event.fail_reason)
+
+        rescored, recorded = self._rescore(plan)
+        return Applied(
+            events={kind: len(rows) for kind, rows in by_kind.items() if rows},
+            pushed=pushed,
+            rescored=rescored,
+            opened=recorded.opened,
+            updated=recorded.updated,
+            closed=recorded.closed,
+        )
+
+    def _check(self, by_kind: dict[str, list], stored: dict[str, TradeRow]) -> None:
+        """Every trade, account and instrument named must be known: nothing is written
+        otherwise."""
+        problems = []
+        unscored = sorted({e.trade_id for e in by_kind["lifecycle"]} - stored.keys())
+        if unscored:
+            problems.append(
+                Violation(
+                    "events",
+                    f"lifecycle event for a trade never scored: {_few(unscored)}; "
+                    "score it first (POST /score)",
+                    "trade_id",
+                )
+            )
+        outcome_ids = {e.trade_id for e in by_kind["outcome"]} - stored.keys()
+        if outcome_ids:
+            unknown = sorted(outcome_ids - set(self.reference.trade_facts().trade_id))
+            if unknown:
+                problems.append(
+                    Violation(
+                        "events",
+                        f"outcome for a trade neither scored nor in the feature build: "
+                        f"{_few(unknown)}",
+                        "trade_id",
+                    )
+                )
+        inventory = by_kind["inventory"]
+        if inventory:
+            accounts = sorted({e.account_id for e in inventory} - self.reference.known_accounts())
+            known = set(self.reference.known_instruments())
+            instruments = sorted({e.instrument_id for e in inventory} - known)
+            for name, bad in (("account_id", accounts), ("instrument_id", instruments)):
+                if bad:
+                    problems.append(
+                        Violation("events", f"inventory for unknown {name}: {_few(bad)}", name)
+                    )
+        if problems:
+            raise ContractError(problems)
+
+    def _push(self, by_kind: dict[str, list], stored: dict[str, TradeRow], plan: _Plan) -> dict:
+        """Push the new facts online and note which undecided trades they touch."""
+        pushed: dict[str, int] = {}
+        store, reference = self.features, self.reference
+        if inventory := by_kind["inventory"]:
+            rows = push_positions(store, reference, _frame(inventory, "inventory"))
+            pushed["position"] = len(rows)
+            latest = _latest(((e.account_id, e.instrument_id), e.as_of_ts) for e in inventory)
+            for trade in self.exceptions.undecided(positions=latest):
+                plan.touch(trade.trade_id, latest[(trade.account_id, trade.instrument_id)])
+        if ssi := by_kind["ssi"]:
+            rows = push_ssi(store, reference, _frame(ssi, "ssi"))
+            pushed["ssi_state"] = len(rows)
+            self._touch_ssi_trades(rows, plan)
+        if outcomes := by_kind["outcome"]:
+            live = [stored[e.trade_id] for e in outcomes if e.trade_id in stored]
+            rows = push_outcomes(
+                store,
+                reference,
+                _frame(outcomes, "outcomes"),
+                live_trades=pd.DataFrame([t.payload for t in live]) if live else None,
+                live_events=_lifecycle_events(live),
+            )
+            pushed["counterparty_history"] = len(rows)
+            decided = {e.trade_id for e in outcomes}
+            latest = _latest(
+                (stored[e.trade_id].counterparty_id, e.known_ts)
+                for e in outcomes
+                if e.trade_id in stored
+            )
+            for trade in self.exceptions.undecided(counterparty_id=latest):
+                if trade.trade_id not in decided:
+                    plan.touch(trade.trade_id, latest[trade.counterparty_id])
+        return pushed
+
+    def _touch_ssi_trades(self, pushed: pd.DataFrame, plan: _Plan) -> None:
+        """Undecided trades settling on a pushed SSI: same counterparty, market and asset
+        class."""
+        latest: dict[tuple, dt.datetime] = {}
+        for row in pushed.itertuples(index=False):
+            key = (row.counterparty_id, row.settlement_market, row.asset_class)
+            latest[key] = max(latest.get(key, row.event_timestamp), row.event_timestamp)
+        trades = self.exceptions.undecided(ssi={key[:2] for key in latest})
+        classes = self.reference.asset_class([t.instrument_id for t in trades])
+        for trade, asset_class in zip(trades, classes, strict=True):
+            at = latest.get((trade.counterparty_id, trade.settlement_market, asset_class))
+            if at is not None:
+                plan.touch(trade.trade_id, at.to_pydatetime())
+
+    def _rescore(self, plan: _Plan) -> tuple[list[RescoredTrade], Recorded]:
+        ids = [t for t in plan.as_of if t not in plan.decided]
+        rows = {t.trade_id: t for t in self.exceptions.trades(ids)}
+        ids = [t for t in ids if t in rows and rows[t].outcome is None]
+        trades = [as_trade(rows[t].payload, plan.lifecycle.get(t, rows[t].lifecycle)) for t in ids]
+        scores: list[dict] = []
+        if trades:
+            as_of = np.array([epoch_us(plan.as_of[t]) for t in ids], dtype=np.int64)
+            scores = self.scorer().score(trades, as_of)
+        previous = self.exceptions.latest_probability(ids)
+        updates = [
+            TradeUpdate(trade_id, plan.as_of[trade_id], lifecycle=lifecycle)
+            for trade_id, lifecycle in plan.lifecycle.items()
+        ]
+        updates += [
+            TradeUpdate(trade_id, at, outcome=status, fail_reason=reason)
+            for trade_id, (status, at, reason) in plan.decided.items()
+        ]
+        recorded = self.exceptions.record(
+            [ScoreRecord.of(s, t) for s, t in zip(scores, trades, strict=True)], updates=updates
+        )
+        rescored = [
+            RescoredTrade(
+                **{k: s[k] for k in RescoredTrade.model_fields if k in s},
+                previous_probability=previous.get(s["trade_id"]),
+            )
+            for s in scores
+        ]
+        return rescored, recorded
+
+
+def _frame(events: list[BaseModel], kind_table: str) -> pd.DataFrame:
+    """Events as rows of their contract table (the column types the pushes expect)."""
+    columns = TABLES[kind_table].column_names
+    frame = pd.DataFrame([e.model_dump(include=set(columns)) for e in events], columns=columns)
+    for column in columns:
+        if column.endswith("_ts"):
+            frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[us, UTC]")
+    return frame
+
+
+def _lifecycle_events(trades: list[TradeRow]) -> pd.DataFrame | None:
+    """The lifecycle steps of stored trades as rows of the events table."""
+    rows = [
+        {"trade_id": t.trade_id, "event_ts": at, "event_type": event, "detail": None}
+        for t in trades
+        for event, step in EVENT_STEPS.items()
+        if (at := t.lifecycle.get(step)) is not None
+    ]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows, columns=TABLES["events"].column_names)
+    frame["event_ts"] = pd.to_datetime(frame["event_ts"], utc=True).astype("datetime64[us, UTC]")
+    return frame
+
+
+def _latest(pairs: Iterable[tuple[Any, dt.datetime]]) -> dict[Any, dt.datetime]:
+    """The latest instant per key."""
+    out: dict[Any, dt.datetime] = {}
+    for key, at in pairs:
+        if key not in out or out[key] < at:
+            out[key] = at
+    return out
+
+
+def _few(values: list[str], shown: int = 5) -> str:
+    return ", ".join(values[:shown]) + (
+        f" (and {len(values) - shown} more)" if len(values) > shown else ""
+    )

@@ -1,0 +1,87 @@
+"""A trade as the exception store keeps it for re-scoring: its contract fields (JSON) and its
+lifecycle so far, which events extend. Merging lifecycles is idempotent, so an event applied
+twice, or a lifecycle sent again with a later ``/score``, changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from serving.scoring.schemas import Lifecycle, Trade
+
+__all__ = [
+    "EVENT_STEPS",
+    "StoredTrade",
+    "as_trade",
+    "iso",
+    "lifecycle_after",
+    "merge_lifecycles",
+    "stored_trade",
+]
+
+EVENT_STEPS = {
+    "ALLOCATED": "allocated_ts",
+    "CONFIRMED": "confirmed_ts",
+    "AFFIRMED": "affirmed_ts",
+    "INSTRUCTED": "instructed_ts",
+    "MATCHED": "matched_ts",
+}
+"""Lifecycle events that mark a step, and the ``Lifecycle`` field holding its first time."""
+AMENDED = "amended"  # the instants of AMENDED events seen, so that each counts once
+
+StoredTrade = tuple[dict[str, Any], dict[str, Any]]
+"""(contract fields, lifecycle) as JSON values."""
+
+
+def stored_trade(trade: BaseModel | Mapping) -> StoredTrade:
+    """A validated ``Trade`` (or its JSON) as what the store keeps."""
+    if not isinstance(trade, BaseModel):
+        trade = Trade.model_validate(trade)  # type: ignore[attr-defined]
+    payload = trade.model_dump(mode="json", exclude={"lifecycle"})
+    state = trade.lifecycle or Lifecycle()  # type: ignore[attr-defined]
+    lifecycle: dict[str, Any] = {
+        step: None if (at := getattr(state, step)) is None else iso(at)
+        for step in EVENT_STEPS.values()
+    }
+    lifecycle["amendments"] = state.amendments
+    return payload, lifecycle
+
+
+def merge_lifecycles(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """What both lifecycles know: the first time of each step, every amendment once."""
+    out: dict[str, Any] = {}
+    for step in EVENT_STEPS.values():
+        times = [t for t in (a.get(step), b.get(step)) if t is not None]
+        out[step] = min(times, key=_instant) if times else None
+    amended = sorted(set(a.get(AMENDED, [])) | set(b.get(AMENDED, [])), key=_instant)
+    out[AMENDED] = amended
+    out["amendments"] = max(a.get("amendments", 0), b.get("amendments", 0), len(amended))
+    return out
+
+
+def lifecycle_after(lifecycle: Mapping[str, Any], event_type: str, at: str) -> dict[str, Any]:
+    """The lifecycle once an event of ``event_type`` at ``at`` (ISO 8601) has happened."""
+    if event_type in EVENT_STEPS:
+        return merge_lifecycles(lifecycle, {EVENT_STEPS[event_type]: at})
+    if event_type == "AMENDED":
+        return merge_lifecycles(lifecycle, {AMENDED: [at]})
+    return merge_lifecycles(lifecycle, {})
+
+
+def as_trade(payload: Mapping[str, Any], lifecycle: Mapping[str, Any]) -> BaseModel:
+    """The ``Trade`` to score again."""
+    state = {name: lifecycle.get(name) for name in Lifecycle.model_fields}
+    state["amendments"] = lifecycle.get("amendments", 0)
+    return Trade.model_validate({**payload, "lifecycle": state})  # type: ignore[attr-defined]
+
+
+def iso(at: dt.datetime) -> str:
+    """An aware instant as ISO 8601 in UTC."""
+    return at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _instant(stamp: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(stamp)
