@@ -6,8 +6,10 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
 
 __all__ = ["Settings", "get_settings"]
 
@@ -124,5 +126,13 @@ class Settings(BaseSettings):
 
 @cache
 def get_settings() -> Settings:
-    """Settings are read on first use, never at import time."""
-    return Settings()
+    """Settings are read on first use, never at import time; a bad variable is a
+    ``ConfigError`` naming it and its rule."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"FAILCAST_{'_'.join(map(str, e['loc'])).upper() or '*'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"bad setting: {problems}") from None

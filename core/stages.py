@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from core.calendar import SettlementCalendar
-from features.compute.facts import instants_us
+from core.instants import instants_us
 
 __all__ = ["ISD_EVE_MINUTES", "STAGES", "stage_at", "stage_instants", "stage_starts"]
 

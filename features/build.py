@@ -16,10 +16,11 @@ import pyarrow as pa
 from feast import FeatureStore
 from feast.types import Float64, Int64
 
+from core.errors import ContractError, Violation
 from core.settings import Settings, get_settings
 from features.compute import compute_feature_tables, dataset_facts
 from features.data.atomic import write_parquet_files
-from features.data.contract import TABLES, ContractError, Violation, arrow_schema, read_dataset
+from features.data.contract import TABLES, arrow_schema, read_dataset
 from features.data.sources.sec_ftd import read_sec_ftd, sec_ftd_files
 from features.reference import (
     FACTS_TABLE,

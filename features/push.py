@@ -12,10 +12,12 @@ import pyarrow as pa
 from feast import FeatureStore
 from feast.data_source import PushMode
 
-from features.compute.facts import TradeFacts, instants_us, trade_facts
+from core.errors import ContractError, Violation
+from core.instants import instants_us
+from features.compute.facts import TradeFacts, trade_facts
 from features.compute.history import counterparty_history
 from features.data.atomic import write_parquet_files
-from features.data.contract import TABLES, ContractError, Violation, validate_frames
+from features.data.contract import TABLES, validate_frames
 from features.reference import (
     LIVE_FACTS_TABLE,
     PUSHED_OUTCOMES_TABLE,

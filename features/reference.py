@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from core.calendar import SettlementCalendar
+from core.errors import ContractError, Violation
 from core.markets import MARKETS
 from core.settings import Settings
 from features.compute.facts import TradeFacts
-from features.data.contract import ASSET_CLASSES, ContractError, Violation
+from features.data.contract import ASSET_CLASSES
 
 __all__ = [
     "FACTS_TABLE",

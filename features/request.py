@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from core.calendar import SettlementCalendar
+from core.instants import NEVER_US, instants_us
 from core.markets import MARKETS
 from core.stages import STAGES, stage_starts
-from features.compute.facts import NEVER_US, instants_us
 from features.compute.reference import category_code
 from features.data.derive import holiday_in_window
 

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 from feast import FeatureService, FeatureStore
 
+from core.errors import ContractError, Violation
+from core.instants import instants_us
 from core.stages import STAGES, stage_instants
-from features.compute.facts import instants_us
-from features.data.contract import ContractError, Dataset, Violation
+from features.data.contract import Dataset
 from features.reference import Reference
 from features.repo import FAIL_MODEL_V1
 from features.request import LIFECYCLE_EVENTS, lifecycle_state, request_frame

@@ -3,7 +3,6 @@ registry by configuration. Nothing else in the code knows which stores are in us
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,10 +10,10 @@ from pathlib import Path
 import yaml
 from feast import FeatureStore, RepoConfig
 
+from core.errors import StoreUnavailable
 from core.settings import Settings, get_settings
 
 __all__ = [
-    "StoreUnavailable",
     "check_stores",
     "close_store",
     "feature_store",
@@ -23,16 +22,6 @@ __all__ = [
     "repo_settings",
     "write_feature_store_yaml",
 ]
-
-# On-demand views are only "experimental" for large offline retrievals; we chunk those.
-warnings.filterwarnings(
-    "ignore", message="On demand feature view is an experimental feature", category=RuntimeWarning
-)
-warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ibis\.")
-
-
-class StoreUnavailable(RuntimeError):
-    """A configured store does not answer."""
 
 
 def check_stores(settings: Settings) -> None:

@@ -13,8 +13,7 @@ from rich import box
 from rich.table import Table
 
 from core.settings import get_settings
-from features.data.contract import ContractError
-from pipelines.console import console, fail, progress_steps
+from pipelines.console import console, progress_steps
 from pipelines.reports.backtest import Backtest, backtest
 
 __all__ = ["backtest_cmd", "backtest_tables"]
@@ -36,11 +35,8 @@ def backtest_cmd(
 ) -> None:
     """Replay trades settling from --from to --to on point-in-time features: fails flagged
     by stage, lead time, and the penalties a daily top-K queue would have caught."""
-    try:
-        with progress_steps("backtest") as step:
-            result = backtest(data, start.date(), end.date(), capacity, get_settings(), model, step)
-    except (ContractError, ValueError, OSError) as exc:
-        raise fail(exc) from exc
+    with progress_steps("backtest") as step:
+        result = backtest(data, start.date(), end.date(), capacity, get_settings(), model, step)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
         return

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
+from core.errors import InvalidInput
+from core.runtime import quiet_libraries
 from core.settings import get_settings
-from features.data.contract import ContractError, read_dataset, write_dataset
+from features.data.contract import read_dataset, write_dataset
 from features.data.simulator import SimulationConfig, simulate
 from features.data.sources.sec_ftd import read_sec_ftd
 from features.data.summary import summarise
 from pipelines.backtest_cmd import backtest_cmd
-from pipelines.console import calibration_table, console, fail, progress_steps
+from pipelines.console import calibration_table, console, progress_steps
+from pipelines.errors import App
 from pipelines.events_cmd import events_app
 from pipelines.features_cmd import features_app
 from pipelines.ingest import write_sec_ftd
@@ -25,14 +28,11 @@ from pipelines.queue_cmd import queue_cmd
 from pipelines.report_cmd import report_cmd
 from pipelines.serve_cmd import serve_cmd
 
-# BentoML's pathspec use is deprecated upstream; the warning is noise for an ops user
-warnings.filterwarnings("ignore", category=DeprecationWarning, module="pathspec")
-
-app = typer.Typer(
+app = App(
     help="failcast: settlement-fail prediction for post-trade operations.", no_args_is_help=True
 )
-data_app = typer.Typer(help="Inspect and import datasets.", no_args_is_help=True)
-ingest_app = typer.Typer(help="Ingest real data sources.", no_args_is_help=True)
+data_app = App(help="Inspect and import datasets.", no_args_is_help=True)
+ingest_app = App(help="Ingest real data sources.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(features_app, name="features")
@@ -77,21 +77,18 @@ def simulate_cmd(
             sec_ftd_dir=sec_ftd or get_settings().sec_ftd_dir,
             replicas=replicas,
         )
-        with progress_steps("simulate") as step:
-            dataset = simulate(config, on_step=step)
-        write_dataset(dataset, out)
-    except (ValueError, OSError) as exc:
-        raise fail(exc) from exc
+    except ValidationError as exc:
+        raise InvalidInput(f"simulate: {exc}") from exc
+    with progress_steps("simulate") as step:
+        dataset = simulate(config, on_step=step)
+    write_dataset(dataset, out)
     console.print(f"wrote {len(dataset['trades']):,} trades to {out}")
 
 
 @app.command("validate")
 def validate_cmd(directory: DatasetDir) -> None:
     """Check a dataset against the raw-data contract; exit 1 naming every violation."""
-    try:
-        dataset = read_dataset(directory)
-    except ContractError as exc:
-        raise fail(exc) from exc
+    dataset = read_dataset(directory)
     rows = ", ".join(f"{name} {len(frame):,}" for name, frame in dataset.items())
     console.print(f"[green]valid[/]: {rows}")
 
@@ -102,10 +99,7 @@ def summary_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """Calibration figures of a dataset beside the targets of DESIGN.md."""
-    try:
-        summary = summarise(read_dataset(directory))
-    except ContractError as exc:
-        raise fail(exc) from exc
+    summary = summarise(read_dataset(directory))
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
     else:
@@ -118,10 +112,7 @@ def import_cmd(
     out: Annotated[Path, typer.Option(help="directory to write the validated Parquet dataset to")],
 ) -> None:
     """Validate a dataset (CSV or Parquet) and store it as Parquet."""
-    try:
-        write_dataset(read_dataset(source), out)
-    except (ContractError, OSError) as exc:
-        raise fail(exc) from exc
+    write_dataset(read_dataset(source), out)
     console.print(f"imported {source} into {out}")
 
 
@@ -133,11 +124,8 @@ def ingest_sec_ftd_cmd(
     out: Annotated[Path, typer.Option(help="directory to write sec_ftd.parquet to")],
 ) -> None:
     """Load SEC fails-to-deliver files into a per-security daily table."""
-    try:
-        table = read_sec_ftd(files[0] if len(files) == 1 else files)
-        path = write_sec_ftd(table, out)
-    except (ValueError, OSError) as exc:
-        raise fail(exc) from exc
+    table = read_sec_ftd(files[0] if len(files) == 1 else files)
+    path = write_sec_ftd(table, out)
     console.print(
         f"wrote {len(table):,} rows ({table['cusip'].nunique():,} securities, "
         f"{table['settlement_date'].min():%Y-%m-%d} to "
@@ -151,3 +139,9 @@ def demo_cmd() -> None:
     from pipelines.demo import run_demo
 
     run_demo()
+
+
+def main() -> None:
+    """The ``failcast`` console script."""
+    quiet_libraries()
+    app()

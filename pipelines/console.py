@@ -5,24 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features.data.summary import CalibrationSummary
 
-__all__ = ["calibration_table", "console", "err_console", "fail", "progress_steps"]
+__all__ = ["calibration_table", "console", "err_console", "progress_steps"]
 
 console = Console()
 err_console = Console(stderr=True)
-
-
-def fail(exc: Exception) -> typer.Exit:
-    """Print an error the user can act on and return the exit to raise."""
-    err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
 
 
 @contextmanager

@@ -11,8 +11,8 @@ from rich import box
 from rich.table import Table
 
 from core.settings import get_settings
-from features.data.contract import ContractError
-from pipelines.console import console, fail
+from pipelines.console import console
+from pipelines.errors import App
 from serving.scoring.scorer import Scorer
 from serving.workflow.event_files import read_events
 from serving.workflow.events import Applied, EventProcessor
@@ -20,7 +20,7 @@ from serving.workflow.store import ExceptionStore
 
 __all__ = ["events_app"]
 
-events_app = typer.Typer(help="Lifecycle events and re-scoring.", no_args_is_help=True)
+events_app = App(help="Lifecycle events and re-scoring.", no_args_is_help=True)
 
 
 @events_app.command("ingest")
@@ -36,18 +36,15 @@ def ingest_cmd(
 ) -> None:
     """Push the events' facts online and score the trades they touch again."""
     settings = get_settings()
+    events = read_events(file)
+    scorer = Scorer.from_settings(settings)
+    store = ExceptionStore.from_settings(settings)
     try:
-        events = read_events(file)
-        scorer = Scorer.from_settings(settings)
-        store = ExceptionStore.from_settings(settings)
-        try:
-            features = scorer.features
-            processor = EventProcessor(lambda: scorer, store, features.store, features.reference)
-            applied = processor.apply(events)
-        finally:
-            store.close()
-    except (ContractError, OSError, ValueError) as exc:
-        raise fail(exc) from exc
+        features = scorer.features
+        processor = EventProcessor(lambda: scorer, store, features.store, features.reference)
+        applied = processor.apply(events)
+    finally:
+        store.close()
     if as_json:
         print(applied.model_dump_json(indent=2))
     else:

@@ -9,12 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from core.errors import InvalidInput, NotFound, StoreUnavailable
 from core.markets import MARKETS
 from core.settings import get_settings
-from features.data.contract import ASSET_CLASSES, CPTY_TYPES, ContractError
-from pipelines.console import console, fail, progress_steps
+from features.data.contract import ASSET_CLASSES, CPTY_TYPES
+from pipelines.console import console, progress_steps
+from pipelines.errors import App
 
-features_app = typer.Typer(help="Build and inspect the Feast feature store.", no_args_is_help=True)
+features_app = App(help="Build and inspect the Feast feature store.", no_args_is_help=True)
 
 # Codes shown as the names ops know them by.
 _DECODE = {
@@ -37,14 +39,10 @@ def build_cmd(
 ) -> None:
     """Compute every feature table, apply the Feast repo and materialise the online store."""
     from features.build import build_features  # Feast loads only for feature commands
-    from features.store import StoreUnavailable
 
     settings = get_settings()
-    try:
-        with progress_steps("features") as step:
-            report = build_features(data, settings, step)
-    except (ContractError, StoreUnavailable, OSError) as exc:
-        raise fail(exc) from exc
+    with progress_steps("features") as step:
+        report = build_features(data, settings, step)
     table = Table(title=f"Feature tables for {report.trades:,} trades (as of {report.horizon})")
     table.add_column("view")
     table.add_column("rows", justify="right")
@@ -69,7 +67,7 @@ def show_cmd(
     from features.store import open_store
 
     if (counterparty is None) == (instrument is None):
-        raise fail(ValueError("give exactly one of --counterparty or --instrument"))
+        raise InvalidInput("give exactly one of --counterparty or --instrument")
     key, value = (
         ("counterparty_id", counterparty) if counterparty else ("instrument_id", instrument)
     )
@@ -78,11 +76,13 @@ def show_cmd(
     try:
         with open_store() as store:
             values = store.get_online_features(features=refs, entity_rows=[{key: value}]).to_dict()
-    except (FeastError, ConnectionError, OSError) as exc:  # no registry yet, store unreachable
-        raise fail(exc) from exc
+    except FeastError as exc:  # no registry yet
+        raise NotFound(f"no feature build to read ({exc}); run `failcast features build`") from exc
+    except ConnectionError as exc:
+        raise StoreUnavailable(f"the online store does not answer: {exc}") from exc
     names = [ref.split(":")[1] for ref in refs]
     if all(values[name][0] is None for name in names):
-        raise fail(LookupError(f"no online features for {key} {value!r}; is it in the last build?"))
+        raise NotFound(f"no online features for {key} {value!r}; is it in the last build?")
     table = Table(title=f"{key} {value}")
     table.add_column("feature")
     table.add_column("value", justify="right")

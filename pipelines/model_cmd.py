@@ -12,8 +12,7 @@ from rich import box
 from rich.table import Table
 
 from core.settings import get_settings
-from features.data.contract import ContractError
-from pipelines.console import console, fail, progress_steps
+from pipelines.console import console, progress_steps
 
 __all__ = ["evaluate_cmd", "metrics_table", "train_cmd"]
 
@@ -62,11 +61,8 @@ def train_cmd(
     from training.train import TrainConfig, train
 
     config = TrainConfig(test_days=test_days, calib_days=calib_days, valid_days=valid_days)
-    try:
-        with progress_steps("train") as step:
-            result = train(data, get_settings(), config, step)
-    except (ContractError, ValueError, OSError) as exc:
-        raise fail(exc) from exc
+    with progress_steps("train") as step:
+        result = train(data, get_settings(), config, step)
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2, default=str))
         return
@@ -92,15 +88,10 @@ def evaluate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
 ) -> None:
     """Score a dataset with a registered model and print the same metrics as training."""
-    import mlflow
-
     from training.assess import evaluate_dataset
 
-    try:
-        with progress_steps("evaluate") as step:
-            table, causes = evaluate_dataset(data, model, get_settings(), step)
-    except (ContractError, ValueError, OSError, mlflow.exceptions.MlflowException) as exc:
-        raise fail(exc) from exc
+    with progress_steps("evaluate") as step:
+        table, causes = evaluate_dataset(data, model, get_settings(), step)
     if as_json:
         payload = {"metrics": json.loads(table.to_json(orient="records")), "cause": causes}
         typer.echo(json.dumps(payload, indent=2))

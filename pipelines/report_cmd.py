@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
+from core.errors import FailcastError
 from core.settings import get_settings
-from features.data.contract import ContractError
-from pipelines.console import console, err_console, fail
+from pipelines.console import console, err_console
 from pipelines.reports.day import day_report, render
 from serving.scoring.scorer import Scorer
 from serving.workflow.store import ExceptionStore
@@ -30,7 +30,7 @@ def report_cmd(
     settings = get_settings()
     try:
         scorer = Scorer.from_settings(settings)
-    except (ContractError, OSError, ValueError, RuntimeError) as exc:
+    except (FailcastError, OSError) as exc:
         err_console.print(f"[yellow]no waterfalls[/]: the served model cannot be loaded ({exc})")
         scorer = None
     store = ExceptionStore.from_settings(settings)
@@ -38,8 +38,6 @@ def report_cmd(
         report = day_report(store, date.date(), scorer, settings.risk_medium, top)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(render(report))
-    except (ValueError, OSError) as exc:
-        raise fail(exc) from exc
     finally:
         store.close()
     console.print(

@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 
 from core.settings import get_settings
-from features.data.contract import ContractError
 from features.reference import Reference
-from pipelines.console import console, fail
+from pipelines.console import console
 from serving.api.server import SERVICE, server_command, server_env
 
 __all__ = ["CURL_EXAMPLE", "serve_cmd"]
@@ -29,10 +28,7 @@ def serve_cmd(
 ) -> None:
     """Serve /score, /explain and /model over HTTP with the registry's champion (BentoML)."""
     settings = get_settings()
-    try:
-        Reference.load(settings)  # a clear error now rather than a failed worker later
-    except ContractError as exc:
-        raise fail(exc) from exc
+    Reference.load(settings)  # a clear error now rather than a failed worker later
     port = port or settings.serve_port
     console.print(
         f"serving {SERVICE} on http://127.0.0.1:{port}; try:\n{CURL_EXAMPLE.format(port=port)}"

@@ -8,6 +8,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from core.errors import NotFound
 from core.settings import Settings, get_settings
 from features.data.contract import Dataset, read_dataset
 from features.reference import Reference
@@ -26,7 +27,11 @@ __all__ = ["evaluate_dataset", "load_model", "snapshots"]
 def load_model(settings: Settings, model_uri: str | None = None) -> FailModel:
     """The model at ``model_uri``, by default the registry's champion."""
     mlflow.set_tracking_uri(settings.tracking_uri)
-    return load_fail_model(model_uri or f"models:/{MODEL_NAME}@{CHAMPION}")
+    uri = model_uri or f"models:/{MODEL_NAME}@{CHAMPION}"
+    try:
+        return load_fail_model(uri)
+    except mlflow.exceptions.MlflowException as exc:
+        raise NotFound(f"model {uri}: {exc.message}") from exc
 
 
 def snapshots(

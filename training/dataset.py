@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.costs import penalty_cost
+from core.errors import InvalidInput
 from features.data.contract import Dataset
 
 __all__ = ["SLICES", "Split", "labelled", "time_split"]
@@ -69,7 +70,7 @@ def time_split(rows: pd.DataFrame, test_days: int, calib_days: int, valid_days: 
     dates = np.sort(pd.unique(rows["trade_date"]))
     need = test_days + calib_days + valid_days
     if dates.size <= need:
-        raise ValueError(
+        raise InvalidInput(
             f"the dataset spans {dates.size} trade dates; a split with test={test_days}, "
             f"calib={calib_days} and valid={valid_days} days needs more than {need}"
         )

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
+from core.errors import ModelMismatch
+
 __all__ = ["CATEGORICAL", "FailModel", "ModelParams", "fit_fail_model"]
 
 CATEGORICAL = ("asset_class_code", "cpty_type_code", "settlement_market_code")
@@ -74,7 +76,7 @@ class FailModel:
     def _matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         missing = [f for f in self.features if f not in frame.columns]
         if missing:
-            raise ValueError(f"feature frame lacks model features {missing}")
+            raise ModelMismatch(f"feature frame lacks model features {missing}")
         return frame[self.features].astype(float)
 
     def uncalibrated(self, frame: pd.DataFrame) -> np.ndarray:

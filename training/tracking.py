@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import httpx
@@ -16,6 +13,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
+from core.errors import NotFound, RegistryUnavailable
 from core.settings import Settings
 from training.model import FailModel
 
@@ -25,7 +23,6 @@ __all__ = [
     "EXPERIMENT",
     "MODEL_NAME",
     "FailModelPyfunc",
-    "RegistryUnavailable",
     "check_registry",
     "dataset_fingerprint",
     "load_fail_model",
@@ -42,17 +39,12 @@ _ARTIFACT = "fail_model"
 def tracking_client(settings: Settings) -> MlflowClient:
     """Point MLflow at the configured backend; create the experiment with its artifacts under
     the project home (not the working directory)."""
-    _quiet()
     mlflow.set_tracking_uri(settings.tracking_uri)
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
         settings.artifact_dir.mkdir(parents=True, exist_ok=True)
         mlflow.create_experiment(EXPERIMENT, artifact_location=settings.artifact_dir.as_uri())
     mlflow.set_experiment(EXPERIMENT)
     return MlflowClient(settings.tracking_uri)
-
-
-class RegistryUnavailable(RuntimeError):
-    """The MLflow tracking server or database does not answer."""
 
 
 def check_registry(settings: Settings, timeout: float = 3.0) -> None:
@@ -74,16 +66,6 @@ def check_registry(settings: Settings, timeout: float = 3.0) -> None:
         raise RegistryUnavailable(
             f"MLflow registry at {uri} (FAILCAST_MLFLOW_TRACKING_URI) does not answer: {exc}"
         ) from exc
-
-
-def _quiet() -> None:
-    """Our progress bar reports progress; MLflow's download bars and INFO lines would not.
-    Its notes about its own internals (a SQLAlchemy deprecation, how a pyfunc object is
-    pickled) are not for the user either."""
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=r"The ``noload`` loader strategy is deprecated")
 
 
 def dataset_fingerprint(data_dir: Path) -> str:
@@ -137,9 +119,8 @@ def log_fail_model(model: FailModel, example: pd.DataFrame) -> str:
 def load_fail_model(uri: str) -> FailModel:
     """The native model behind a model URI (``models:/settlement-fail@champion``, a run's
     ``runs:/...`` URI, or a local directory)."""
-    _quiet()
     local = Path(uri) if Path(uri).exists() else Path(mlflow.artifacts.download_artifacts(uri))
     found = next(local.rglob("model.json"), None)
     if found is None:
-        raise FileNotFoundError(f"{uri} holds no failcast model (no model.json)")
+        raise NotFound(f"{uri} holds no failcast model (no model.json)")
     return FailModel.load(found.parent)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from core.calendar import SettlementCalendar
+from core.errors import ContractError, Violation
 from features.compute.facts import TradeFacts, trade_facts
 from features.compute.history import (
     counterparty_history,
@@ -22,7 +23,7 @@ from features.compute.reference import (
     positions,
     ssi_state,
 )
-from features.data.contract import ContractError, Dataset, Violation
+from features.data.contract import Dataset
 
 __all__ = ["FEATURE_INPUTS", "TradeFacts", "compute_feature_tables", "dataset_facts"]
 

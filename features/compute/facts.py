@@ -8,21 +8,11 @@ import numpy as np
 import pandas as pd
 
 from core.calendar import SettlementCalendar
+from core.instants import NEVER_US, instants_us
 from features.data.contract import Dataset
 from features.data.derive import first_event_ts
 
-__all__ = ["NEVER_US", "TradeFacts", "instants_us", "trade_facts"]
-
-NEVER_US = np.iinfo(np.int64).min
-"""Stands for "not (yet) known" in int64 instant arrays."""
-
-
-def instants_us(stamps: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-    """UTC timestamps (NaT allowed) as int64 microseconds; NaT becomes NEVER_US."""
-    values = pd.DatetimeIndex(stamps)
-    if values.tz is not None:
-        values = values.tz_convert("UTC").tz_localize(None)
-    return values.as_unit("us").asi8.copy()
+__all__ = ["TradeFacts", "trade_facts"]
 
 
 @dataclass(frozen=True)

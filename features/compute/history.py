@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.compute.facts import NEVER_US, TradeFacts
+from core.instants import NEVER_US
+from features.compute.facts import TradeFacts
 from features.compute.rolling import Facts, refresh_instants, shrunk_rate, window_sums
 
 __all__ = [

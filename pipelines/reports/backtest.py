@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.costs import DEFAULT_PENALTIES, CostModel
+from core.errors import InvalidInput
 from core.settings import Settings, get_settings
 from core.stages import STAGES
 from features.data.contract import read_dataset
@@ -73,13 +74,13 @@ def backtest(
     settings = settings or get_settings()
     capacity = capacity or settings.queue_capacity
     if end < start:
-        raise ValueError(f"--to ({end}) must be on or after --from ({start})")
+        raise InvalidInput(f"--to ({end}) must be on or after --from ({start})")
     dataset = read_dataset(data_dir)
     trades = dataset["trades"]
     period = trades["settlement_date"].between(pd.Timestamp(start), pd.Timestamp(end))
     if not period.any():
         first, last = trades["settlement_date"].min(), trades["settlement_date"].max()
-        raise ValueError(
+        raise InvalidInput(
             f"no trade settles between {start} and {end}; the dataset's settlement dates run "
             f"from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
         )

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.errors import NotFound
+from core.instants import epoch_us
 from pipelines.reports.plots import (
     DIMENSIONS,
     cause_figure,
@@ -27,7 +29,6 @@ from pipelines.reports.plots import (
     waterfall_figure,
 )
 from serving.scoring.reasons import by_action
-from serving.scoring.schemas import epoch_us
 from serving.scoring.scorer import Scorer
 from serving.workflow.store import ExceptionStore
 from serving.workflow.trades import as_trade
@@ -53,7 +54,7 @@ def day_report(
 ) -> DayReport:
     book = _frame(store.book(day, day))
     if book.empty:
-        raise ValueError(
+        raise NotFound(
             f"--date {day}: no scored trade settles on this date; score trades first "
             "(POST /score or `make demo`)"
         )

@@ -15,16 +15,23 @@ from pathlib import Path
 from typing import Annotated
 
 import bentoml
-from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from core.errors import FailcastError, NotFound
+from serving.api.errors import error_response
 from serving.scoring.reasons import Team
-from serving.workflow.store import ExceptionStore, InvalidTransition, Status, as_dict
+from serving.workflow.store import ExceptionStore, Status, as_dict
 
 __all__ = ["ops"]
 
 ops = FastAPI(title="failcast exception workflow")
+
+
+@ops.exception_handler(FailcastError)
+async def _failcast_error(request: Request, exc: FailcastError) -> JSONResponse:
+    return error_response(exc)
 
 
 class StatusChange(BaseModel):
@@ -75,7 +82,7 @@ def trade(trade_id: str) -> dict:
     store = _store()
     trajectory = store.trajectory(trade_id)
     if not trajectory:
-        raise HTTPException(404, f"trade_id {trade_id!r}: never scored")
+        raise NotFound(f"trade_id {trade_id!r}: never scored")
     exception = store.get(trade_id)
     return {
         "trade_id": trade_id,
@@ -90,8 +97,5 @@ def trade(trade_id: str) -> dict:
 
 @ops.post("/trades/{trade_id}/status")
 def change_status(trade_id: str, change: StatusChange) -> dict:
-    try:
-        _store().transition(trade_id, change.status, change.actor, change.note, change.action_taken)
-    except InvalidTransition as exc:
-        raise HTTPException(409, str(exc)) from exc
+    _store().transition(trade_id, change.status, change.actor, change.note, change.action_taken)
     return {"trade_id": trade_id, "status": change.status}

@@ -14,16 +14,14 @@ from pathlib import Path
 
 import httpx
 
+from core.errors import ServerFailed
 from core.settings import Settings
 
-__all__ = ["ServerFailed", "free_port", "running_server", "server_command", "server_env"]
+__all__ = ["free_port", "running_server", "server_command", "server_env"]
 
 SERVICE = "serving.api.service:Failcast"
+SERVICE_NAME = "failcast"  # the name in @bentoml.service
 _ROOT = Path(__file__).resolve().parents[2]
-
-
-class ServerFailed(RuntimeError):
-    """The service did not become ready."""
 
 
 def free_port() -> int:
@@ -40,6 +38,11 @@ def server_env(settings: Settings, **overrides: str) -> dict[str, str]:
     for name, value in settings.model_dump(exclude_none=True).items():
         env[f"FAILCAST_{name.upper()}"] = str(value)
     env["BENTOML_HOME"] = str(settings.bentoml_home)
+    # BentoML's own configuration carries the worker count (the service reads no settings
+    # at import, where BentoML would want it)
+    options = env.get("BENTOML_CONFIG_OPTIONS", "")
+    workers = f"services.{SERVICE_NAME}.workers={settings.serve_workers}"
+    env["BENTOML_CONFIG_OPTIONS"] = f"{options} {workers}".strip()
     env.setdefault("BENTOML_DO_NOT_TRACK", "true")
     env.update(overrides)
     return env

@@ -7,51 +7,40 @@
     GET  /queue, GET /trades/{id}, POST /trades/{id}/status   the exception workflow
     GET  /healthz /livez /readyz /metrics   BentoML's own
 
-Start it with ``failcast serve``; ``bentoml build`` packages it (see bentofile.yaml).
+Start it with ``failcast serve``; ``bentoml build`` packages it (see bentofile.yaml). Nothing
+happens at import: settings are read and stores opened when BentoML builds the service in a
+worker; the worker count comes from BentoML's configuration (``failcast serve`` sets it from
+``FAILCAST_SERVE_WORKERS``).
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import os
 import threading
 import time
 from datetime import UTC, datetime
-from http import HTTPStatus
 
+import bentoml
+from pydantic import AwareDatetime
+
+from core.errors import BatchTooLarge, InvalidInput
+from core.instants import epoch_us
+from core.runtime import quiet_libraries
 from core.settings import get_settings
-
-_settings = get_settings()
-os.environ.setdefault("BENTOML_HOME", str(_settings.bentoml_home))
-
-import bentoml  # noqa: E402  (BENTOML_HOME first: it fixes where the model store lives)
-from bentoml.exceptions import BentoMLException  # noqa: E402
-from pydantic import AwareDatetime  # noqa: E402
-
-from features.data.contract import ContractError  # noqa: E402
-from features.reference import Reference  # noqa: E402
-from features.store import feature_store  # noqa: E402
-from serving.api.routes import ops  # noqa: E402
-from serving.scoring.model_store import champion_tag, load_served  # noqa: E402
-from serving.scoring.schemas import (  # noqa: E402
-    Explanation,
-    ModelInfo,
-    ScoreResponse,
-    Trade,
-    epoch_us,
-)
-from serving.scoring.scorer import RiskTiers, Scorer  # noqa: E402
-from serving.scoring.vectors import ServingFeatures  # noqa: E402
-from serving.workflow.events import Applied, Event, EventProcessor  # noqa: E402
-from serving.workflow.recorder import ScoreRecorder  # noqa: E402
-from serving.workflow.store import ExceptionStore, ScoreRecord  # noqa: E402
+from features.reference import Reference
+from features.store import feature_store
+from serving.api.errors import http_errors
+from serving.api.routes import ops
+from serving.scoring.model_store import champion_tag, load_served
+from serving.scoring.schemas import Explanation, ModelInfo, ScoreResponse, Trade
+from serving.scoring.scorer import RiskTiers, Scorer
+from serving.scoring.vectors import ServingFeatures
+from serving.workflow.events import Applied, Event, EventProcessor
+from serving.workflow.recorder import ScoreRecorder
+from serving.workflow.store import ExceptionStore, ScoreRecord
 
 log = logging.getLogger("failcast.service")
-
-
-class BatchTooLarge(BentoMLException):
-    error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 
 
 def _us(stamp: datetime | None) -> int | None:
@@ -59,9 +48,10 @@ def _us(stamp: datetime | None) -> int | None:
 
 
 @bentoml.asgi_app(ops, path="/")
-@bentoml.service(name="failcast", workers=_settings.serve_workers, traffic={"timeout": 60})
+@bentoml.service(name="failcast", traffic={"timeout": 60})
 class Failcast:
     def __init__(self) -> None:
+        quiet_libraries()
         self.settings = get_settings()
         self.exceptions = ExceptionStore.from_settings(self.settings)
         self.recorder = ScoreRecorder(self.exceptions)
@@ -101,11 +91,12 @@ class Failcast:
                 log.warning("registry check failed; still serving %s", self.scorer.served.tag)
 
     @bentoml.api(route="/score")
+    @http_errors
     async def score(self, trades: list[Trade], as_of: AwareDatetime | None = None) -> ScoreResponse:  # type: ignore[valid-type]
         """Score trades as of ``as_of`` (default: now): fail probability, risk tier, likely
         cause, expected cost and the reasons behind each score."""
         if not trades:
-            raise bentoml.exceptions.InvalidArgument("trades: at least one trade is required")
+            raise InvalidInput("trades: at least one trade is required")
         if len(trades) > self.settings.max_batch:
             raise BatchTooLarge(
                 f"trades: at most {self.settings.max_batch} trades per call "
@@ -116,22 +107,21 @@ class Failcast:
         return ScoreResponse(scores=scores)
 
     @bentoml.api(route="/events")
+    @http_errors
     def events(self, events: list[Event]) -> Applied:  # type: ignore[valid-type]
         """Apply lifecycle, SSI, inventory and outcome events: push the new facts to the
         online store and score every undecided trade they touch again."""
         if not events:
-            raise bentoml.exceptions.InvalidArgument("events: at least one event is required")
+            raise InvalidInput("events: at least one event is required")
         self.recorder.flush()  # trades scored just before are known
-        try:
-            return self.events_processor.apply(events)
-        except ContractError as exc:
-            raise bentoml.exceptions.InvalidArgument(str(exc)) from exc
+        return self.events_processor.apply(events)
 
     @bentoml.on_shutdown
     def _store_what_is_pending(self) -> None:
         self.recorder.close()
 
     @bentoml.api(route="/explain")
+    @http_errors
     def explain(self, trade: Trade, as_of: AwareDatetime | None = None) -> Explanation:  # type: ignore[valid-type]
         """The exact SHAP value of every feature for one trade (log-odds; they add up with
         ``base_value`` to ``raw_score``)."""

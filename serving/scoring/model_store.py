@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bentoml
+from bentoml._internal.models import ModelStore
 from bentoml.exceptions import NotFound
 
+from core.errors import ModelUnavailable
 from core.settings import Settings
 from training.model import FailModel
 from training.tracking import (
@@ -24,7 +26,14 @@ from training.tracking import (
     tracking_client,
 )
 
-__all__ = ["BENTO_MODEL", "ServedModel", "champion_tag", "import_champion", "load_served"]
+__all__ = [
+    "BENTO_MODEL",
+    "ServedModel",
+    "champion_tag",
+    "import_champion",
+    "load_served",
+    "model_store",
+]
 
 BENTO_MODEL = "settlement-fail"
 log = logging.getLogger(__name__)
@@ -47,17 +56,27 @@ def champion_tag(settings: Settings) -> tuple[str, str, str]:
     return version.version, version.run_id, f"{BENTO_MODEL}:v{version.version}-{version.run_id[:8]}"
 
 
+def model_store(settings: Settings) -> ModelStore:
+    """BentoML's model store under the project home, whatever ``BENTOML_HOME`` says: the
+    service, the CLI and the tests agree on where the served model lives."""
+    path = settings.bentoml_home / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return ModelStore(str(path))
+
+
 def import_champion(settings: Settings) -> str:
     """Copy the champion into the BentoML store (once per version); its tag."""
     version, run_id, tag = champion_tag(settings)
+    store = model_store(settings)
     try:
-        bentoml.models.get(tag)
+        bentoml.models.get(tag, _model_store=store)
     except NotFound:
         model = load_fail_model(f"models:/{MODEL_NAME}/{version}")
         with bentoml.models.create(
             tag,
             labels={"registry_version": str(version), "alias": CHAMPION},
             metadata={"mlflow_run_id": run_id, "registry_model": MODEL_NAME, **model.meta},
+            _model_store=store,
         ) as stored:
             model.save(Path(stored.path))
     return tag
@@ -69,15 +88,18 @@ def load_served(settings: Settings) -> ServedModel:
         tag = import_champion(settings)
         source = "registry"
     except Exception as exc:  # any registry failure: fall back, never stop serving
-        stored = sorted(bentoml.models.list(BENTO_MODEL), key=lambda m: m.creation_time)
+        stored = sorted(
+            bentoml.models.list(BENTO_MODEL, _model_store=model_store(settings)),
+            key=lambda m: m.creation_time,
+        )
         if not stored:
-            raise RuntimeError(
+            raise ModelUnavailable(
                 f"no model to serve: the registry at {settings.tracking_uri} failed ({exc}) "
                 f"and the BentoML store has no {BENTO_MODEL!r} model"
             ) from exc
         tag, source = str(stored[-1].tag), "local store"
         log.warning("registry unavailable (%s); serving %s from the local store", exc, tag)
-    stored_model = bentoml.models.get(tag)
+    stored_model = bentoml.models.get(tag, _model_store=model_store(settings))
     return ServedModel(
         model=FailModel.load(Path(stored_model.path)),
         tag=tag,

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.instants import epoch_us
 from features.data.contract import TABLES
 from features.data.contract._schema import Column, Kind
 from features.request import LIFECYCLE_EVENTS
@@ -38,7 +39,6 @@ __all__ = [
     "TradeScore",
     "columns_of",
     "contract_model",
-    "epoch_us",
 ]
 
 RiskTier = Literal["HIGH", "MEDIUM", "LOW"]
@@ -145,12 +145,6 @@ def columns_of(trades: Sequence[BaseModel]) -> tuple[dict[str, np.ndarray], dict
     }
     lifecycle["req_amendments"] = np.array([s.amendments for s in states], dtype=np.int64)
     return columns, lifecycle
-
-
-def epoch_us(stamp: dt.datetime) -> int:
-    """An aware instant as integer microseconds since the epoch, exactly."""
-    delta = stamp - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 class ReasonOut(BaseModel):

@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from core.costs import CostModel, in_reporting_currency
+from core.errors import ModelMismatch
 from core.settings import Settings
 from core.stages import stage_at
 from serving.scoring.explain import PARALLEL_MIN_ROWS, TreeExplainer
@@ -67,7 +68,7 @@ class Scorer:
         model = served.model
         missing = sorted(set(model.features) - set(features.names))
         if missing:
-            raise ValueError(f"the feature service does not provide model features {missing}")
+            raise ModelMismatch(f"the feature service does not provide model features {missing}")
         self.served, self.features, self.tiers, self.reasons = served, features, tiers, reasons
         self.explainer = TreeExplainer(model.booster)
         self.cause_predictor = TreePredictor(model.cause_booster)

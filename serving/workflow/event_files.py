@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from features.data.contract import TABLES, ContractError, Violation
+from core.errors import ContractError, Violation
+from features.data.contract import TABLES
 from features.data.contract._read import read_table
 from features.data.contract._rules import check_table
 from serving.workflow.events import KIND_OF_TABLE, events_adapter

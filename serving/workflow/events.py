@@ -25,10 +25,12 @@ import pandas as pd
 from feast import FeatureStore
 from pydantic import BaseModel, Field, TypeAdapter
 
-from features.data.contract import TABLES, ContractError, Violation
+from core.errors import ContractError, Violation
+from core.instants import epoch_us
+from features.data.contract import TABLES
 from features.push import push_outcomes, push_positions, push_ssi
 from features.reference import Reference
-from serving.scoring.schemas import contract_model, epoch_us
+from serving.scoring.schemas import contract_model
 from serving.scoring.scorer import Scorer
 from serving.workflow.store import (
     ExceptionStore,

@@ -23,13 +23,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column
 
 from core.costs import in_reporting_currency
+from core.errors import InvalidTransition
 from core.settings import Settings
 from serving.workflow.trades import merge_lifecycles, stored_trade
 
 __all__ = [
     "EXCEPTION_FIELDS",
     "ExceptionStore",
-    "InvalidTransition",
     "Recorded",
     "ScoreRecord",
     "Status",
@@ -56,10 +56,6 @@ TRANSITIONS: dict[Status, tuple[Status, ...]] = {
     Status.FAILED: (),
 }
 """Who may follow whom: settled and failed trades are closed for good."""
-
-
-class InvalidTransition(ValueError):
-    """A status change the workflow does not allow, or for an unknown trade."""
 
 
 class _Base(DeclarativeBase):

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from features.data.contract import TABLES, ContractError, Dataset, read_dataset, write_dataset
+from core.errors import ContractError
+from features.data.contract import TABLES, Dataset, read_dataset, write_dataset
 
 
 def _copy(world: Dataset) -> dict[str, pd.DataFrame]:

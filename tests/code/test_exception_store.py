@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.workflow.store import ExceptionStore, InvalidTransition, ScoreRecord, Status
+from core.errors import InvalidTransition
+from serving.workflow.store import ExceptionStore, ScoreRecord, Status
 
 T0 = dt.datetime(2024, 6, 3, 14, 0, tzinfo=dt.UTC)
 ISD = dt.date(2024, 6, 4)

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import ContractError
 from core.settings import Settings
-from features.data.contract import ContractError, read_dataset, write_dataset
+from features.data.contract import read_dataset, write_dataset
 from features.push import push_outcomes, push_positions
 from features.reference import MANIFEST, tables_dir
 from features.retrieval import online_features, training_frame
@@ -290,8 +291,8 @@ def test_sec_fails_to_deliver_become_instrument_features_when_published(
 def test_an_unreachable_redis_is_named_before_anything_is_written(
     tmp_path: Path, small_build: FeatureBuild
 ) -> None:
+    from core.errors import StoreUnavailable
     from features.build import build_features
-    from features.store import StoreUnavailable
 
     settings = Settings(home=tmp_path / "home", online_store="redis", redis="127.0.0.1:1")
     with pytest.raises(

@@ -7,13 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.data.sources.sec_ftd import (
-    HEADER,
-    SecFtdFormatError,
-    ftd_intensity,
-    read_sec_ftd,
-    read_sec_ftd_file,
-)
+from core.errors import SecFtdFormatError
+from features.data.sources.sec_ftd import HEADER, ftd_intensity, read_sec_ftd, read_sec_ftd_file
 
 ROWS = [
     "20230103|037833100|AAPL|1200|APPLE INC|125.07",

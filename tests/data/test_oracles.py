@@ -13,8 +13,8 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from core.calendar import SettlementCalendar
+from core.instants import instants_us
 from core.stages import stage_instants
-from features.compute.facts import instants_us
 from features.data.contract import Dataset
 
 

@@ -13,14 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import ContractError
+from core.instants import epoch_us
 from core.settings import Settings
 from features.compute.history import counterparty_history
-from features.data.contract import ContractError, read_dataset
+from features.data.contract import read_dataset
 from features.reference import Reference
 from features.store import feature_store
 from serving.api.client import trade_records
 from serving.scoring.model_store import load_served
-from serving.scoring.schemas import Trade, epoch_us
+from serving.scoring.schemas import Trade
 from serving.scoring.scorer import RiskTiers, Scorer
 from serving.scoring.vectors import ServingFeatures
 from serving.workflow.events import EventProcessor, events_adapter

@@ -8,7 +8,6 @@ from features.data.contract._dataset import (
     validate_frames,
     write_dataset,
 )
-from features.data.contract._errors import ContractError, Violation
 from features.data.contract._schema import (
     ASSET_CLASSES,
     CPTY_TYPES,
@@ -32,11 +31,9 @@ __all__ = [
     "SIDES",
     "TABLES",
     "Column",
-    "ContractError",
     "Dataset",
     "Kind",
     "Table",
-    "Violation",
     "arrow_schema",
     "read_dataset",
     "validate_frames",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from core.errors import ContractError, Violation
 from features.data.atomic import write_parquet_files
-from features.data.contract._errors import ContractError, Violation
 from features.data.contract._read import read_table
 from features.data.contract._rules import check_dataset, check_table
 from features.data.contract._schema import TABLES, Kind, Table

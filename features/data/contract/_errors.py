@@ -1,51 +1,14 @@
-"""Contract violations and the error that carries them.
-
-ValueError
- └── ContractError        a dataset breaks the raw-data contract (one or more Violations)
-      └── SecFtdFormatError  (features.data.sources.sec_ftd) a SEC file is malformed
-"""
+"""How a contract violation shows its offending rows."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["ContractError", "Violation", "describe_rows"]
+__all__ = ["MAX_EXAMPLES", "describe_rows"]
 
 MAX_EXAMPLES = 5
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One rule broken in one file: which column, which rule, and the first offending rows."""
-
-    file: str
-    rule: str
-    column: str | None = None
-    n_bad: int = 0
-    n_rows: int = 0
-    examples: Sequence[str] = field(default_factory=tuple)
-
-    def __str__(self) -> str:
-        where = f"{self.file}, column '{self.column}'" if self.column else self.file
-        text = f"{where}: {self.rule}"
-        if self.n_bad:
-            text += f"; {self.n_bad:,} of {self.n_rows:,} rows break it"
-        if self.examples:
-            text += ". First offending rows:\n" + "\n".join(f"    {e}" for e in self.examples)
-        return text
-
-
-class ContractError(ValueError):
-    """A dataset breaks the raw-data contract; nothing was written."""
-
-    def __init__(self, violations: Sequence[Violation]) -> None:
-        self.violations = tuple(violations)
-        head = "the dataset breaks the raw-data contract" if len(self.violations) > 1 else ""
-        body = "\n".join(f"- {v}" for v in self.violations)
-        super().__init__(f"{head}:\n{body}" if head else str(self.violations[0]))
 
 
 def describe_rows(

@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.data.contract._errors import Violation, describe_rows
+from core.errors import Violation
+from features.data.contract._errors import describe_rows
 from features.data.contract._schema import Column, Kind, Table
 
 __all__ = ["canonical_dtype", "read_table"]

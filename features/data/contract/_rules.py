@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from core.calendar import SettlementCalendar
-from features.data.contract._errors import Violation, describe_rows
+from core.errors import Violation
+from features.data.contract._errors import describe_rows
 from features.data.contract._schema import TABLES, Table
 
 __all__ = ["check_dataset", "check_table"]

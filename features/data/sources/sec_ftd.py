@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features.data.contract import ContractError, Violation
+from core.errors import SecFtdFormatError, Violation
 
 __all__ = [
     "HEADER",
@@ -47,10 +47,6 @@ _COUNT = re.compile(r"^Trailer record count (\d+)$")
 _TOTAL = re.compile(r"^Trailer total quantity of shares (\d+)$")
 _CUSIP = re.compile(r"^[0-9A-Z]{8}[0-9]$")
 _MAX_EXAMPLES = 5
-
-
-class SecFtdFormatError(ContractError):
-    """A SEC fails-to-deliver file does not follow the published format."""
 
 
 def _lines_where(mask: np.ndarray, lines: Sequence[str], first_line: int) -> list[str]:
