@@ -17,8 +17,8 @@ from core.calendar import SettlementCalendar
 from core.errors import ContractError, Violation
 from core.markets import MARKETS
 from core.settings import Settings
+from core.vocabulary import ASSET_CLASSES
 from features.compute.facts import TradeFacts
-from features.data.contract import ASSET_CLASSES
 
 __all__ = [
     "FACTS_TABLE",

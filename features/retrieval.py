@@ -21,11 +21,12 @@ from feast import FeatureService, FeatureStore
 
 from core.errors import ContractError, Violation
 from core.instants import instants_us
+from core.lifecycle import AMENDMENTS, STEPS
 from core.stages import STAGES, stage_instants
 from features.data.contract import Dataset
 from features.reference import Reference
 from features.repo import FAIL_MODEL_V1
-from features.request import LIFECYCLE_EVENTS, lifecycle_state, request_frame
+from features.request import lifecycle_state, request_frame
 
 __all__ = [
     "ENTITY_KEYS",
@@ -121,7 +122,8 @@ def entity_frame(
     context = request_frame(trades, reference.calendar, scoring_us, home)
     if lifecycle is None:
         lifecycle = lifecycle_state(trades["trade_id"], None, scoring_us)
-    missing = [c for c in (*LIFECYCLE_EVENTS, "req_amendments") if c not in lifecycle.columns]
+    fields = [*(s.request for s in STEPS), AMENDMENTS.request]
+    missing = [c for c in fields if c not in lifecycle.columns]
     if missing:
         raise ContractError([Violation("lifecycle state", f"missing fields {missing}")])
     return pd.concat([frame, context, lifecycle.set_axis(trades.index)], axis=1)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from core.stages import STAGES
-from features.data.contract import ASSET_CLASSES
+from core.vocabulary import ASSET_CLASSES
 from training.metrics import score_metrics
 
 __all__ = [

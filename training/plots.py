@@ -16,7 +16,8 @@ __all__ = ["calibration_figure", "importance_figure", "pr_figure", "shap_figure"
 
 
 def pr_figure(y: np.ndarray, scorers: dict[str, np.ndarray], title: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
     for name, score in scorers.items():
         keep = ~np.isnan(score)
         precision, recall, _ = precision_recall_curve(y[keep], score[keep])
@@ -33,7 +34,8 @@ def calibration_figure(y: np.ndarray, p: np.ndarray, bins: int = 20) -> Figure:
     groups = [g for g in np.array_split(order, bins) if g.size]
     predicted = [p[g].mean() for g in groups]
     observed = [y[g].mean() for g in groups]
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
     top = max(max(predicted), max(observed)) * 1.05
     ax.plot([0, top], [0, top], color="grey", lw=0.8, ls=":")
     ax.plot(predicted, observed, marker="o")
@@ -49,7 +51,8 @@ def calibration_figure(y: np.ndarray, p: np.ndarray, bins: int = 20) -> Figure:
 def importance_figure(model: FailModel, top: int = 25) -> Figure:
     gain = pd.Series(model.booster.feature_importance("gain"), index=model.features)
     gain = gain.sort_values().tail(top)
-    fig, ax = plt.subplots(figsize=(6, 0.25 * top + 1))
+    fig = Figure(figsize=(6, 0.25 * top + 1))
+    ax = fig.subplots()
     ax.barh(gain.index, gain.to_numpy() / gain.sum())
     ax.set(xlabel="share of total gain", title="Feature importance (gain)")
     fig.tight_layout()

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from core.markets import MARKETS
+from core.vocabulary import ASSET_CLASSES, CPTY_TYPES
 from features.compute.rolling import DAY_US, Facts, window_sums
-from features.data.contract import ASSET_CLASSES, CPTY_TYPES
 
 __all__ = [
     "SEC_FTD_PUBLICATION_LAG_DAYS",

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from core.calendar import SettlementCalendar
-from features.data.contract import ASSET_CLASSES, FAIL_REASONS, Dataset
+from core.vocabulary import ASSET_CLASSES, FAIL_REASONS
+from features.data.contract import Dataset
 from features.data.derive import affirmed_by_cutoff, holiday_in_window, period_end
 
 __all__ = ["TARGETS", "CalibrationSummary", "Target", "summarise"]

@@ -1,9 +1,13 @@
-"""Feature services: the exact, ordered feature list each model version is trained and served on."""
+"""Feature services: the exact, ordered feature list each model version is trained and served
+on, taken from the catalogue's model features."""
 
 from __future__ import annotations
 
 from feast import FeatureService, FeatureView
+from feast.feature_view_projection import FeatureViewProjection
 from feast.on_demand_feature_view import OnDemandFeatureView
+
+from core.catalogue import MODEL_FEATURES, of_view
 
 __all__ = ["FAIL_MODEL_V1", "feature_services"]
 
@@ -13,20 +17,20 @@ FAIL_MODEL_V1 = "fail_model_v1"
 def feature_services(
     views: dict[str, FeatureView], on_demand: list[OnDemandFeatureView]
 ) -> list[FeatureService]:
-    odfv = {v.name: v for v in on_demand}
+    by_name: dict[str, FeatureView | OnDemandFeatureView] = {
+        **views,
+        **{v.name: v for v in on_demand},
+    }
+    wanted: dict[str, list[str]] = {}
+    for feature in MODEL_FEATURES:
+        wanted.setdefault(feature.view, []).append(feature.name)
+    parts: list[FeatureView | OnDemandFeatureView | FeatureViewProjection] = []
+    for view, names in wanted.items():
+        whole = names == [f.name for f in of_view(view)]
+        parts.append(by_name[view] if whole else by_name[view][names])
     v1 = FeatureService(
         name=FAIL_MODEL_V1,
-        features=[
-            views["counterparty_history"],
-            views["counterparty_profile"][["cpty_type_code"]],
-            views["instrument_profile"][["asset_class_code", "avg_daily_volume"]],
-            views["instrument_history"],
-            views["instrument_ftd"],
-            views["pair_history"],
-            views["market_history"],
-            odfv["trade_context"],
-            odfv["lifecycle_stage"],
-        ],
+        features=parts,
         description="Settlement-fail model v1: every family, scored at any lifecycle stage.",
     )
     return [v1]

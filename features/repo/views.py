@@ -13,84 +13,30 @@ from datetime import timedelta
 from feast import FeatureView, Field
 from feast.types import Float64, Int64
 
+from core.catalogue import STAMPS, STORED_VIEWS, of_view
 from features.repo import entities as E
 from features.repo.sources import Sources
 
-__all__ = ["HISTORY_TTL", "VIEW_KEYS", "VIEW_SCHEMAS", "feature_views"]
+__all__ = ["HISTORY_TTL", "VIEW_KEYS", "VIEW_SCHEMAS", "feature_views", "fields"]
 
 HISTORY_TTL = timedelta(days=2)
 POSITION_TTL = timedelta(days=3)
 NEVER_EXPIRES = timedelta(0)
 
 
-def _f(name: str, description: str, dtype=Float64) -> Field:
-    return Field(name=name, dtype=dtype, description=description)
+_DTYPES = {"float": Float64, "int": Int64}
 
 
-def _rates(prefix: str, windows: tuple[int, ...], what: str) -> list[Field]:
+def fields(view: str, described: bool = True) -> list[Field]:
+    """A view's Feast fields, from the catalogue."""
     return [
-        _f(f"{prefix}_fail_rate_{d}d", f"{what} fail rate over {d} days, shrunk to the population")
-        for d in windows
+        Field(name=f.name, dtype=_DTYPES[f.dtype], description=f.description if described else "")
+        for f in of_view(view)
     ]
 
 
-VIEW_SCHEMAS: dict[str, list[Field]] = {
-    "counterparty_history": [
-        *_rates("cpty", (7, 30, 90), "counterparty"),
-        *[
-            _f(f"cpty_value_fail_rate_{d}d", f"value-weighted counterparty fail rate, {d} days")
-            for d in (7, 30, 90)
-        ],
-        _f("cpty_securities_fail_rate_90d", "counterparty fails for lack of securities, 90 days"),
-        _f("cpty_ssi_fail_rate_90d", "counterparty fails for SSI mismatch, 90 days"),
-        _f("cpty_late_match_fail_rate_90d", "counterparty fails for late matching, 90 days"),
-        _f("cpty_outcomes_90d", "settled or failed trades known in 90 days (history depth)"),
-        _f("cpty_trades_30d", "trades executed in 30 days"),
-        _f("cpty_notional_30d", "notional executed in 30 days"),
-        _f("cpty_mean_notional_90d", "mean trade notional over 90 days"),
-        _f("cpty_late_affirm_rate_30d", "share of trades not affirmed by the cutoff, 30 days"),
-        _f("cpty_affirm_minutes_30d", "mean minutes from execution to affirmation, 30 days"),
-        _f("cpty_ssi_changes_30d", "new SSI versions across markets, 30 days"),
-    ],
-    "counterparty_profile": [
-        _f("cpty_type_code", "counterparty type, index in CPTY_TYPES", Int64),
-        _f("cpty_domicile_code", "home market, index in MARKETS", Int64),
-        _f("cpty_onboarded_day", "onboarding date, days since 1970-01-01", Int64),
-    ],
-    "instrument_profile": [
-        _f("asset_class_code", "asset class, index in ASSET_CLASSES", Int64),
-        _f("instrument_market_code", "home market, index in MARKETS", Int64),
-        _f("avg_daily_volume", "average daily volume, units"),
-        _f("reference_price", "reference price"),
-        _f("issue_day", "issue date, days since 1970-01-01", Int64),
-    ],
-    "instrument_history": [
-        *_rates("inst", (30, 90), "instrument"),
-        _f("inst_securities_fail_rate_90d", "instrument fails for lack of securities, 90 days"),
-        _f("inst_outcomes_90d", "settled or failed trades known in 90 days"),
-    ],
-    "instrument_ftd": [
-        _f("ftd_fails_value", "SEC fails-to-deliver balance value at the last published date"),
-        _f("ftd_days_on_list_90d", "settlement dates on the SEC FTD list in 90 days"),
-    ],
-    "pair_history": [
-        *_rates("pair", (90,), "desk×counterparty"),
-        _f("pair_outcomes_90d", "settled or failed trades of the pair known in 90 days"),
-    ],
-    "market_history": [
-        *_rates("market", (7, 30), "settlement market"),
-        _f("market_outcomes_30d", "settled or failed trades in the market known in 30 days"),
-    ],
-    "ssi_state": [
-        _f("ssi_valid_from_s", "the SSI in force took effect, UTC epoch seconds"),
-        _f("ssi_verified_s", "it was verified, UTC epoch seconds (NaN: not verified)"),
-        _f("ssi_prev_valid_from_s", "the previous version took effect, UTC epoch seconds"),
-    ],
-    "position": [
-        _f("available_qty", "settled position available to deliver"),
-        _f("incoming_qty", "pending receipts expected before the ISD"),
-    ],
-}
+VIEW_SCHEMAS: dict[str, list[Field]] = {view: fields(view) for view in STORED_VIEWS}
+"""Each stored view's fields, in its table's column order."""
 
 _VIEWS = {
     "counterparty_history": ([E.counterparty], HISTORY_TTL, "counterparty behaviour"),
@@ -125,6 +71,7 @@ def feature_views(sources: Sources) -> dict[str, FeatureView]:
             source=sources.for_view(name),
             online=True,
             description=description,
+            tags={"owner": "failcast", "known_at": STAMPS[name]},
         )
         for name, (entities, ttl, description) in _VIEWS.items()
     }

@@ -7,14 +7,11 @@ from __future__ import annotations
 import base64
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display here
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from core.catalogue import FEATURES
 
 __all__ = [
     "DIMENSIONS",
@@ -41,14 +38,14 @@ def embedded(fig: Figure) -> str:
     """The figure as a PNG data URI, so that the page needs no other file."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def dimension_figure(book: pd.DataFrame, top: int = 10) -> Figure:
     """Expected cost by counterparty, instrument, desk and market (largest first), with the
     number of at-risk trades behind each bar."""
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    fig = Figure(figsize=(12, 8))
+    axes = fig.subplots(2, 2)
     for ax, (column, label) in zip(axes.flat, DIMENSIONS.items(), strict=True):
         grouped = (
             book.groupby(column)
@@ -74,7 +71,8 @@ def dimension_figure(book: pd.DataFrame, top: int = 10) -> Figure:
 def cause_figure(book: pd.DataFrame) -> Figure:
     """Predicted causes of the at-risk trades (by expected cost), beside the actual reasons
     of the trades that failed."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    fig = Figure(figsize=(12, 4))
+    (left, right) = fig.subplots(1, 2)
     at_risk = book.loc[book["at_risk"]]
     predicted = at_risk.groupby("predicted_cause")["expected_cost"].sum().sort_values()
     left.barh(predicted.index, predicted.to_numpy(), color=_COST)
@@ -96,12 +94,13 @@ def waterfall_figure(explanation: dict, shown: int = 8) -> Figure:
     contributions one by one, the rest as one bar."""
     contributions = explanation["contributions"]  # largest magnitude first
     top, rest = contributions[:shown], contributions[shown:]
-    labels = [f"{c['feature']} = {_value(c['value'])}" for c in top]
+    labels = [FEATURES[c["feature"]].phrase(c["value"]) for c in top]
     values = [c["contribution"] for c in top]
     if rest:
         labels.append(f"{len(rest)} other features")
         values.append(sum(c["contribution"] for c in rest))
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(values) + 1.4))
+    fig = Figure(figsize=(8, 0.45 * len(values) + 1.4))
+    ax = fig.subplots()
     start = explanation["base_value"]
     for i, value in enumerate(values):
         ax.barh(i, value, left=start, color=_AT_RISK if value > 0 else "#067647")
@@ -121,7 +120,8 @@ def waterfall_figure(explanation: dict, shown: int = 8) -> Figure:
 
 def outcome_figure(decided: pd.DataFrame, medium: float) -> Figure:
     """Scores of the trades that settled and of those that failed, with the at-risk line."""
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig = Figure(figsize=(8, 3.5))
+    ax = fig.subplots()
     bins = np.linspace(0, 1, 41)
     for outcome, color in (("SETTLED", "#067647"), ("FAILED", _AT_RISK)):
         scores = decided.loc[decided["outcome"] == outcome, "fail_probability"]
@@ -137,7 +137,8 @@ def outcome_figure(decided: pd.DataFrame, medium: float) -> Figure:
 
 def trend_figure(trend: pd.DataFrame) -> Figure:
     """Per settlement date: expected cost, at-risk trades and fails."""
-    fig, ax = plt.subplots(figsize=(10, 3.5))
+    fig = Figure(figsize=(10, 3.5))
+    ax = fig.subplots()
     dates = pd.to_datetime(trend["settlement_date"])
     ax.bar(dates, trend["expected_cost"], color=_COST, alpha=0.6, label="expected cost")
     ax.set_ylabel("expected penalty cost")
@@ -151,7 +152,3 @@ def trend_figure(trend: pd.DataFrame) -> Figure:
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
-
-
-def _value(value: float | None) -> str:
-    return "missing" if value is None else f"{value:,.3g}"

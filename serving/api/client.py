@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.request import LIFECYCLE_EVENTS
+from core.lifecycle import AMENDMENTS, STEPS
 
 __all__ = ["trade_records"]
 
@@ -29,9 +29,8 @@ def trade_records(trades: pd.DataFrame, lifecycle: pd.DataFrame | None = None) -
         out["settlement_date"] = str(trade["settlement_date"])[:10]
         if lifecycle is not None:
             state = lifecycle.iloc[i]
-            out["lifecycle"] = {
-                f"{event.lower()}_ts": _iso(float(state[field]))
-                for field, event in LIFECYCLE_EVENTS.items()
-            } | {"amendments": int(state["req_amendments"])}
+            out["lifecycle"] = {s.field: _iso(float(state[s.request])) for s in STEPS} | {
+                AMENDMENTS.field: int(state[AMENDMENTS.request])
+            }
         records.append(out)
     return records

@@ -19,9 +19,9 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from core.actions import Team
 from core.errors import FailcastError, NotFound
 from serving.api.errors import error_response
-from serving.scoring.reasons import Team
 from serving.workflow.store import ExceptionStore, Status, as_dict
 
 __all__ = ["ops"]

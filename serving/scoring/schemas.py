@@ -23,9 +23,9 @@ from pydantic import (
 )
 
 from core.instants import epoch_us
+from core.lifecycle import AMENDMENTS, STEPS
 from features.data.contract import TABLES
 from features.data.contract._schema import Column, Kind
-from features.request import LIFECYCLE_EVENTS
 
 __all__ = [
     "Explanation",
@@ -135,15 +135,15 @@ def columns_of(trades: Sequence[BaseModel]) -> tuple[dict[str, np.ndarray], dict
     )
     states = [t.lifecycle or _NO_LIFECYCLE for t in trades]  # type: ignore[attr-defined]
     lifecycle = {
-        field: np.array(
+        step.request: np.array(
             [
-                np.nan if (at := getattr(s, f"{event.lower()}_ts")) is None else epoch_us(at) / 1e6
+                np.nan if (at := getattr(s, step.field)) is None else epoch_us(at) / 1e6
                 for s in states
             ]
         )
-        for field, event in LIFECYCLE_EVENTS.items()
+        for step in STEPS
     }
-    lifecycle["req_amendments"] = np.array([s.amendments for s in states], dtype=np.int64)
+    lifecycle[AMENDMENTS.request] = np.array([s.amendments for s in states], dtype=np.int64)
     return columns, lifecycle
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel
 
+from core.catalogue import FEATURES
 from core.costs import CostModel, in_reporting_currency
 from core.errors import ModelMismatch
 from core.settings import Settings
@@ -18,7 +19,7 @@ from core.stages import stage_at
 from serving.scoring.explain import PARALLEL_MIN_ROWS, TreeExplainer
 from serving.scoring.model_store import ServedModel
 from serving.scoring.predict import TreePredictor
-from serving.scoring.reasons import REASONS, top_reasons
+from serving.scoring.reasons import top_reasons
 from serving.scoring.schemas import columns_of
 from serving.scoring.vectors import FeatureVectors, ServingFeatures
 
@@ -173,7 +174,7 @@ class Scorer:
                     "feature": features[j],
                     "value": float(x[j]) if np.isfinite(x[j]) else None,
                     "contribution": float(phi[j]),
-                    "code": REASONS[features[j]].code.value,
+                    "code": str(FEATURES[features[j]].reason),
                 }
                 for j in order
             ],

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from core.errors import ContractError, Violation
 from core.instants import epoch_us
+from core.lifecycle import CANCELLED, STEPS
 from features.data.contract import TABLES
 from features.push import push_outcomes, push_positions, push_ssi
 from features.reference import Reference
@@ -39,7 +40,7 @@ from serving.workflow.store import (
     TradeRow,
     TradeUpdate,
 )
-from serving.workflow.trades import EVENT_STEPS, as_trade, iso, lifecycle_after
+from serving.workflow.trades import as_trade, iso, lifecycle_after
 
 __all__ = ["EVENT_KINDS", "KIND_OF_TABLE", "Applied", "Event", "EventProcessor", "events_adapter"]
 
@@ -132,8 +133,8 @@ class EventProcessor:
             plan.lifecycle[event.trade_id] = lifecycle_after(
                 state, event.event_type, iso(event.event_ts)
             )
-            if event.event_type == "CANCELLED":
-                plan.decided[event.trade_id] = ("CANCELLED", event.event_ts, None)
+            if event.event_type == CANCELLED:
+                plan.decided[event.trade_id] = (CANCELLED, event.event_ts, None)
             plan.touch(event.trade_id, event.event_ts)
         for event in outcomes:
             plan.decided[event.trade_id] = (event.status, event.known_ts, event.fail_reason)
@@ -280,10 +281,10 @@ def _frame(events: list[BaseModel], kind_table: str) -> pd.DataFrame:
 def _lifecycle_events(trades: list[TradeRow]) -> pd.DataFrame | None:
     """The lifecycle steps of stored trades as rows of the events table."""
     rows = [
-        {"trade_id": t.trade_id, "event_ts": at, "event_type": event, "detail": None}
+        {"trade_id": t.trade_id, "event_ts": at, "event_type": step.event, "detail": None}
         for t in trades
-        for event, step in EVENT_STEPS.items()
-        if (at := t.lifecycle.get(step)) is not None
+        for step in STEPS
+        if (at := t.lifecycle.get(step.field)) is not None
     ]
     if not rows:
         return None

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column
 
+from core.actions import NO_REASON
 from core.costs import in_reporting_currency
 from core.errors import InvalidTransition
 from core.settings import Settings
@@ -215,7 +216,7 @@ def as_dict(row: ExceptionRow) -> dict:
     return {name: getattr(row, name) for name in EXCEPTION_FIELDS}
 
 
-_NO_REASON = {"action": "Review the trade's settlement set-up", "team": "Settlements"}
+_NO_REASON = {"action": NO_REASON.text, "team": NO_REASON.team.value}
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core.lifecycle import AMENDMENTS, STEP_OF, STEPS
 from serving.scoring.schemas import Lifecycle, Trade
 
 __all__ = [
-    "EVENT_STEPS",
     "StoredTrade",
     "as_trade",
     "iso",
@@ -22,15 +22,6 @@ __all__ = [
     "stored_trade",
 ]
 
-EVENT_STEPS = {
-    "ALLOCATED": "allocated_ts",
-    "CONFIRMED": "confirmed_ts",
-    "AFFIRMED": "affirmed_ts",
-    "INSTRUCTED": "instructed_ts",
-    "MATCHED": "matched_ts",
-}
-"""Lifecycle events that mark a step, and the ``Lifecycle`` field holding its first time."""
-AMENDED = "amended"  # the instants of AMENDED events seen, so that each counts once
 
 StoredTrade = tuple[dict[str, Any], dict[str, Any]]
 """(contract fields, lifecycle) as JSON values."""
@@ -43,38 +34,40 @@ def stored_trade(trade: BaseModel | Mapping) -> StoredTrade:
     payload = trade.model_dump(mode="json", exclude={"lifecycle"})
     state = trade.lifecycle or Lifecycle()  # type: ignore[attr-defined]
     lifecycle: dict[str, Any] = {
-        step: None if (at := getattr(state, step)) is None else iso(at)
-        for step in EVENT_STEPS.values()
+        step.field: None if (at := getattr(state, step.field)) is None else iso(at)
+        for step in STEPS
     }
-    lifecycle["amendments"] = state.amendments
+    lifecycle[AMENDMENTS.field] = state.amendments
     return payload, lifecycle
 
 
 def merge_lifecycles(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     """What both lifecycles know: the first time of each step, every amendment once."""
     out: dict[str, Any] = {}
-    for step in EVENT_STEPS.values():
-        times = [t for t in (a.get(step), b.get(step)) if t is not None]
-        out[step] = min(times, key=_instant) if times else None
-    amended = sorted(set(a.get(AMENDED, [])) | set(b.get(AMENDED, [])), key=_instant)
-    out[AMENDED] = amended
-    out["amendments"] = max(a.get("amendments", 0), b.get("amendments", 0), len(amended))
+    for step in STEPS:
+        times = [t for t in (a.get(step.field), b.get(step.field)) if t is not None]
+        out[step.field] = min(times, key=_instant) if times else None
+    seen = AMENDMENTS.seen  # the instants of the amendments counted, so that each counts once
+    amended = sorted(set(a.get(seen, [])) | set(b.get(seen, [])), key=_instant)
+    out[seen] = amended
+    count = AMENDMENTS.field
+    out[count] = max(a.get(count, 0), b.get(count, 0), len(amended))
     return out
 
 
 def lifecycle_after(lifecycle: Mapping[str, Any], event_type: str, at: str) -> dict[str, Any]:
     """The lifecycle once an event of ``event_type`` at ``at`` (ISO 8601) has happened."""
-    if event_type in EVENT_STEPS:
-        return merge_lifecycles(lifecycle, {EVENT_STEPS[event_type]: at})
-    if event_type == "AMENDED":
-        return merge_lifecycles(lifecycle, {AMENDED: [at]})
+    if event_type in STEP_OF:
+        return merge_lifecycles(lifecycle, {STEP_OF[event_type].field: at})
+    if event_type == AMENDMENTS.event:
+        return merge_lifecycles(lifecycle, {AMENDMENTS.seen: [at]})
     return merge_lifecycles(lifecycle, {})
 
 
 def as_trade(payload: Mapping[str, Any], lifecycle: Mapping[str, Any]) -> BaseModel:
     """The ``Trade`` to score again."""
     state = {name: lifecycle.get(name) for name in Lifecycle.model_fields}
-    state["amendments"] = lifecycle.get("amendments", 0)
+    state[AMENDMENTS.field] = lifecycle.get(AMENDMENTS.field, 0)
     return Trade.model_validate({**payload, "lifecycle": state})  # type: ignore[attr-defined]
 
 

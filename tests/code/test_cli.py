@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from features.data.contract import CPTY_TYPES
+from core.vocabulary import CPTY_TYPES
 from pipelines.cli import app
 
 runner = CliRunner()

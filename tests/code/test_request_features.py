@@ -8,12 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.request import (
-    CONTEXT_FEATURES,
-    LIFECYCLE_FEATURES,
-    context_features,
-    lifecycle_features,
-)
+from core.catalogue import CONTEXT_VIEW, LIFECYCLE_VIEW, of_view
+from features.request import context_features, lifecycle_features
 from features.retrieval import OnlineRetriever
 from tests.conftest import FeatureBuild
 
@@ -59,7 +55,7 @@ def _inputs(**overrides: object) -> dict[str, list]:
 
 def test_context_features_read_like_an_analyst_would() -> None:
     out = context_features(_inputs())
-    assert list(out) == [s.name for s in CONTEXT_FEATURES]
+    assert list(out) == [f.name for f in of_view(CONTEXT_VIEW)]
     assert out["minutes_to_cutoff_at_execution"] == [120.0]
     assert out["inventory_coverage"] == [0.5]  # half the quantity is there or on its way
     assert out["size_vs_adv"] == [0.1]
@@ -93,7 +89,7 @@ def test_cold_start_inputs_give_missing_values_not_errors() -> None:
 
 def test_lifecycle_features_as_of_the_scoring_instant() -> None:
     out = lifecycle_features(_inputs())
-    assert list(out) == [s.name for s in LIFECYCLE_FEATURES]
+    assert list(out) == [f.name for f in of_view(LIFECYCLE_VIEW)]
     assert (out["allocated"], out["affirmed"], out["affirmed_late"]) == ([1], [0], [0])
     late = lifecycle_features(_inputs(req_scoring_s=1_700_000_000.0 + 10_000))
     assert late["affirmed_late"] == [1]  # still unaffirmed past the cutoff

@@ -9,12 +9,6 @@ from features.data.contract._dataset import (
     write_dataset,
 )
 from features.data.contract._schema import (
-    ASSET_CLASSES,
-    CPTY_TYPES,
-    EVENT_TYPES,
-    FAIL_REASONS,
-    OUTCOME_STATUSES,
-    SIDES,
     TABLES,
     Column,
     Kind,
@@ -22,13 +16,7 @@ from features.data.contract._schema import (
 )
 
 __all__ = [
-    "ASSET_CLASSES",
-    "CPTY_TYPES",
-    "EVENT_TYPES",
-    "FAIL_REASONS",
-    "OUTCOME_STATUSES",
     "REQUIRED_TABLES",
-    "SIDES",
     "TABLES",
     "Column",
     "Dataset",

@@ -5,20 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.markets import MARKETS
+from core.lifecycle import EVENT_TYPES
+from core.vocabulary import (
+    ASSET_CLASSES,
+    CPTY_TYPES,
+    CURRENCIES,
+    FAIL_REASONS,
+    MARKET_CODES,
+    OUTCOME_STATUSES,
+    SIDES,
+)
 
-__all__ = [
-    "ASSET_CLASSES",
-    "CPTY_TYPES",
-    "EVENT_TYPES",
-    "FAIL_REASONS",
-    "OUTCOME_STATUSES",
-    "SIDES",
-    "TABLES",
-    "Column",
-    "Kind",
-    "Table",
-]
+__all__ = ["TABLES", "Column", "Kind", "Table"]
 
 
 class Kind(StrEnum):
@@ -28,38 +26,6 @@ class Kind(StrEnum):
     BOOL = "bool"
     DATE = "date"
     TIMESTAMP = "timestamp"
-
-
-ASSET_CLASSES = ("EQUITY", "ETF", "GOVT_BOND", "CORP_BOND")
-CPTY_TYPES = (
-    "BROKER_DEALER",
-    "CUSTODIAN",
-    "ASSET_MANAGER",
-    "HEDGE_FUND",
-    "INSURER_PENSION",
-    "CORPORATE",
-)
-SIDES = ("BUY", "SELL")
-EVENT_TYPES = (
-    "ALLOCATED",
-    "CONFIRMED",
-    "AFFIRMED",
-    "INSTRUCTED",
-    "MATCHED",
-    "AMENDED",
-    "CANCELLED",
-)
-OUTCOME_STATUSES = ("SETTLED", "FAILED", "CANCELLED")
-FAIL_REASONS = (
-    "LACK_OF_SECURITIES",
-    "LACK_OF_CASH",
-    "SSI_MISMATCH",
-    "LATE_MATCHING",
-    "COUNTERPARTY",
-    "OTHER",
-)
-MARKET_CODES = tuple(MARKETS)
-CURRENCIES = tuple(sorted({m.currency for m in MARKETS.values()}))
 
 
 @dataclass(frozen=True)

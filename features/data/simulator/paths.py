@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from features.data.contract import FAIL_REASONS
+from core.vocabulary import FAIL_REASONS
 from features.data.simulator import params as P
 from features.data.simulator.state import ExecState
 

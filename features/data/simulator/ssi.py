@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from core.markets import MARKETS
-from features.data.contract import ASSET_CLASSES
+from core.vocabulary import ASSET_CLASSES
 from features.data.simulator import params as P
 from features.data.simulator.world import World
 

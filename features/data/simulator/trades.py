@@ -10,7 +10,7 @@ import pandas as pd
 
 from core.calendar import SettlementCalendar
 from core.markets import MARKETS
-from features.data.contract import ASSET_CLASSES
+from core.vocabulary import ASSET_CLASSES
 from features.data.simulator import params as P
 from features.data.simulator.world import DESKS, World
 

@@ -1,0 +1,110 @@
+"""Calendar facts of a trade that depend only on its dates and markets, remembered per
+distinct combination, and the local time of day of an execution."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from core.calendar import SettlementCalendar
+from core.markets import MARKETS
+from core.stages import STAGES, stage_starts
+from features.compute.reference import category_code
+from features.data.derive import holiday_in_window
+
+__all__ = ["DATE_FACTS", "DateFacts", "exec_local_minutes"]
+
+_HOUR_US = 3_600_000_000
+_DAY_US = 86_400_000_000
+DATE_FACTS = (
+    "req_cutoff_s",
+    "req_holiday_in_window",
+    "req_period_end",
+    "req_quarter_end",
+    *(f"start_{stage}" for stage in STAGES[1:]),
+)
+"""What ``DateFacts`` gives per trade: request fields and when its later stages start."""
+
+
+def exec_local_minutes(execution_us: np.ndarray, market: np.ndarray) -> np.ndarray:
+    """Local time of day of each execution, minutes after midnight in its settlement
+    market. UTC offsets change only on whole UTC hours in these markets, so one offset per
+    (market, hour) serves every instant in that hour."""
+    execution_us = np.asarray(execution_us, dtype=np.int64)
+    hours = execution_us // _HOUR_US
+    offsets = np.empty(execution_us.size, dtype=np.int64)
+    market = np.asarray(market, dtype=object)
+    for code in dict.fromkeys(market.tolist()):  # the markets present, without a sort
+        idx = np.flatnonzero(market == code)
+        unique, inverse = np.unique(hours[idx], return_inverse=True)
+        offset = np.array([_utc_offset_us(str(code), int(h)) for h in unique], dtype=np.int64)
+        offsets[idx] = offset[inverse]
+    return ((execution_us + offsets) % _DAY_US) / 60e6
+
+
+@functools.lru_cache(maxsize=65_536)
+def _utc_offset_us(market: str, hour: int) -> int:
+    at = dt.datetime.fromtimestamp(hour * 3600, tz=ZoneInfo(MARKETS[market].tz))
+    return int(at.utcoffset().total_seconds()) * 1_000_000  # type: ignore[union-attr]
+
+
+class DateFacts:
+    """Calendar facts of a trade that depend only on its dates and markets — the cutoff,
+    holiday in window, month and quarter end, when its later stages start — computed once
+    per distinct (trade date, ISD, settlement market, counterparty market) and remembered:
+    the same few combinations recur all day, so one-trade requests skip the arithmetic."""
+
+    def __init__(self, calendar: SettlementCalendar, capacity: int = 100_000) -> None:
+        self.calendar, self.capacity = calendar, capacity
+        self._memo: dict[int, dict[str, object]] = {}
+
+    def __call__(
+        self,
+        trade_date: np.ndarray,
+        settlement_date: np.ndarray,
+        market: np.ndarray,
+        counterparty_market: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        trade_day = np.asarray(trade_date, dtype="datetime64[D]").astype(np.int64)
+        isd_day = np.asarray(settlement_date, dtype="datetime64[D]").astype(np.int64)
+        codes = list(MARKETS)
+        key = (
+            (trade_day * 4096 + (isd_day - trade_day)) * 64
+            + category_code(market, codes) * 8
+            + category_code(counterparty_market, codes)
+        )
+        unique, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        missing = [i for i, k in enumerate(unique.tolist()) if k not in self._memo]
+        if missing:
+            rows = first[missing]
+            computed = self._compute(
+                trade_day[rows].astype("datetime64[D]"),
+                isd_day[rows].astype("datetime64[D]"),
+                np.asarray(market, dtype=object)[rows],
+                np.asarray(counterparty_market, dtype=object)[rows],
+            )
+            if len(self._memo) + len(missing) > self.capacity:
+                self._memo.clear()
+            for j, i in enumerate(missing):
+                self._memo[int(unique[i])] = {name: v[j] for name, v in computed.items()}
+        facts = [self._memo[k] for k in unique.tolist()]
+        return {name: np.array([f[name] for f in facts])[inverse] for name in DATE_FACTS}
+
+    def _compute(
+        self, trade_date: np.ndarray, isd: np.ndarray, market: np.ndarray, home: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        calendar = self.calendar
+        month_end, quarter_end = calendar.period_end(isd, market)
+        starts = stage_starts(isd, market, calendar)
+        return {
+            "req_cutoff_s": calendar.affirmation_cutoff(isd, market).astype(np.int64) / 1e6,
+            "req_holiday_in_window": holiday_in_window(
+                calendar, trade_date, isd, market, home
+            ).astype(np.int64),
+            "req_period_end": month_end.astype(np.int64),
+            "req_quarter_end": quarter_end.astype(np.int64),
+            **{f"start_{stage}": at for stage, at in starts.items()},
+        }

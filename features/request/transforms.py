@@ -1,0 +1,109 @@
+"""The python-mode on-demand transforms: request fields combined with stored features into
+the model's request-time features, vectorised (a batch or a single trade)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from core.catalogue import CONTEXT_VIEW, LIFECYCLE_VIEW, Feature, of_view
+from core.lifecycle import AMENDMENTS, STEP_OF, STEPS
+
+__all__ = ["context_features", "lifecycle_features"]
+
+_DAY_S = 86_400.0
+_CONTEXT = of_view(CONTEXT_VIEW)
+_LIFECYCLE = of_view(LIFECYCLE_VIEW)
+
+
+class _Columns:
+    """Numeric columns of a python-mode input batch, as float arrays (None becomes NaN)."""
+
+    def __init__(self, inputs: Mapping[str, Any]) -> None:
+        self._inputs = inputs
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return np.asarray(self._inputs[name], dtype=np.float64).reshape(-1)
+
+
+def _out(specs: Sequence[Feature], values: Mapping[str, np.ndarray]) -> dict[str, list]:
+    """Columns in spec order, typed per spec; a NaN int (unknown input) becomes 0."""
+    return {
+        s.name: (
+            np.where(np.isnan(values[s.name]), 0.0, values[s.name]).astype(np.int64).tolist()
+            if s.dtype == "int"
+            else values[s.name].astype(np.float64).tolist()
+        )
+        for s in specs
+    }
+
+
+def context_features(inputs: Mapping[str, Any]) -> dict[str, list]:
+    """Request-time features: request fields combined with stored entity features."""
+    x = _Columns(inputs)
+    scoring, execution = x["req_scoring_s"], x["req_execution_s"]
+    sell = x["req_is_sell"] == 1
+    domicile = x["cpty_domicile_code"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = {
+            "minutes_to_cutoff_at_execution": (x["req_cutoff_s"] - execution) / 60.0,
+            "exec_local_hour": x["req_exec_local_minutes"] / 60.0,
+            "cross_border": np.where(
+                np.isnan(domicile), np.nan, (domicile != x["req_settlement_market_code"]) * 1.0
+            ),
+            "log_notional": np.log10(np.maximum(x["req_notional"], 1.0)),
+            "notional_vs_cpty_mean": x["req_notional"] / x["cpty_mean_notional_90d"],
+            "size_vs_adv": x["req_quantity"] / x["avg_daily_volume"],
+            "inventory_coverage": np.where(
+                sell, (x["available_qty"] + x["incoming_qty"]) / x["req_quantity"], np.nan
+            ),
+            "available_coverage": np.where(sell, x["available_qty"] / x["req_quantity"], np.nan),
+            "cpty_days_since_onboarding": x["req_exec_day"] - x["cpty_onboarded_day"],
+            "instrument_age_days": x["req_exec_day"] - x["issue_day"],
+            "ssi_age_days": (scoring - x["ssi_valid_from_s"]) / _DAY_S,
+            "ssi_unverified": np.where(
+                np.isnan(x["ssi_valid_from_s"]), np.nan, np.isnan(x["ssi_verified_s"]) * 1.0
+            ),
+            "ssi_days_since_verified": (scoring - x["ssi_verified_s"]) / _DAY_S,
+            "ssi_changes_90d": np.where(
+                np.isnan(x["ssi_valid_from_s"]),
+                np.nan,
+                ((scoring - x["ssi_valid_from_s"]) < 90 * _DAY_S) * 1.0
+                + ((scoring - x["ssi_prev_valid_from_s"]) < 90 * _DAY_S),
+            ),
+        }
+    for passthrough in (
+        "settlement_cycle_days",
+        "holiday_in_window",
+        "period_end",
+        "quarter_end",
+        "settlement_market_code",
+        "is_sell",
+        "is_block",
+    ):
+        values[passthrough] = x[f"req_{passthrough}"]
+    return _out(_CONTEXT, values)
+
+
+def lifecycle_features(inputs: Mapping[str, Any]) -> dict[str, list]:
+    """Lifecycle status and lateness as of the scoring instant."""
+    x = _Columns(inputs)
+    scoring, cutoff = x["req_scoring_s"], x["req_cutoff_s"]
+
+    def done(field: str) -> np.ndarray:
+        return (x[field] <= scoring) * 1.0  # NaN (not yet) compares False
+
+    affirm = STEP_OF["AFFIRMED"]
+    values = {step.feature: done(step.request) for step in STEPS}
+    values |= {
+        "minutes_since_execution": (scoring - x["req_execution_s"]) / 60.0,
+        "minutes_to_cutoff": (cutoff - scoring) / 60.0,
+        "affirmed_late": np.where(
+            values[affirm.feature] == 1, x[affirm.request] > cutoff, scoring > cutoff
+        )
+        * 1.0,
+        AMENDMENTS.feature: x[AMENDMENTS.request],  # an int: NaN becomes 0 in _out
+    }
+    return _out(_LIFECYCLE, values)
