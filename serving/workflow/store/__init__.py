@@ -1,0 +1,32 @@
+"""The exception store: every score, every scored trade with its lifecycle so far (what
+re-scoring needs), and one exception per at-risk trade with its status, owning team, action
+taken and history (SQLAlchemy; a SQLite file under the project home by default, PostgreSQL by
+URL; the schema migrated by Alembic).
+
+    tables    the ORM tables
+    status    the workflow's statuses and who may follow whom
+    records   what the store is given (scores, trade updates) and what a write did
+    engine    the database set up for concurrent writers, and its migrations
+    store     ExceptionStore: transactional, idempotent writes
+    queries   the reads: queue, trajectory, history, book
+
+An exception leaves the queue when its trade settles or fails, when someone resolves it, or
+when a later score finds the trade no longer at risk (resolved by failcast, with the score).
+"""
+
+from serving.workflow.store.records import Recorded, ScoreRecord, TradeUpdate, as_dict
+from serving.workflow.store.status import Status
+from serving.workflow.store.store import SYSTEM_ACTOR, ExceptionStore
+from serving.workflow.store.tables import EXCEPTION_FIELDS, TradeRow
+
+__all__ = [
+    "EXCEPTION_FIELDS",
+    "SYSTEM_ACTOR",
+    "ExceptionStore",
+    "Recorded",
+    "ScoreRecord",
+    "Status",
+    "TradeRow",
+    "TradeUpdate",
+    "as_dict",
+]

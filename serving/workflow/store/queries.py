@@ -1,0 +1,162 @@
+"""What the exception store answers: the queue, a trade's trajectory and history, the book of
+a settlement window (for the report), the trades an event touches."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from serving.workflow.store.status import ACTIVE
+from serving.workflow.store.tables import (
+    SCORE_FIELDS,
+    ExceptionRow,
+    HistoryRow,
+    ScoreRow,
+    TradeRow,
+    aware,
+)
+
+__all__ = [
+    "book",
+    "counts",
+    "history",
+    "latest_probability",
+    "queue",
+    "trades",
+    "trajectory",
+    "undecided",
+]
+
+
+def trades(session: Session, trade_ids: Iterable[str]) -> list[TradeRow]:
+    """The stored trades among ``trade_ids``."""
+    return list(session.scalars(sa.select(TradeRow).where(TradeRow.trade_id.in_(list(trade_ids)))))
+
+
+def latest_probability(session: Session, trade_ids: Iterable[str]) -> dict[str, float]:
+    """Each trade's latest stored fail probability."""
+    latest = (
+        sa.select(ScoreRow.trade_id, sa.func.max(ScoreRow.scored_at).label("at"))
+        .where(ScoreRow.trade_id.in_(list(trade_ids)))
+        .group_by(ScoreRow.trade_id)
+        .subquery()
+    )
+    query = sa.select(ScoreRow.trade_id, ScoreRow.fail_probability).join(
+        latest, (ScoreRow.trade_id == latest.c.trade_id) & (ScoreRow.scored_at == latest.c.at)
+    )
+    return {trade_id: p for trade_id, p in session.execute(query)}
+
+
+def book(session: Session, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+    """Every stored trade settling from ``first`` to ``last``: its fields, its latest score,
+    its outcome and its exception's status (None if it never had one)."""
+    other = aliased(ScoreRow)
+    newest = (  # the trade's latest scoring instant
+        sa.select(sa.func.max(other.scored_at))
+        .where(other.trade_id == TradeRow.trade_id)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(TradeRow, ScoreRow, ExceptionRow.status)
+        .join(ScoreRow, ScoreRow.trade_id == TradeRow.trade_id)
+        .outerjoin(ExceptionRow, ExceptionRow.trade_id == TradeRow.trade_id)
+        .where(TradeRow.settlement_date.between(first, last), ScoreRow.scored_at == newest)
+        .order_by(TradeRow.trade_id, ScoreRow.id.desc())  # the newest row among ties
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for trade, score, status in session.execute(query):
+        if trade.trade_id in out:
+            continue
+        out[trade.trade_id] = {
+            **{name: getattr(score, name) for name in SCORE_FIELDS},
+            "scored_at": aware(score.scored_at),
+            "desk_id": trade.payload["desk_id"],
+            "counterparty_id": trade.counterparty_id,
+            "instrument_id": trade.instrument_id,
+            "settlement_market": trade.settlement_market,
+            "settlement_date": trade.settlement_date,
+            "notional": trade.payload["notional"],
+            "payload": trade.payload,
+            "lifecycle": trade.lifecycle,
+            "outcome": trade.outcome,
+            "fail_reason": trade.fail_reason,
+            "status": status,
+        }
+    return list(out.values())
+
+
+def undecided(
+    session: Session,
+    counterparty_id: Iterable[str] | None = None,
+    positions: Iterable[tuple[str, str]] | None = None,
+    ssi: Iterable[tuple[str, str]] | None = None,
+) -> list[TradeRow]:
+    """Stored trades with no outcome yet, of these counterparties, (account, instrument)
+    positions or (counterparty, settlement market) SSIs."""
+    query = sa.select(TradeRow).where(TradeRow.outcome.is_(None))
+    if counterparty_id is not None:
+        query = query.where(TradeRow.counterparty_id.in_(list(counterparty_id)))
+    if positions is not None:
+        query = query.where(
+            sa.tuple_(TradeRow.account_id, TradeRow.instrument_id).in_(list(positions))
+        )
+    if ssi is not None:
+        query = query.where(
+            sa.tuple_(TradeRow.counterparty_id, TradeRow.settlement_market).in_(list(ssi))
+        )
+    return list(session.scalars(query))
+
+
+def queue(
+    session: Session,
+    settlement_date: dt.date | None = None,
+    team: str | None = None,
+    capacity: int | None = None,
+) -> list[ExceptionRow]:
+    """Open and acknowledged exceptions, largest expected cost (in USD) first."""
+    query = sa.select(ExceptionRow).where(ExceptionRow.status.in_([s.value for s in ACTIVE]))
+    if settlement_date is not None:
+        query = query.where(ExceptionRow.settlement_date == settlement_date)
+    if team is not None:
+        query = query.where(ExceptionRow.team == team)
+    query = query.order_by(ExceptionRow.expected_cost_usd.desc(), ExceptionRow.trade_id)
+    if capacity is not None:
+        query = query.limit(capacity)
+    return list(session.scalars(query))
+
+
+def trajectory(session: Session, trade_id: str) -> list[ScoreRow]:
+    """Every score of a trade, oldest first: its risk through its lifecycle."""
+    query = (
+        sa.select(ScoreRow)
+        .where(ScoreRow.trade_id == trade_id)
+        .order_by(ScoreRow.scored_at, ScoreRow.id)
+    )
+    return list(session.scalars(query))
+
+
+def history(session: Session, trade_id: str) -> list[HistoryRow]:
+    """Every status change of a trade's exception, oldest first."""
+    query = (
+        sa.select(HistoryRow)
+        .where(HistoryRow.trade_id == trade_id)
+        .order_by(HistoryRow.at, HistoryRow.id)
+    )
+    return list(session.scalars(query))
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Rows per table."""
+    return {
+        table: session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+        for table, model in (
+            ("scores", ScoreRow),
+            ("exceptions", ExceptionRow),
+            ("history", HistoryRow),
+            ("trades", TradeRow),
+        )
+    }

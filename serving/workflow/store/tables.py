@@ -1,0 +1,110 @@
+"""The exception store's tables (SQLAlchemy ORM). Their schema changes only through a
+migration (``serving/workflow/store/migrations``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "EXCEPTION_FIELDS",
+    "EXCEPTION_SCORE_FIELDS",
+    "SCORE_FIELDS",
+    "Base",
+    "ExceptionRow",
+    "HistoryRow",
+    "ScoreRow",
+    "TradeRow",
+    "aware",
+]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class _Score:
+    """A score's columns: of every stored score, and of an exception's latest."""
+
+    scored_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    model_version: Mapped[str] = mapped_column(sa.String(32))
+    stage: Mapped[str] = mapped_column(sa.String(16))
+    fail_probability: Mapped[float]
+    risk_tier: Mapped[str] = mapped_column(sa.String(8))
+    predicted_cause: Mapped[str] = mapped_column(sa.String(32))
+    expected_cost: Mapped[float]
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    expected_cost_usd: Mapped[float]  # what the queue ranks by
+    reasons: Mapped[list] = mapped_column(sa.JSON)
+
+
+class ScoreRow(_Score, Base):
+    __tablename__ = "scores"
+    __table_args__ = (sa.UniqueConstraint("trade_id", "scored_at", "model_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trade_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+
+
+class ExceptionRow(_Score, Base):
+    __tablename__ = "exceptions"
+    __table_args__ = (sa.Index("ix_exceptions_expected_cost_usd", "expected_cost_usd"),)
+
+    trade_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    team: Mapped[str] = mapped_column(sa.String(64), index=True)
+    action: Mapped[str] = mapped_column(sa.Text)
+    action_taken: Mapped[str | None] = mapped_column(sa.Text)
+    opened_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    settlement_date: Mapped[dt.date] = mapped_column(sa.Date, index=True)
+    counterparty_id: Mapped[str] = mapped_column(sa.String(64))
+    instrument_id: Mapped[str] = mapped_column(sa.String(64))
+    desk_id: Mapped[str] = mapped_column(sa.String(64))
+    settlement_market: Mapped[str] = mapped_column(sa.String(8))
+    notional: Mapped[float]
+
+
+class TradeRow(Base):
+    """A scored trade, kept so that an event can have it scored again."""
+
+    __tablename__ = "trades"
+    __table_args__ = (sa.Index("ix_trades_open_account", "outcome", "account_id", "instrument_id"),)
+
+    trade_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    counterparty_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    account_id: Mapped[str] = mapped_column(sa.String(64))
+    instrument_id: Mapped[str] = mapped_column(sa.String(64))
+    settlement_market: Mapped[str] = mapped_column(sa.String(8))
+    settlement_date: Mapped[dt.date] = mapped_column(sa.Date)
+    payload: Mapped[dict] = mapped_column(sa.JSON)  # the contract's fields
+    lifecycle: Mapped[dict] = mapped_column(sa.JSON)
+    outcome: Mapped[str | None] = mapped_column(sa.String(16))  # SETTLED, FAILED, CANCELLED
+    fail_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class HistoryRow(Base):
+    __tablename__ = "exception_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trade_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    note: Mapped[str] = mapped_column(sa.Text)
+
+
+SCORE_FIELDS = [c.name for c in ScoreRow.__table__.columns if c.name != "id"]
+"""Every column of a stored score."""
+EXCEPTION_SCORE_FIELDS = list(_Score.__annotations__)
+"""What an exception shows of its latest score."""
+EXCEPTION_FIELDS = [c.name for c in ExceptionRow.__table__.columns if c.name not in ("updated_at",)]
+"""What a queue entry shows: every column of an exception."""
+
+
+def aware(stamp: dt.datetime) -> dt.datetime:
+    """SQLite hands timestamps back naive; they were stored in UTC."""
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)

@@ -1,0 +1,113 @@
+"""The exception store's schema is Alembic's: an empty database (SQLite or the real
+PostgreSQL server) is migrated to a schema equal to the models', a store made before it had
+migrations is adopted with its rows, and concurrent openings migrate once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from serving.workflow.store import ExceptionStore
+from serving.workflow.store.engine import (
+    FIRST_REVISION,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade,
+)
+from serving.workflow.store.tables import Base
+from tests.conftest import REPO
+from tests.code.test_exception_store import score
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'exceptions.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def _differences(engine: sa.Engine) -> list[object]:
+    with engine.connect() as connection:
+        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+
+def test_an_empty_store_is_migrated_to_the_models_schema(url: str) -> None:
+    engine = make_engine(url, writer=True)
+    try:
+        assert current_revision(engine) is None
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+        assert _differences(engine) == []
+        upgrade(engine)  # again: nothing to do
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_a_store_made_before_migrations_is_adopted_with_its_rows(url: str) -> None:
+    engine = make_engine(url, writer=True)
+    try:
+        Base.metadata.create_all(engine)  # how stores were made before migrations
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO exception_history (trade_id, at, status, actor, note) "
+                    "VALUES ('T1', '2024-06-03 14:00:00', 'OPEN', 'failcast', 'kept')"
+                )
+            )
+        store = ExceptionStore(url)
+        try:
+            assert current_revision(engine) == head_revision()
+            assert [h.note for h in store.history("T1")] == ["kept"]
+            store.record([score("T2", 0.4, 10.0)])
+            assert [e.trade_id for e in store.queue()] == ["T2"]
+        finally:
+            store.close()
+    finally:
+        engine.dispose()
+    assert FIRST_REVISION <= head_revision()
+
+
+_OPEN = """
+import sys
+from serving.workflow.store import ExceptionStore
+ExceptionStore(sys.argv[1]).close()
+"""
+
+
+def test_stores_opened_at_once_migrate_once(url: str) -> None:
+    """Two workers starting together: both open the store, neither fails on the other's
+    tables."""
+    children = [
+        subprocess.Popen([sys.executable, "-c", _OPEN, url], cwd=REPO, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    errors = [child.communicate(timeout=120)[1].decode() for child in children]
+    assert [child.returncode for child in children] == [0, 0, 0], errors
+    engine = make_engine(url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_db_commands_migrate_and_report_the_revision(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"FAILCAST_EXCEPTION_STORE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    before = runner.invoke(app, ["db", "current"], env=env)
+    assert before.exit_code == 0, before.output
+    assert "revision (none)" in before.output and "needs `failcast db upgrade`" in before.output
+    done = runner.invoke(app, ["db", "upgrade"], env=env)
+    assert done.exit_code == 0, done.output
+    assert f"from an empty store to revision {head_revision()}" in done.output
+    after = runner.invoke(app, ["db", "current"], env=env)
+    assert f"at revision {head_revision()}" in after.output and "up to date" in after.output
