@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-__all__ = ["NEVER_US", "epoch_us", "instants_us"]
+__all__ = ["NEVER_US", "epoch_us", "instant", "instants_us", "iso"]
 
 NEVER_US = np.iinfo(np.int64).min
 """Stands for "not (yet) known" in int64 instant arrays."""
@@ -31,3 +31,13 @@ def epoch_us(stamp: dt.datetime) -> int:
     """An aware instant as integer microseconds since the epoch, exactly."""
     delta = stamp - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def instant(us: int) -> dt.datetime:
+    """Microseconds since the epoch as an aware UTC ``datetime``, exactly."""
+    return _EPOCH + dt.timedelta(microseconds=us)
+
+
+def iso(at: dt.datetime) -> str:
+    """An aware instant as ISO 8601 in UTC, ``Z`` for the zone."""
+    return at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

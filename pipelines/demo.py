@@ -34,7 +34,7 @@ from pipelines.replay import replay, split_at
 from pipelines.report_cmd import report_cmd
 from serving.api.server import running_server
 from serving.scoring.reasons import by_action
-from serving.workflow.events import EVENT_KINDS
+from serving.workflow.event_models import EVENT_KINDS
 from training.train import TrainConfig, train
 
 __all__ = ["DEMO_WORLD", "run_demo"]

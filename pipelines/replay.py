@@ -21,7 +21,7 @@ import pandas as pd
 from features.data.contract import Dataset
 from features.request import lifecycle_state
 from serving.api.client import trade_records
-from serving.workflow.events import KIND_OF_TABLE
+from serving.workflow.event_models import KIND_OF_TABLE
 
 __all__ = ["Day", "Replayed", "replay", "split_at"]
 

@@ -29,6 +29,7 @@ from pipelines.reports.plots import (
     waterfall_figure,
 )
 from serving.scoring.reasons import by_action
+from serving.scoring.schemas import Explanation
 from serving.scoring.scorer import Scorer
 from serving.workflow.store import ExceptionStore
 from serving.workflow.trades import as_trade
@@ -44,7 +45,7 @@ class DayReport:
     book: pd.DataFrame  # one row per scored trade settling on the day (latest score)
     trend: pd.DataFrame  # per settlement date over the last TREND_DAYS days
     weeks: pd.DataFrame  # this week against the week before
-    explanations: list[dict]  # exact SHAP of the top at-risk trades, costliest first
+    explanations: list[Explanation]  # exact SHAP of the top at-risk trades, costliest first
     performance: dict[str, float]  # on the day's settled and failed trades
     medium: float  # probability from which a trade is at risk
 
@@ -144,7 +145,7 @@ def render(report: DayReport) -> str:
             _trades_table(at_risk.nlargest(len(report.explanations) or 5, "expected_cost_usd")),
             '<div class="waterfalls">',
             *[
-                _img(waterfall_figure(e), f"SHAP waterfall of {e['trade_id']}", e["trade_id"])
+                _img(waterfall_figure(e), f"SHAP waterfall of {e.trade_id}", e.trade_id)
                 for e in report.explanations
             ],
             "</div>",

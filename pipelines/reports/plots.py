@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from core.catalogue import FEATURES
+from serving.scoring.schemas import Explanation
 
 __all__ = [
     "DIMENSIONS",
@@ -89,30 +90,30 @@ def cause_figure(book: pd.DataFrame) -> Figure:
     return fig
 
 
-def waterfall_figure(explanation: dict, shown: int = 8) -> Figure:
+def waterfall_figure(explanation: Explanation, shown: int = 8) -> Figure:
     """From the model's base value to this trade's score (log-odds): the largest exact SHAP
     contributions one by one, the rest as one bar."""
-    contributions = explanation["contributions"]  # largest magnitude first
+    contributions = explanation.contributions  # largest magnitude first
     top, rest = contributions[:shown], contributions[shown:]
-    labels = [FEATURES[c["feature"]].phrase(c["value"]) for c in top]
-    values = [c["contribution"] for c in top]
+    labels = [FEATURES[c.feature].phrase(c.value) for c in top]
+    values = [c.contribution for c in top]
     if rest:
         labels.append(f"{len(rest)} other features")
-        values.append(sum(c["contribution"] for c in rest))
+        values.append(sum(c.contribution for c in rest))
     fig = Figure(figsize=(8, 0.45 * len(values) + 1.4))
     ax = fig.subplots()
-    start = explanation["base_value"]
+    start = explanation.base_value
     for i, value in enumerate(values):
         ax.barh(i, value, left=start, color=_AT_RISK if value > 0 else "#067647")
         start += value
-    ax.axvline(explanation["base_value"], color="grey", lw=1.2, ls=":")
-    ax.axvline(explanation["raw_score"], color="black", lw=1.2)
+    ax.axvline(explanation.base_value, color="grey", lw=1.2, ls=":")
+    ax.axvline(explanation.raw_score, color="black", lw=1.2)
     ax.margins(x=0.08)
     ax.set_yticks(range(len(values)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set(
         xlabel="log-odds of failing (dotted: average trade; solid: this trade)",
-        title=f"{explanation['trade_id']}: P(fail) {explanation['fail_probability']:.1%}",
+        title=f"{explanation.trade_id}: P(fail) {explanation.fail_probability:.1%}",
     )
     fig.tight_layout()
     return fig

@@ -36,7 +36,8 @@ from serving.scoring.model_store import champion_tag, load_served
 from serving.scoring.schemas import Explanation, ModelInfo, ScoreResponse, Trade
 from serving.scoring.scorer import RiskTiers, Scorer
 from serving.scoring.vectors import ServingFeatures
-from serving.workflow.events import Applied, Event, EventProcessor
+from serving.workflow.event_models import Event
+from serving.workflow.events import Applied, EventProcessor
 from serving.workflow.recorder import ScoreRecorder
 from serving.workflow.store import ExceptionStore, ScoreRecord
 
@@ -92,7 +93,7 @@ class Failcast:
 
     @bentoml.api(route="/score")
     @http_errors
-    async def score(self, trades: list[Trade], as_of: AwareDatetime | None = None) -> ScoreResponse:  # type: ignore[valid-type]
+    async def score(self, trades: list[Trade], as_of: AwareDatetime | None = None) -> ScoreResponse:
         """Score trades as of ``as_of`` (default: now): fail probability, risk tier, likely
         cause, expected cost and the reasons behind each score."""
         if not trades:
@@ -108,7 +109,7 @@ class Failcast:
 
     @bentoml.api(route="/events")
     @http_errors
-    def events(self, events: list[Event]) -> Applied:  # type: ignore[valid-type]
+    def events(self, events: list[Event]) -> Applied:
         """Apply lifecycle, SSI, inventory and outcome events: push the new facts to the
         online store and score every undecided trade they touch again."""
         if not events:
@@ -122,10 +123,10 @@ class Failcast:
 
     @bentoml.api(route="/explain")
     @http_errors
-    def explain(self, trade: Trade, as_of: AwareDatetime | None = None) -> Explanation:  # type: ignore[valid-type]
+    def explain(self, trade: Trade, as_of: AwareDatetime | None = None) -> Explanation:
         """The exact SHAP value of every feature for one trade (log-odds; they add up with
         ``base_value`` to ``raw_score``)."""
-        return Explanation(**self.scorer.explain(trade, _us(as_of)))
+        return self.scorer.explain(trade, _us(as_of))
 
     @bentoml.api(route="/model")
     def model(self) -> ModelInfo:

@@ -1,8 +1,9 @@
 """The scoring API's request and response shapes.
 
-``Trade`` is generated from the raw-data contract's ``trades`` table, so the API and the
-contract cannot drift apart: the same columns, types, enumerations and bounds, and a
-validation error names the field and the rule it broke.
+``Trade`` follows the raw-data contract's ``trades`` table: each field takes its description
+and rules from the contract column (``contract_field``) and a test holds the names, types and
+enumerations equal to the table's (``model_drift``), so the API and the contract cannot drift
+apart, and a validation error names the field and the rule it broke.
 """
 
 from __future__ import annotations
@@ -12,20 +13,12 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    NonNegativeInt,
-    create_model,
-    model_validator,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
 
 from core.instants import epoch_us
 from core.lifecycle import AMENDMENTS, STEPS
-from features.data.contract import TABLES
-from features.data.contract._schema import Column, Kind
+from core.vocabulary import Currency, MarketCode, Side
+from features.data.contract import TABLES, contract_field
 
 __all__ = [
     "Explanation",
@@ -35,45 +28,25 @@ __all__ = [
     "ReasonOut",
     "RiskTier",
     "ScoreResponse",
+    "Strict",
     "Trade",
     "TradeScore",
     "columns_of",
-    "contract_model",
 ]
 
 RiskTier = Literal["HIGH", "MEDIUM", "LOW"]
 
-_TYPES: dict[Kind, Any] = {
-    Kind.STRING: str,
-    Kind.FLOAT: float,
-    Kind.INT: int,
-    Kind.BOOL: bool,
-    Kind.DATE: dt.date,
-    Kind.TIMESTAMP: AwareDatetime,
-}
 
-
-def _field(column: Column) -> tuple[Any, Any]:
-    kind = Literal[column.allowed] if column.allowed else _TYPES[column.kind]
-    rules: dict[str, Any] = {"description": column.description}
-    if column.kind is Kind.STRING and not column.allowed:
-        rules["min_length"] = 1
-    if column.kind is Kind.FLOAT:
-        rules["allow_inf_nan"] = False
-    if column.minimum is not None:
-        rules["gt" if column.exclusive_minimum else "ge"] = column.minimum
-    if column.maximum is not None:
-        rules["le"] = column.maximum
-    if column.nullable:
-        return kind | None, Field(None, **rules)
-    return kind, Field(..., **rules)
-
-
-class Lifecycle(BaseModel):
-    """What has happened to the trade so far (all optional): the first time of each step
-    and the number of amendments. Steps after the scoring instant are ignored."""
+class Strict(BaseModel):
+    """A request body: unknown fields are refused, naming them."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class Lifecycle(Strict):
+    """What has happened to the trade so far (all optional): the first time of each step
+    (``core.lifecycle``) and the number of amendments. Steps after the scoring instant are
+    ignored."""
 
     allocated_ts: AwareDatetime | None = None
     confirmed_ts: AwareDatetime | None = None
@@ -82,64 +55,63 @@ class Lifecycle(BaseModel):
     matched_ts: AwareDatetime | None = None
     amendments: NonNegativeInt = 0
 
+    def at(self, field: str) -> dt.datetime | None:
+        """The first time of the step whose ``field`` this is."""
+        value: dt.datetime | None = getattr(self, field)
+        return value
+
 
 _NO_LIFECYCLE = Lifecycle()
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _trade(column: str) -> Any:
+    return contract_field("trades", column)
 
 
-class _TradeBase(_Strict):
+class Trade(Strict):
+    """One executed trade, as the raw-data contract's trades table defines it, plus its
+    lifecycle so far."""
+
+    trade_id: str = _trade("trade_id")
+    execution_ts: AwareDatetime = _trade("execution_ts")
+    trade_date: dt.date = _trade("trade_date")
+    settlement_date: dt.date = _trade("settlement_date")
+    settlement_cycle_days: int = _trade("settlement_cycle_days")
+    desk_id: str = _trade("desk_id")
+    account_id: str = _trade("account_id")
+    counterparty_id: str = _trade("counterparty_id")
+    instrument_id: str = _trade("instrument_id")
+    side: Side = _trade("side")
+    quantity: float = _trade("quantity")
+    price: float = _trade("price")
+    notional: float = _trade("notional")
+    currency: Currency = _trade("currency")
+    settlement_market: MarketCode = _trade("settlement_market")
+    is_block: bool = _trade("is_block")
+    lifecycle: Lifecycle | None = Field(None, description="lifecycle so far (default: none)")
+
     @model_validator(mode="after")
-    def _dates_in_order(self) -> _TradeBase:
-        if self.settlement_date < self.trade_date:  # type: ignore[attr-defined]
+    def _dates_in_order(self) -> Trade:
+        if self.settlement_date < self.trade_date:
             raise ValueError(
                 "settlement_date must be on or after trade_date, got "
-                f"{self.settlement_date} < {self.trade_date}"  # type: ignore[attr-defined]
+                f"{self.settlement_date} < {self.trade_date}"
             )
         return self
 
 
-def contract_model(
-    name: str, table: str, doc: str, base: type[BaseModel] | None = None, **extra: Any
-) -> type[BaseModel]:
-    """A request model with the fields of a contract table (types, enumerations, bounds)."""
-    return create_model(  # type: ignore[call-overload]
-        name,
-        __base__=base or _Strict,
-        __doc__=doc,
-        **{c.name: _field(c) for c in TABLES[table].columns},
-        **extra,
-    )
-
-
-Trade = contract_model(
-    "Trade",
-    "trades",
-    "One executed trade, as the raw-data contract's trades table defines it, plus its "
-    "lifecycle so far.",
-    _TradeBase,
-    lifecycle=(Lifecycle | None, Field(None, description="lifecycle so far (default: none)")),
-)
-
-
-def columns_of(trades: Sequence[BaseModel]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def columns_of(
+    trades: Sequence[Trade],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Validated trades as the arrays scoring works on: contract columns (``execution_us``
-    in µs for the execution time) and the ``req_*`` lifecycle fields."""
+    in µs for the execution time) and the lifecycle request fields."""
     names = [c.name for c in TABLES["trades"].columns if c.name != "execution_ts"]
     columns = {n: np.array([getattr(t, n) for t in trades], dtype=object) for n in names}
-    columns["execution_us"] = np.array(
-        [epoch_us(t.execution_ts) for t in trades],  # type: ignore[attr-defined]
-        dtype=np.int64,
-    )
-    states = [t.lifecycle or _NO_LIFECYCLE for t in trades]  # type: ignore[attr-defined]
+    columns["execution_us"] = np.array([epoch_us(t.execution_ts) for t in trades], dtype=np.int64)
+    states = [t.lifecycle or _NO_LIFECYCLE for t in trades]
     lifecycle = {
         step.request: np.array(
-            [
-                np.nan if (at := getattr(s, step.field)) is None else epoch_us(at) / 1e6
-                for s in states
-            ]
+            [np.nan if (at := s.at(step.field)) is None else epoch_us(at) / 1e6 for s in states]
         )
         for step in STEPS
     }

@@ -7,20 +7,28 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel
 
 from core.catalogue import FEATURES
 from core.costs import CostModel, in_reporting_currency
 from core.errors import ModelMismatch
+from core.instants import instant
 from core.settings import Settings
 from core.stages import stage_at
 from serving.scoring.explain import PARALLEL_MIN_ROWS, TreeExplainer
 from serving.scoring.model_store import ServedModel
 from serving.scoring.predict import TreePredictor
 from serving.scoring.reasons import top_reasons
-from serving.scoring.schemas import columns_of
+from serving.scoring.schemas import (
+    Explanation,
+    FeatureAttribution,
+    ReasonOut,
+    Trade,
+    TradeScore,
+    columns_of,
+)
 from serving.scoring.vectors import FeatureVectors, ServingFeatures
 
 __all__ = ["RiskTiers", "Scored", "Scorer"]
@@ -92,7 +100,7 @@ class Scorer:
             settings.reasons_per_trade,
         )
 
-    def run(self, trades: Sequence[BaseModel], as_of_us: AsOf = None) -> Scored:
+    def run(self, trades: Sequence[Trade], as_of_us: AsOf = None) -> Scored:
         columns, lifecycle = columns_of(trades)
         now = as_of_us if as_of_us is not None else time.time_ns() // 1000
         scoring = np.maximum(columns["execution_us"], now)
@@ -121,68 +129,60 @@ class Scorer:
             vectors, x, probability, raw, contributions, cause, cost, cost_usd, stage, scoring
         )
 
-    def score(self, trades: Sequence[BaseModel], as_of_us: AsOf = None) -> list[dict]:
-        """One response record per trade (``TradeScore`` fields), in input order. ``as_of_us``:
-        one scoring instant for all, one per trade, or None for now."""
+    def score(self, trades: Sequence[Trade], as_of_us: AsOf = None) -> list[TradeScore]:
+        """One score per trade, in input order. ``as_of_us``: one scoring instant for all,
+        one per trade, or None for now."""
         s = self.run(trades, as_of_us)
         tiers = self.tiers(s.probability)
         features, x = self.served.model.features, s.x
         out = []
         for i, trade in enumerate(trades):
-            cold = [
-                name
-                for name, flag in (
-                    ("counterparty", s.vectors.unknown_counterparty[i]),
-                    ("instrument", s.vectors.unknown_instrument[i]),
-                )
-                if flag
-            ]
+            cold: list[Literal["counterparty", "instrument"]] = []
+            if s.vectors.unknown_counterparty[i]:
+                cold.append("counterparty")
+            if s.vectors.unknown_instrument[i]:
+                cold.append("instrument")
+            reasons = top_reasons(features, x[i], s.contributions[i], self.reasons)
+            # built from values made here, so without validating them again
             out.append(
-                {
-                    "trade_id": trade.trade_id,  # type: ignore[attr-defined]
-                    "fail_probability": float(s.probability[i]),
-                    "risk_tier": str(tiers[i]),
-                    "predicted_cause": str(s.cause[i]),
-                    "expected_cost": float(s.cost[i]),
-                    "currency": trade.currency,  # type: ignore[attr-defined]
-                    "expected_cost_usd": float(s.cost_usd[i]),
-                    "reasons": [
-                        vars(r)
-                        for r in top_reasons(features, x[i], s.contributions[i], self.reasons)
-                    ],
-                    "cold_start": cold,
-                    "model_version": self.served.version,
-                    "stage": str(s.stage[i]),
-                    "scored_at": _iso(s.scored_at_us[i]),
-                }
+                TradeScore.model_construct(
+                    trade_id=trade.trade_id,
+                    fail_probability=float(s.probability[i]),
+                    risk_tier=str(tiers[i]),
+                    predicted_cause=str(s.cause[i]),
+                    expected_cost=float(s.cost[i]),
+                    currency=trade.currency,
+                    expected_cost_usd=float(s.cost_usd[i]),
+                    reasons=[ReasonOut.model_construct(**vars(r)) for r in reasons],
+                    cold_start=cold,
+                    model_version=self.served.version,
+                    stage=str(s.stage[i]),
+                    scored_at=instant(int(s.scored_at_us[i])),
+                )
             )
         return out
 
-    def explain(self, trade: BaseModel, as_of_us: int | None = None) -> dict:
-        """``Explanation`` fields: every feature's exact SHAP value."""
+    def explain(self, trade: Trade, as_of_us: int | None = None) -> Explanation:
+        """Every feature's exact SHAP value for one trade, largest magnitude first."""
         s = self.run([trade], as_of_us)
         features = self.served.model.features
         x, phi = s.x[0], s.contributions[0]
         order = np.argsort(-np.abs(phi[:-1]), kind="stable")
-        return {
-            "trade_id": trade.trade_id,  # type: ignore[attr-defined]
-            "fail_probability": float(s.probability[0]),
-            "raw_score": float(s.raw[0]),
-            "base_value": float(phi[-1]),
-            "contributions": [
-                {
-                    "feature": features[j],
-                    "value": float(x[j]) if np.isfinite(x[j]) else None,
-                    "contribution": float(phi[j]),
-                    "code": str(FEATURES[features[j]].reason),
-                }
+        return Explanation(
+            trade_id=trade.trade_id,
+            fail_probability=float(s.probability[0]),
+            raw_score=float(s.raw[0]),
+            base_value=float(phi[-1]),
+            contributions=[
+                FeatureAttribution(
+                    feature=features[j],
+                    value=float(x[j]) if np.isfinite(x[j]) else None,
+                    contribution=float(phi[j]),
+                    code=str(FEATURES[features[j]].reason),
+                )
                 for j in order
             ],
-            "model_version": self.served.version,
-            "stage": str(s.stage[0]),
-            "scored_at": _iso(s.scored_at_us[0]),
-        }
-
-
-def _iso(us: int) -> str:
-    return np.datetime_as_string(np.datetime64(int(us), "us"), unit="us") + "Z"
+            model_version=self.served.version,
+            stage=str(s.stage[0]),
+            scored_at=instant(int(s.scored_at_us[0])),
+        )

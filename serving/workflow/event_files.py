@@ -14,7 +14,7 @@ from core.errors import ContractError, Violation
 from features.data.contract import TABLES
 from features.data.contract._read import read_table
 from features.data.contract._rules import check_table
-from serving.workflow.events import KIND_OF_TABLE, events_adapter
+from serving.workflow.event_models import KIND_OF_TABLE, events_adapter
 
 __all__ = ["read_events"]
 

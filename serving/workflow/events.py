@@ -18,20 +18,20 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from feast import FeatureStore
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field
 
 from core.errors import ContractError, Violation
-from core.instants import epoch_us
+from core.instants import epoch_us, iso
 from core.lifecycle import CANCELLED, STEPS
 from features.data.contract import TABLES
 from features.push import push_outcomes, push_positions, push_ssi
 from features.reference import Reference
-from serving.scoring.schemas import contract_model
+from serving.scoring.schemas import TradeScore
 from serving.scoring.scorer import Scorer
 from serving.workflow.store import (
     ExceptionStore,
@@ -40,32 +40,9 @@ from serving.workflow.store import (
     TradeRow,
     TradeUpdate,
 )
-from serving.workflow.trades import as_trade, iso, lifecycle_after
+from serving.workflow.trades import as_trade, lifecycle_after
 
-__all__ = ["EVENT_KINDS", "KIND_OF_TABLE", "Applied", "Event", "EventProcessor", "events_adapter"]
-
-EVENT_KINDS = {"lifecycle": "events", "ssi": "ssi", "inventory": "inventory", "outcome": "outcomes"}
-"""Each event kind and the contract table its rows follow."""
-KIND_OF_TABLE = {table: kind for kind, table in EVENT_KINDS.items()}
-
-
-def _event_model(kind: str, table: str) -> type[BaseModel]:
-    return contract_model(
-        f"{kind.capitalize()}Event",
-        table,
-        f"A row of the contract's {table} table, as an event.",
-        kind=(Literal[kind], Field(description="what kind of event this is")),
-    )
-
-
-LifecycleEvent, SsiEvent, InventoryEvent, OutcomeEvent = (
-    _event_model(kind, table) for kind, table in EVENT_KINDS.items()
-)
-Event = Annotated[
-    LifecycleEvent | SsiEvent | InventoryEvent | OutcomeEvent,  # type: ignore[valid-type]
-    Field(discriminator="kind"),
-]
-events_adapter: TypeAdapter[list[Any]] = TypeAdapter(list[Event])
+__all__ = ["Applied", "EventProcessor", "RescoredTrade"]
 
 
 class RescoredTrade(BaseModel):
@@ -242,7 +219,7 @@ class EventProcessor:
         rows = {t.trade_id: t for t in self.exceptions.trades(ids)}
         ids = [t for t in ids if t in rows and rows[t].outcome is None]
         trades = [as_trade(rows[t].payload, plan.lifecycle.get(t, rows[t].lifecycle)) for t in ids]
-        scores: list[dict] = []
+        scores: list[TradeScore] = []
         if trades:
             as_of = np.array([epoch_us(plan.as_of[t]) for t in ids], dtype=np.int64)
             scores = self.scorer().score(trades, as_of)
@@ -260,8 +237,14 @@ class EventProcessor:
         )
         rescored = [
             RescoredTrade(
-                **{k: s[k] for k in RescoredTrade.model_fields if k in s},
-                previous_probability=previous.get(s["trade_id"]),
+                trade_id=s.trade_id,
+                stage=s.stage,
+                fail_probability=s.fail_probability,
+                previous_probability=previous.get(s.trade_id),
+                risk_tier=s.risk_tier,
+                expected_cost=s.expected_cost,
+                currency=s.currency,
+                scored_at=s.scored_at,
             )
             for s in scores
         ]

@@ -8,15 +8,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
-
+from core.instants import iso
 from core.lifecycle import AMENDMENTS, STEP_OF, STEPS
 from serving.scoring.schemas import Lifecycle, Trade
 
 __all__ = [
     "StoredTrade",
     "as_trade",
-    "iso",
     "lifecycle_after",
     "merge_lifecycles",
     "stored_trade",
@@ -27,15 +25,14 @@ StoredTrade = tuple[dict[str, Any], dict[str, Any]]
 """(contract fields, lifecycle) as JSON values."""
 
 
-def stored_trade(trade: BaseModel | Mapping) -> StoredTrade:
+def stored_trade(trade: Trade | Mapping[str, Any]) -> StoredTrade:
     """A validated ``Trade`` (or its JSON) as what the store keeps."""
-    if not isinstance(trade, BaseModel):
-        trade = Trade.model_validate(trade)  # type: ignore[attr-defined]
+    if not isinstance(trade, Trade):
+        trade = Trade.model_validate(trade)
     payload = trade.model_dump(mode="json", exclude={"lifecycle"})
-    state = trade.lifecycle or Lifecycle()  # type: ignore[attr-defined]
+    state = trade.lifecycle or Lifecycle()
     lifecycle: dict[str, Any] = {
-        step.field: None if (at := getattr(state, step.field)) is None else iso(at)
-        for step in STEPS
+        step.field: None if (at := state.at(step.field)) is None else iso(at) for step in STEPS
     }
     lifecycle[AMENDMENTS.field] = state.amendments
     return payload, lifecycle
@@ -64,16 +61,11 @@ def lifecycle_after(lifecycle: Mapping[str, Any], event_type: str, at: str) -> d
     return merge_lifecycles(lifecycle, {})
 
 
-def as_trade(payload: Mapping[str, Any], lifecycle: Mapping[str, Any]) -> BaseModel:
+def as_trade(payload: Mapping[str, Any], lifecycle: Mapping[str, Any]) -> Trade:
     """The ``Trade`` to score again."""
     state = {name: lifecycle.get(name) for name in Lifecycle.model_fields}
     state[AMENDMENTS.field] = lifecycle.get(AMENDMENTS.field, 0)
-    return Trade.model_validate({**payload, "lifecycle": state})  # type: ignore[attr-defined]
-
-
-def iso(at: dt.datetime) -> str:
-    """An aware instant as ISO 8601 in UTC."""
-    return at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return Trade.model_validate({**payload, "lifecycle": state})
 
 
 def _instant(stamp: str) -> dt.datetime:

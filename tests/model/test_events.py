@@ -25,7 +25,8 @@ from serving.scoring.model_store import load_served
 from serving.scoring.schemas import Trade
 from serving.scoring.scorer import RiskTiers, Scorer
 from serving.scoring.vectors import ServingFeatures
-from serving.workflow.events import EventProcessor, events_adapter
+from serving.workflow.event_models import events_adapter
+from serving.workflow.events import EventProcessor
 from serving.workflow.store import ExceptionStore, ScoreRecord
 from serving.workflow.trades import as_trade
 from tests.conftest import trained_home
@@ -109,7 +110,7 @@ def test_lifecycle_events_rescore_the_trade_and_keep_its_trajectory(
     # the score is the model's on the stored lifecycle, as of the latest event
     as_of = epoch_us(trade.execution_ts + dt.timedelta(minutes=50))
     want = scorer.score([as_trade(row.payload, row.lifecycle)], as_of)[0]
-    assert rescored.fail_probability == pytest.approx(want["fail_probability"], abs=1e-12)
+    assert rescored.fail_probability == pytest.approx(want.fail_probability, abs=1e-12)
     with_lifecycle = scorer.run([as_trade(row.payload, row.lifecycle)], as_of).x
     assert not np.array_equal(with_lifecycle, scorer.run([trade], as_of).x, equal_nan=True)
     assert rescored.previous_probability == store.trajectory(trade.trade_id)[0].fail_probability
@@ -253,15 +254,15 @@ def test_the_ops_lead_report_shows_the_days_risk_and_how_the_scores_did(
     assert re.search(rf'<div class="v">{len(rows):,}</div><div>trades settling</div>', page)
 
     # the top at-risk trades, costliest first, each with a waterfall of its exact SHAP values
-    at_risk = [s for s in scores if s["risk_tier"] != "LOW"]
-    want = [s["trade_id"] for s in sorted(at_risk, key=lambda s: -s["expected_cost_usd"])[:3]]
+    at_risk = [s for s in scores if s.risk_tier != "LOW"]
+    want = [s.trade_id for s in sorted(at_risk, key=lambda s: -s.expected_cost_usd)[:3]]
     top_table = page.split('<table class="top-trades">')[1].split("</table>")[0]
     assert re.findall(r"<tr><td>([^<]+)</td>", top_table) == want
-    latest = {s["trade_id"]: s["fail_probability"] for s in scores}
+    latest = {s.trade_id: s.fail_probability for s in scores}
     for e in report.explanations:
-        phi = sum(c["contribution"] for c in e["contributions"])
-        assert e["base_value"] + phi == pytest.approx(e["raw_score"], abs=1e-9)
-        assert e["fail_probability"] == pytest.approx(latest[e["trade_id"]], abs=1e-12)
+        phi = sum(c.contribution for c in e.contributions)
+        assert e.base_value + phi == pytest.approx(e.raw_score, abs=1e-9)
+        assert e.fail_probability == pytest.approx(latest[e.trade_id], abs=1e-12)
     pattern = r'<img src="data:image/png;base64,([^"]+)"[^>]*data-trade="([^"]+)"'
     images = {trade_id: data for data, trade_id in re.findall(pattern, page)}
     assert list(images) == want
@@ -270,7 +271,7 @@ def test_the_ops_lead_report_shows_the_days_risk_and_how_the_scores_did(
     # risk by counterparty: the costliest one and its total
     by_cpty: dict[str, float] = {}
     for s, t in zip(scores, trades, strict=True):
-        by_cpty[t.counterparty_id] = by_cpty.get(t.counterparty_id, 0.0) + s["expected_cost_usd"]
+        by_cpty[t.counterparty_id] = by_cpty.get(t.counterparty_id, 0.0) + s.expected_cost_usd
     name, total = max(by_cpty.items(), key=lambda kv: kv[1])
     first = page.split('<table class="by-counterparty">')[1].split("<tbody><tr>")[1]
     assert first.startswith(f"<td>{name}</td>") and f"<td>{total:,.0f}</td>" in first

@@ -8,6 +8,7 @@ from features.data.contract._dataset import (
     validate_frames,
     write_dataset,
 )
+from features.data.contract._fields import contract_field, model_drift
 from features.data.contract._schema import (
     TABLES,
     Column,
@@ -23,6 +24,8 @@ __all__ = [
     "Kind",
     "Table",
     "arrow_schema",
+    "contract_field",
+    "model_drift",
     "read_dataset",
     "validate_frames",
     "write_dataset",

@@ -4,16 +4,14 @@ their trade, updates an event makes to a stored trade, and what a write did."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.costs import in_reporting_currency
-from serving.workflow.store.tables import EXCEPTION_FIELDS, EXCEPTION_SCORE_FIELDS, ExceptionRow
+from serving.scoring.schemas import Trade, TradeScore
+from serving.workflow.store.tables import EXCEPTION_FIELDS, ExceptionRow
 
 __all__ = ["TRADE_FIELDS", "Recorded", "ScoreRecord", "TradeUpdate", "as_dict"]
 
-_GIVEN = set(EXCEPTION_SCORE_FIELDS) - {"scored_at", "expected_cost_usd"}
-"""Score fields a ``/score`` result gives as they are."""
 TRADE_FIELDS = [
     "settlement_date",
     "counterparty_id",
@@ -45,7 +43,7 @@ class ScoreRecord:
     desk_id: str
     settlement_market: str
     notional: float
-    trade: object = None  # the scored ``Trade``, kept for re-scoring (None: not kept)
+    trade: Trade | None = None  # the scored trade, kept for re-scoring (None: not kept)
 
     @property
     def expected_cost_usd(self) -> float:
@@ -56,16 +54,25 @@ class ScoreRecord:
         return self.risk_tier != "LOW"
 
     @classmethod
-    def of(cls, score: Mapping, trade: object) -> ScoreRecord:
-        """From a ``/score`` result and the ``Trade`` it scored."""
-        stamp = score["scored_at"]
+    def of(cls, score: TradeScore, trade: Trade) -> ScoreRecord:
+        """From a score and the ``Trade`` it scored."""
         return cls(
-            **{name: score[name] for name in EXCEPTION_SCORE_FIELDS if name in _GIVEN},
-            scored_at=stamp
-            if isinstance(stamp, dt.datetime)
-            else dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")),
-            trade_id=score["trade_id"],
-            **{name: getattr(trade, name) for name in TRADE_FIELDS},
+            trade_id=score.trade_id,
+            scored_at=score.scored_at,
+            model_version=score.model_version,
+            stage=score.stage,
+            fail_probability=score.fail_probability,
+            risk_tier=score.risk_tier,
+            predicted_cause=score.predicted_cause,
+            expected_cost=score.expected_cost,
+            currency=score.currency,
+            reasons=[r.model_dump() for r in score.reasons],
+            settlement_date=trade.settlement_date,
+            counterparty_id=trade.counterparty_id,
+            instrument_id=trade.instrument_id,
+            desk_id=trade.desk_id,
+            settlement_market=trade.settlement_market,
+            notional=trade.notional,
             trade=trade,
         )
 

@@ -1,0 +1,84 @@
+"""The events ``POST /events`` and ``failcast events ingest`` take: each a row of a contract
+table plus ``kind``, its fields carrying the column's description and rules (a test holds
+them equal to the tables)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, Field, TypeAdapter
+
+from core.lifecycle import EventType
+from core.vocabulary import AssetClass, FailReason, MarketCode, OutcomeStatus
+from features.data.contract import contract_field
+from serving.scoring.schemas import Strict
+
+__all__ = [
+    "EVENT_KINDS",
+    "KIND_OF_TABLE",
+    "AnyEvent",
+    "Event",
+    "InventoryEvent",
+    "LifecycleEvent",
+    "OutcomeEvent",
+    "SsiEvent",
+    "events_adapter",
+]
+
+EVENT_KINDS = {"lifecycle": "events", "ssi": "ssi", "inventory": "inventory", "outcome": "outcomes"}
+"""Each event kind and the contract table its rows follow."""
+KIND_OF_TABLE = {table: kind for kind, table in EVENT_KINDS.items()}
+
+
+def _kind(kind: str) -> Any:
+    return Field(description=f"'{kind}': a row of the {EVENT_KINDS[kind]} table")
+
+
+class LifecycleEvent(Strict):
+    """A step of a trade's lifecycle: a row of the events table."""
+
+    kind: Literal["lifecycle"] = _kind("lifecycle")
+    trade_id: str = contract_field("events", "trade_id")
+    event_ts: AwareDatetime = contract_field("events", "event_ts")
+    event_type: EventType = contract_field("events", "event_type")
+    detail: str | None = contract_field("events", "detail")
+
+
+class SsiEvent(Strict):
+    """A new or newly verified standing settlement instruction: a row of the ssi table."""
+
+    kind: Literal["ssi"] = _kind("ssi")
+    counterparty_id: str = contract_field("ssi", "counterparty_id")
+    market: MarketCode = contract_field("ssi", "market")
+    asset_class: AssetClass = contract_field("ssi", "asset_class")
+    version: int = contract_field("ssi", "version")
+    valid_from_ts: AwareDatetime = contract_field("ssi", "valid_from_ts")
+    verified_ts: AwareDatetime | None = contract_field("ssi", "verified_ts")
+
+
+class InventoryEvent(Strict):
+    """A position snapshot: a row of the inventory table."""
+
+    kind: Literal["inventory"] = _kind("inventory")
+    account_id: str = contract_field("inventory", "account_id")
+    instrument_id: str = contract_field("inventory", "instrument_id")
+    as_of_ts: AwareDatetime = contract_field("inventory", "as_of_ts")
+    available_qty: float = contract_field("inventory", "available_qty")
+    incoming_qty: float = contract_field("inventory", "incoming_qty")
+
+
+class OutcomeEvent(Strict):
+    """A trade settled, failed or was cancelled: a row of the outcomes table."""
+
+    kind: Literal["outcome"] = _kind("outcome")
+    trade_id: str = contract_field("outcomes", "trade_id")
+    status: OutcomeStatus = contract_field("outcomes", "status")
+    settled_ts: AwareDatetime | None = contract_field("outcomes", "settled_ts")
+    days_late: int = contract_field("outcomes", "days_late")
+    fail_reason: FailReason | None = contract_field("outcomes", "fail_reason")
+    known_ts: AwareDatetime = contract_field("outcomes", "known_ts")
+
+
+AnyEvent = LifecycleEvent | SsiEvent | InventoryEvent | OutcomeEvent
+Event = Annotated[AnyEvent, Field(discriminator="kind")]
+events_adapter: TypeAdapter[list[AnyEvent]] = TypeAdapter(list[Event])
