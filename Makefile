@@ -24,9 +24,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=10
 
+CODE := core features training serving pipelines tests benchmarks
+
 lint: $(STAMP)
-	$(BIN)/ruff check features training serving pipelines tests benchmarks
-	$(BIN)/ruff format --check features training serving pipelines tests benchmarks
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/mypy
+	$(BIN)/mypy tests benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.simulator

@@ -119,7 +119,10 @@ class SettlementCalendar:
 
         def count(code: str, idx: np.ndarray) -> np.ndarray:
             h = self._holidays[code]
-            return np.searchsorted(h, end[idx], "right") - np.searchsorted(h, start[idx], "right")
+            inside: np.ndarray = np.searchsorted(h, end[idx], "right") - np.searchsorted(
+                h, start[idx], "right"
+            )
+            return inside
 
         return self._per_market(markets, out, count)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "DEFAULT_PENALTIES",
@@ -40,7 +41,7 @@ class PenaltySchedule:
     )
     illiquid_adv: float = ILLIQUID_ADV
 
-    def daily_rate(self, asset_class: np.ndarray, adv: np.ndarray) -> np.ndarray:
+    def daily_rate(self, asset_class: ArrayLike, adv: ArrayLike) -> np.ndarray:
         """Penalty per day as a fraction of the trade value (NaN ADV counts as liquid)."""
         asset_class = np.asarray(asset_class, dtype=object)
         liquid = np.array([self.liquid_bps.get(a, np.nan) for a in asset_class], dtype=float)
@@ -56,14 +57,15 @@ DEFAULT_PENALTIES = PenaltySchedule()
 
 
 def penalty_cost(
-    notional: np.ndarray,
-    asset_class: np.ndarray,
-    adv: np.ndarray,
-    days_late: np.ndarray | float,
+    notional: ArrayLike,
+    asset_class: ArrayLike,
+    adv: ArrayLike,
+    days_late: ArrayLike,
     schedule: PenaltySchedule = DEFAULT_PENALTIES,
 ) -> np.ndarray:
     """Cash penalty of a fail lasting ``days_late`` business days, in the trade currency."""
-    return np.asarray(notional, float) * schedule.daily_rate(asset_class, adv) * days_late
+    cost: np.ndarray = np.asarray(notional, float) * schedule.daily_rate(asset_class, adv)
+    return cost * days_late
 
 
 REPORTING_CURRENCY = "USD"
@@ -74,12 +76,15 @@ USD_PER_UNIT: Mapping[str, float] = MappingProxyType(
 currencies on one queue, not to book anything."""
 
 
-def in_reporting_currency(amount: np.ndarray | float, currency: np.ndarray | str) -> np.ndarray:
+def in_reporting_currency(amount: ArrayLike, currency: ArrayLike) -> np.ndarray:
     """Amounts in their currencies, in the reporting currency (NaN for an unknown one)."""
     rates = np.array(
         [USD_PER_UNIT.get(c, np.nan) for c in np.atleast_1d(np.asarray(currency, dtype=object))]
     )
-    return np.asarray(amount, dtype=float) * (rates if np.ndim(currency) else rates[0])
+    converted: np.ndarray = np.asarray(amount, dtype=float) * (
+        rates if np.ndim(currency) else rates[0]
+    )
+    return converted
 
 
 DEFAULT_DAYS_LATE = 2.0
@@ -87,7 +92,7 @@ DEFAULT_DAYS_LATE = 2.0
 ALL_CLASSES = "ALL"
 
 
-def expected_days_late(asset_class: np.ndarray, days_late: np.ndarray) -> dict[str, float]:
+def expected_days_late(asset_class: ArrayLike, days_late: ArrayLike) -> dict[str, float]:
     """Mean days late of failed trades by asset class (and over all, ``ALL``): the
     training data's estimate of how long a fail lasts."""
     asset_class = np.asarray(asset_class, dtype=object)
@@ -107,16 +112,17 @@ class CostModel:
     )
     schedule: PenaltySchedule = DEFAULT_PENALTIES
 
-    def expected_days(self, asset_class: np.ndarray) -> np.ndarray:
+    def expected_days(self, asset_class: ArrayLike) -> np.ndarray:
         overall = self.days_late.get(ALL_CLASSES, DEFAULT_DAYS_LATE)
-        return np.array([self.days_late.get(a, overall) for a in asset_class], dtype=float)
+        classes = np.asarray(asset_class, dtype=object)
+        return np.array([self.days_late.get(a, overall) for a in classes], dtype=float)
 
     def expected_cost(
         self,
-        probability: np.ndarray,
-        notional: np.ndarray,
-        asset_class: np.ndarray,
-        adv: np.ndarray,
+        probability: ArrayLike,
+        notional: ArrayLike,
+        asset_class: ArrayLike,
+        adv: ArrayLike,
     ) -> np.ndarray:
         """Expected penalty of each trade in its own currency; an unknown instrument (no
         asset class) is priced at the highest rate, since its risk cannot be told."""
@@ -127,4 +133,5 @@ class CostModel:
         )
         worst = max(self.schedule.liquid_bps.values()) / 1e4
         fallback = np.asarray(probability, float) * np.asarray(notional, float) * worst * days
-        return np.where(np.isnan(cost), fallback, cost)
+        priced: np.ndarray = np.where(np.isnan(cost), fallback, cost)
+        return priced

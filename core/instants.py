@@ -24,7 +24,8 @@ def instants_us(stamps: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     values = pd.DatetimeIndex(stamps)
     if values.tz is not None:
         values = values.tz_convert("UTC").tz_localize(None)
-    return values.as_unit("us").asi8.copy()
+    # NaT is int64's minimum in pandas' own representation
+    return np.asarray(values.as_unit("us").to_numpy("datetime64[us]").view(np.int64)).copy()
 
 
 def epoch_us(stamp: dt.datetime) -> int:

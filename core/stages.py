@@ -40,8 +40,11 @@ def stage_instants(trades: pd.DataFrame, calendar: SettlementCalendar, stage: st
     execution = instants_us(trades["execution_ts"])
     if stage == STAGES[0]:
         return execution
-    starts = stage_starts(trades["settlement_date"], trades["settlement_market"], calendar)
-    return np.maximum(starts[stage], execution)
+    starts = stage_starts(
+        trades["settlement_date"].to_numpy(), trades["settlement_market"].to_numpy(), calendar
+    )
+    at: np.ndarray = np.maximum(starts[stage], execution)
+    return at
 
 
 def stage_at(scoring_us: np.ndarray, starts: dict[str, np.ndarray]) -> np.ndarray:

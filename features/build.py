@@ -14,14 +14,14 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 from feast import FeatureStore
-from feast.types import Float64, Int64
 
+from core.catalogue import of_view
 from core.errors import ContractError, Violation
 from core.settings import Settings, get_settings
 from features.compute import compute_feature_tables, dataset_facts
 from features.data.atomic import write_parquet_files
 from features.data.contract import TABLES, arrow_schema, read_dataset
-from features.data.sources.sec_ftd import read_sec_ftd, sec_ftd_files
+from features.data.sources.sec_ftd import SEC_FTD_TABLE, read_sec_ftd, sec_ftd_files
 from features.reference import (
     FACTS_TABLE,
     HOLIDAYS_TABLE,
@@ -35,7 +35,6 @@ from features.store import check_stores, open_store, write_feature_store_yaml
 
 __all__ = ["BuildReport", "build_features", "check_schemas", "materialize"]
 
-SEC_FTD_FILE = "sec_ftd.parquet"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -72,21 +71,22 @@ def check_schemas(tables: dict[str, pd.DataFrame]) -> None:
 
 def _sec_ftd(data_dir: Path, settings: Settings) -> pd.DataFrame | None:
     """The dataset's ingested SEC table, else the raw SEC files named by the settings."""
-    if (data_dir / SEC_FTD_FILE).exists():
-        return pd.read_parquet(data_dir / SEC_FTD_FILE)
+    ingested = data_dir / f"{SEC_FTD_TABLE}.parquet"
+    if ingested.exists():
+        return pd.read_parquet(ingested)
     if settings.sec_ftd_dir:
         return read_sec_ftd(sec_ftd_files(settings.sec_ftd_dir))
     return None
 
 
-_ARROW_TYPES = {Float64: pa.float64(), Int64: pa.int64()}
+_ARROW_TYPES = {"float": pa.float64(), "int": pa.int64()}
 
 
 def _arrow(view: str, frame: pd.DataFrame) -> pa.Table:
     """A feature table with explicit types, so that even an empty one joins on typed keys.
     Stamps are microsecond UTC: DuckDB 2 cannot cast nanosecond tz-aware ones in Feast's joins.
     """
-    features = {f.name: _ARROW_TYPES[f.dtype] for f in VIEW_SCHEMAS[view]}
+    features = {f.name: _ARROW_TYPES[f.dtype] for f in of_view(view)}
     schema = pa.schema(
         [
             *[pa.field(k, pa.string()) for k in VIEW_KEYS[view]],
@@ -157,7 +157,7 @@ def build_features(
     step("apply feature repo", 0.8)
     write_feature_store_yaml(settings)
     with open_store(settings) as store:
-        store.apply(definitions(out).objects())
+        store.apply([*definitions(out).objects()])
         step("materialize online", 0.85)
         materialize(store, horizon)
     seconds["apply_materialize"] = time.perf_counter() - t3

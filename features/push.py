@@ -44,7 +44,9 @@ def _contract_frame(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return frame
 
 
-def _unknown(values: pd.Series, known, what: str, table: str) -> list[Violation]:
+def _unknown(
+    values: pd.Series, known: np.ndarray | pd.Index | frozenset[str], what: str, table: str
+) -> list[Violation]:
     bad = sorted(set(values[~values.isin(known)]))
     if not bad:
         return []
@@ -77,7 +79,7 @@ def push_outcomes(
         raise ContractError(problems)
     updated = facts.with_outcomes(outcomes)
     decided = outcomes.loc[outcomes["status"].isin(["SETTLED", "FAILED"]), "trade_id"]
-    rows = pd.Index(facts.trade_id).get_indexer(decided)
+    rows = pd.Index(facts.trade_id).get_indexer(pd.Index(decided))
     features = pd.DataFrame()
     if rows.size:  # a cancellation moves no rate: nothing to push
         counterparties = pd.unique(facts.counterparty_id[rows])
@@ -195,7 +197,7 @@ def push_ssi(store: FeatureStore, reference: Reference, ssi: pd.DataFrame) -> pd
         )
         facts = reference.trade_facts()
         changed = changes["counterparty_id"]
-        known = pd.unique(changed[changed.isin(facts.counterparty_id)])
+        known = np.asarray(pd.unique(changed[changed.isin(facts.counterparty_id)]))
         if known.size:  # a counterparty with no trades yet has no history row
             instant = int(instants_us(changes["valid_from_ts"]).max())
             features = counterparty_history(facts, reference.ssi_changes(), at=(known, instant))

@@ -5,10 +5,11 @@ feature tables, so training and serving read the same copy."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,8 +82,9 @@ class Reference:
         return pd.read_parquet(path, columns=columns)
 
     @cached_property
-    def manifest(self) -> dict:
-        return json.loads((self.directory / MANIFEST).read_text())
+    def manifest(self) -> dict[str, Any]:
+        manifest: dict[str, Any] = json.loads((self.directory / MANIFEST).read_text())
+        return manifest
 
     @cached_property
     def calendar(self) -> SettlementCalendar:
@@ -136,12 +138,12 @@ class Reference:
     def known_instruments(self) -> pd.Index:
         return pd.Index(list(self._asset_class))
 
-    def knows_counterparty(self, counterparty_id: Sequence[str]) -> np.ndarray:
+    def knows_counterparty(self, counterparty_id: Iterable[str]) -> np.ndarray:
         """Whether the build saw each counterparty (a new one is scored cold)."""
         return np.array([c in self._domicile for c in counterparty_id], dtype=bool)
 
     def counterparty_market(
-        self, counterparty_id: Sequence[str], fallback: Sequence[str]
+        self, counterparty_id: Iterable[str], fallback: Iterable[str]
     ) -> np.ndarray:
         """Each counterparty's home market; ``fallback`` (the settlement market) if unknown."""
         home = self._domicile
@@ -149,7 +151,7 @@ class Reference:
             [home.get(c, f) for c, f in zip(counterparty_id, fallback, strict=True)], dtype=object
         )
 
-    def asset_class(self, instrument_id: Sequence[str]) -> np.ndarray:
+    def asset_class(self, instrument_id: Iterable[str]) -> np.ndarray:
         """Each instrument's asset class; for an instrument the build never saw, an empty key
         that joins to nothing (Feast needs a value for every key)."""
         names = self._asset_class

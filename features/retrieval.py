@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from feast import FeatureService, FeatureStore
+from feast import FeatureService, FeatureStore, FileSource
+from feast.transformation.base import Transformation
 
-from core.errors import ContractError, Violation
+from core.errors import ContractError, ModelMismatch, Violation
 from core.instants import instants_us
 from core.lifecycle import AMENDMENTS, STEPS
 from core.stages import STAGES, stage_instants
@@ -65,12 +66,14 @@ class ServiceParts:
         self.names = feature_names(store, service)
         on_demand = {v.name: v for v in store.list_on_demand_feature_views(allow_cache=True)}
         wanted: dict[str, list[str]] = {}
-        self.transforms = []
+        self.transforms: list[Transformation] = []
         for projection in _service(store, service).feature_view_projections:
             view = on_demand.get(projection.name)
             if view is None:
                 sources = [projection]
             else:
+                if view.feature_transformation is None:
+                    raise ModelMismatch(f"on-demand view {view.name} has no transformation")
                 self.transforms.append(view.feature_transformation)
                 sources = list(view.source_feature_view_projections.values())
             for source in sources:
@@ -162,10 +165,15 @@ def historical_features(
 
 def _check_sources(store: FeatureStore) -> None:
     """Every view's table exists: a clear error instead of a query engine's."""
-    missing = [
-        Violation(view.batch_source.path, "feature table is missing; rebuild the features")
+    paths = [
+        view.batch_source.path
         for view in store.list_feature_views()
-        if not Path(view.batch_source.path).exists()
+        if isinstance(view.batch_source, FileSource)
+    ]
+    missing = [
+        Violation(path, "feature table is missing; rebuild the features")
+        for path in paths
+        if not Path(path).exists()
     ]
     if missing:
         raise ContractError(missing)
@@ -215,7 +223,10 @@ class OnlineRetriever:
         rows = entity_frame(trades.reset_index(drop=True), self.reference, scoring_us, lifecycle)
         response = self.store.get_online_features(
             features=self.service,
-            entity_rows=rows.drop(columns="event_timestamp").to_dict("records"),
+            entity_rows=[
+                {str(k): v for k, v in row.items()}
+                for row in rows.drop(columns="event_timestamp").to_dict("records")
+            ],
         ).to_dict()
         return pd.DataFrame(response)[self.names]
 

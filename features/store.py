@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 from feast import FeatureStore, RepoConfig
@@ -46,15 +47,16 @@ def check_stores(settings: Settings) -> None:
         except sqlalchemy.exc.SQLAlchemyError as exc:
             raise StoreUnavailable(
                 f"SQL registry at {engine.url.render_as_string(hide_password=True)} "
-                f"(FAILCAST_REGISTRY_URL) does not answer: {exc.orig or exc}"
+                f"(FAILCAST_REGISTRY_URL) does not answer: {getattr(exc, 'orig', None) or exc}"
             ) from exc
         finally:
             engine.dispose()
 
 
-def repo_settings(settings: Settings) -> dict:
+def repo_settings(settings: Settings) -> dict[str, Any]:
     """The Feast repo configuration as ``feature_store.yaml`` would hold it."""
     home = settings.feature_dir
+    registry: dict[str, Any]
     if settings.registry_url:
         registry = {"registry_type": "sql", "path": settings.registry_url, "cache_ttl_seconds": 60}
     else:

@@ -58,9 +58,12 @@ def backtest_tables(result: Backtest) -> list[Table]:
     )
     for column in ("stage", "fails flagged by then", "trades flagged", "precision"):
         stages.add_column(column, justify="left" if column == "stage" else "right")
-    for r in result.stages.itertuples():
+    for r in result.stages.to_dict("records"):
         stages.add_row(
-            r.stage, _pct(r.fails_flagged_by_then), f"{r.flagged_trades:,}", _pct(r.precision)
+            r["stage"],
+            _pct(r["fails_flagged_by_then"]),
+            f"{r['flagged_trades']:,}",
+            _pct(r["precision"]),
         )
     queues = Table(
         title=f"Daily queue of {result.capacity} trades per settlement date, ranked on ISD-1",
@@ -68,15 +71,15 @@ def backtest_tables(result: Backtest) -> list[Table]:
     )
     for column in ("queue", "queued", "fails caught", "share", "penalty caught", "share "):
         queues.add_column(column, justify="left" if column == "queue" else "right")
-    for r in result.queues.itertuples():
+    for r in result.queues.to_dict("records"):
         queues.add_row(
-            r.queue,
-            f"{r.queued:,}",
-            f"{r.fails_caught:,}",
-            _pct(r.fail_share),
-            f"{r.penalty_caught:,.0f}",
-            _pct(r.penalty_share),
-            style="bold" if r.queue.startswith("model") else None,
+            r["queue"],
+            f"{r['queued']:,}",
+            f"{r['fails_caught']:,}",
+            _pct(r["fail_share"]),
+            f"{r['penalty_caught']:,.0f}",
+            _pct(r["penalty_share"]),
+            style="bold" if str(r["queue"]).startswith("model") else None,
         )
     return [stages, queues]
 

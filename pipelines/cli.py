@@ -15,25 +15,26 @@ from core.runtime import quiet_libraries
 from core.settings import get_settings
 from features.data.contract import read_dataset, write_dataset
 from features.data.simulator import SimulationConfig, simulate
-from features.data.sources.sec_ftd import read_sec_ftd
+from features.data.sources.sec_ftd import read_sec_ftd, write_sec_ftd
 from features.data.summary import summarise
 from pipelines.backtest_cmd import backtest_cmd
 from pipelines.console import calibration_table, console, progress_steps
 from pipelines.db_cmd import db_app
-from pipelines.errors import App
+from pipelines.errors import ReportingGroup
 from pipelines.events_cmd import events_app
 from pipelines.features_cmd import features_app
-from pipelines.ingest import write_sec_ftd
 from pipelines.model_cmd import evaluate_cmd, train_cmd
 from pipelines.queue_cmd import queue_cmd
 from pipelines.report_cmd import report_cmd
 from pipelines.serve_cmd import serve_cmd
 
-app = App(
-    help="failcast: settlement-fail prediction for post-trade operations.", no_args_is_help=True
+app = typer.Typer(
+    cls=ReportingGroup,
+    help="failcast: settlement-fail prediction for post-trade operations.",
+    no_args_is_help=True,
 )
-data_app = App(help="Inspect and import datasets.", no_args_is_help=True)
-ingest_app = App(help="Ingest real data sources.", no_args_is_help=True)
+data_app = typer.Typer(help="Inspect and import datasets.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Ingest real data sources.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(features_app, name="features")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import typer
+
 from core.settings import get_settings
 from pipelines.console import console
-from pipelines.errors import App
 
 __all__ = ["db_app"]
 
-db_app = App(help="The exception store's schema.", no_args_is_help=True)
+db_app = typer.Typer(help="The exception store's schema.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")

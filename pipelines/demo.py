@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import sys
 import webbrowser
+from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
 from rich.table import Table
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from features.build import build_features
-from features.data.contract import read_dataset, write_dataset
+from features.data.contract import Dataset, read_dataset, write_dataset
 from features.data.simulator import SimulationConfig, simulate
 from features.data.summary import summarise
 from features.reference import Reference
@@ -153,7 +154,7 @@ def run_demo() -> None:
     )
 
 
-def _actions(queued: list[dict], top: int = 3) -> str:
+def _actions(queued: list[dict[str, Any]], top: int = 3) -> str:
     """What to do first: the costliest trades' reasons as actions for their teams."""
     lines = ["What to do first:"]
     for q in queued[:top]:
@@ -162,7 +163,7 @@ def _actions(queued: list[dict], top: int = 3) -> str:
     return "\n".join(lines)
 
 
-def _recent_trade_features(dataset, settings) -> Table:
+def _recent_trade_features(dataset: Dataset, settings: Settings) -> Table:
     """Online features of the last few trades, scored at the build's horizon."""
     reference = Reference.load(settings)
     trades = dataset["trades"].tail(4)

@@ -11,20 +11,16 @@ that says what kind of problem it was. The one place the error tree meets exit c
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from core.errors import AuthError, FailcastError, ServerFailed, Unavailable
 
-__all__ = ["EXIT_CODES", "App", "exit_code", "report"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
+__all__ = ["EXIT_CODES", "ReportingGroup", "exit_code", "report"]
 
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (Unavailable, 3),
@@ -48,25 +44,12 @@ def report(exc: BaseException) -> typer.Exit:
     return typer.Exit(exit_code(exc))
 
 
-def _reported(command: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+class ReportingGroup(TyperGroup):
+    """The command line's root group: every command under it, sub-commands included, has its
+    failcast errors (and file errors) reported as ``EXIT_CODES`` says."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context, vendored privately
         try:
-            return command(*args, **kwargs)
+            return super().invoke(ctx)
         except (FailcastError, OSError) as exc:
             raise report(exc) from exc
-
-    return run
-
-
-class App(typer.Typer):
-    """A Typer app whose every command reports failcast's errors as ``EXIT_CODES`` says."""
-
-    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
-        register = super().command(*args, **kwargs)
-
-        def decorator(command: Callable[P, R]) -> Callable[P, R]:
-            register(_reported(command))
-            return command
-
-        return decorator

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from core.settings import get_settings
 from pipelines.console import console
-from pipelines.errors import App
 from serving.scoring.scorer import Scorer
 from serving.workflow.event_files import read_events
 from serving.workflow.events import Applied, EventProcessor
@@ -20,7 +19,7 @@ from serving.workflow.store import ExceptionStore
 
 __all__ = ["events_app"]
 
-events_app = App(help="Lifecycle events and re-scoring.", no_args_is_help=True)
+events_app = typer.Typer(help="Lifecycle events and re-scoring.", no_args_is_help=True)
 
 
 @events_app.command("ingest")

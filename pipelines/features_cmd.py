@@ -12,9 +12,8 @@ from core.catalogue import of_view
 from core.errors import InvalidInput, NotFound, StoreUnavailable
 from core.settings import get_settings
 from pipelines.console import console, progress_steps
-from pipelines.errors import App
 
-features_app = App(help="Build and inspect the Feast feature store.", no_args_is_help=True)
+features_app = typer.Typer(help="Build and inspect the Feast feature store.", no_args_is_help=True)
 
 _VIEWS_BY_ENTITY = {
     "counterparty_id": ("counterparty_profile", "counterparty_history"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -59,7 +59,7 @@ def queue_cmd(
         console.print(f"{rank:>3}. {r.trade_id}: {r.action}", highlight=False)
 
 
-def queue_table(entries: Sequence[Mapping], title: str) -> Table:
+def queue_table(entries: Sequence[Mapping[str, Any]], title: str) -> Table:
     """Queue entries (``GET /queue`` items) as a table, in their order."""
     table = Table(title=title, box=box.SIMPLE_HEAD)
     for column in ("#", "trade", "ISD", "P(fail)", "cause", "exp. cost", "status", "team", "why"):

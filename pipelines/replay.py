@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Any
 
 import httpx
 import numpy as np
@@ -36,7 +37,7 @@ class Day:
     start: pd.Timestamp
     end: pd.Timestamp
     trades: pd.DataFrame  # executed in the window
-    events: list[tuple[pd.Timestamp, dict]]  # every other event with its time, in time order
+    events: list[tuple[pd.Timestamp, dict[str, Any]]]  # every other event, in time order
 
 
 def split_at(dataset: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> tuple[Dataset, Day]:
@@ -62,7 +63,7 @@ def split_at(dataset: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> tuple[
     def within(frame: pd.DataFrame, stamp: str) -> pd.DataFrame:
         return frame.loc[(frame[stamp] >= start) & (frame[stamp] < end)]
 
-    events: list[tuple[pd.Timestamp, dict]] = []
+    events: list[tuple[pd.Timestamp, dict[str, Any]]] = []
     for table, stamp in _EVENT_TABLES.items():
         kind = KIND_OF_TABLE[table]
         events += [(r[stamp], {"kind": kind, **r}) for r in _records(within(dataset[table], stamp))]
@@ -153,23 +154,26 @@ def _undecided(history: Dataset, at: pd.Timestamp) -> pd.DataFrame:
     return trades.loc[~trades["trade_id"].isin(decided | cancelled)].reset_index(drop=True)
 
 
-def _post(client: httpx.Client, path: str, body: dict) -> dict:
+def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = client.post(path, json=body)
     if response.status_code >= 400:
         raise RuntimeError(f"POST {path} answered {response.status_code}: {response.text[:500]}")
-    return response.json()
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
-def _chunks(items: list) -> Iterator[list]:
+def _chunks(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     for i in range(0, len(items), _BATCH):
         yield items[i : i + _BATCH]
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    values = frame.astype(object)
+    values[values.isna()] = None
+    return [{str(k): v for k, v in row.items()} for row in values.to_dict("records")]
 
 
-def _jsonable(event: dict) -> dict:
+def _jsonable(event: dict[str, Any]) -> dict[str, Any]:
     return {
         k: v.isoformat() if isinstance(v, pd.Timestamp | dt.date) else v for k, v in event.items()
     }

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from feast import FeatureStore
@@ -12,6 +14,7 @@ from feast import FeatureStore
 from core.settings import Settings, get_settings
 from features.data.contract import Dataset
 from features.data.simulator import SimulationConfig, simulate
+from training.train import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SEC_DIR = REPO.parent / "shared" / "data" / "sec-fails-to-deliver"
@@ -29,7 +32,7 @@ SMALL_WORLD = SimulationConfig(
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Every test gets its own project home and no inherited FAILCAST_* variables."""
     import os
 
@@ -86,7 +89,7 @@ class FeatureBuild:
         return Reference.load(self.settings)
 
 
-def build_store(data_dir: Path, home: Path, **settings: object) -> FeatureBuild:
+def build_store(data_dir: Path, home: Path, **settings: Any) -> FeatureBuild:
     """Build features from ``data_dir`` into ``home`` under a project name no other test uses."""
     from features.build import build_features
 
@@ -111,7 +114,7 @@ def training_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_dataset(simulate(TRAINING_WORLD), tmp_path_factory.mktemp("training") / "world")
 
 
-TRAINING_SPLIT = {"test_days": 14, "calib_days": 7, "valid_days": 7}
+TRAINING_SPLIT = TrainConfig(test_days=14, calib_days=7, valid_days=7)
 """Trade dates per slice for the training world: two test weeks, one each to stop and to
 calibrate."""
 
@@ -119,11 +122,11 @@ calibrate."""
 def trained_home(factory: pytest.TempPathFactory, training_dir: Path, name: str) -> Settings:
     """A project home of its own (and Feast project) with a champion trained on the training
     world: what a module testing the service needs."""
-    from training.train import TrainConfig, train
+    from training.train import train
 
     root = factory.mktemp(name)
     settings = Settings(home=root, feast_project=f"{name}_" + root.name[-8:].replace("-", "_"))
-    train(training_dir, settings, TrainConfig(**TRAINING_SPLIT))
+    train(training_dir, settings, TRAINING_SPLIT)
     return settings
 
 

@@ -22,7 +22,8 @@ def ops_rule_score(rows: pd.DataFrame) -> np.ndarray:
     unaffirmed = rows["affirmed_late"].fillna(0).to_numpy() == 1
     new_ssi = rows["ssi_age_days"].to_numpy(float) <= SSI_RECENT_DAYS
     short = (rows["is_sell"].to_numpy() == 1) & (rows["inventory_coverage"].to_numpy(float) < 1)
-    return unaffirmed.astype(float) + new_ssi + short
+    flags: np.ndarray = unaffirmed.astype(float) + new_ssi + short
+    return flags
 
 
 def fit_logistic(x: pd.DataFrame, y: np.ndarray, seed: int = 7) -> Pipeline:

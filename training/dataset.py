@@ -67,7 +67,7 @@ def time_split(rows: pd.DataFrame, test_days: int, calib_days: int, valid_days: 
     """Train | valid | calib | test by trade date, the test window being the last
     ``test_days`` trade dates; each slice keeps only rows whose label was known before the
     next slice starts (a gap as long as labels take to arrive)."""
-    dates = np.sort(pd.unique(rows["trade_date"]))
+    dates = np.sort(np.asarray(pd.unique(rows["trade_date"])))
     need = test_days + calib_days + valid_days
     if dates.size <= need:
         raise InvalidInput(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import joblib
 import lightgbm as lgb
@@ -46,7 +47,7 @@ class ModelParams:
     cause_max_rounds: int = 400
     seed: int = 7
 
-    def lgb(self, objective: str, **extra: object) -> dict:
+    def lgb(self, objective: str, **extra: object) -> dict[str, Any]:
         return {
             "objective": objective,
             "num_leaves": self.num_leaves,
@@ -71,7 +72,7 @@ class FailModel:
     cause_booster: lgb.Booster
     causes: tuple[str, ...]
     features: list[str]
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def _matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         missing = [f for f in self.features if f not in frame.columns]
@@ -80,7 +81,7 @@ class FailModel:
         return frame[self.features].astype(float)
 
     def uncalibrated(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(self._matrix(frame))
+        return np.asarray(self.booster.predict(self._matrix(frame)))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probability that each trade fails on its ISD."""
@@ -94,15 +95,16 @@ class FailModel:
         world, ISD-1 PR-AUC 0.585 tied, 0.601 untied) for nothing a probability needs."""
         c = self.calibrator
         calibrated = np.interp(uncalibrated, c.X_thresholds_, c.y_thresholds_)
-        return np.clip(calibrated + TIE_BREAK * uncalibrated, 0.0, 1.0)
+        return np.asarray(np.clip(calibrated + TIE_BREAK * uncalibrated, 0.0, 1.0))
 
     def cause_proba(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Probability of each cause, given that the trade fails."""
-        proba = self.cause_booster.predict(self._matrix(frame))
+        proba = np.asarray(self.cause_booster.predict(self._matrix(frame)))
         return pd.DataFrame(proba, columns=list(self.causes), index=frame.index)
 
     def predict_cause(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.causes, dtype=object)[self.cause_proba(frame).to_numpy().argmax(1)]
+        best = self.cause_proba(frame).to_numpy().argmax(1)
+        return np.asarray(np.asarray(self.causes, dtype=object)[best])
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -181,9 +183,9 @@ def _fit_cause(
     causes = tuple(sorted(reason[train | valid].unique()))
     categorical = [c for c in CATEGORICAL if c in x.columns]
 
-    def dataset(mask: np.ndarray, **kw: object) -> lgb.Dataset:
-        target = pd.Index(causes).get_indexer(reason[mask])
-        return lgb.Dataset(x[mask], target, categorical_feature=categorical, **kw)
+    def dataset(mask: np.ndarray, reference: lgb.Dataset | None = None) -> lgb.Dataset:
+        target = pd.Index(causes).get_indexer(pd.Index(reason[mask]))
+        return lgb.Dataset(x[mask], target, categorical_feature=categorical, reference=reference)
 
     train_set = dataset(train)
     lgb_params = params.lgb("multiclass", num_class=len(causes), metric="multi_logloss")

@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from core.errors import NotFound, RegistryUnavailable
 from core.settings import Settings
@@ -79,13 +81,18 @@ def dataset_fingerprint(data_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-class FailModelPyfunc(mlflow.pyfunc.PythonModel):
+class FailModelPyfunc(PythonModel):
     """Calibrated fail probability and predicted cause for a frame of model features."""
 
-    def load_context(self, context) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         self.model = FailModel.load(Path(context.artifacts[_ARTIFACT]))
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+    def predict(
+        self,
+        context: PythonModelContext,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
         return pd.DataFrame(
             {
                 "fail_probability": self.model.predict(model_input),

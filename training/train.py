@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow import MlflowClient
 
 from core.costs import expected_days_late
 from core.settings import Settings, get_settings
@@ -25,7 +27,7 @@ from features.retrieval import feature_names, training_frame
 from features.store import open_store
 from training.baselines import fit_logistic, ops_rule_score
 from training.dataset import labelled, time_split
-from training.evaluate import cause_accuracy, evaluation_table, truth_scorers
+from training.evaluate import Scorer, cause_accuracy, evaluation_table, truth_scorers
 from training.metrics import score_metrics
 from training.model import FailModel, ModelParams, fit_fail_model
 from training.plots import calibration_figure, importance_figure, pr_figure, shap_figure
@@ -68,7 +70,7 @@ class TrainResult:
     sizes: dict[str, int]
     seconds: dict[str, float]
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "table"}
         out["metrics"] = json.loads(self.table.to_json(orient="records"))
         return out
@@ -102,7 +104,9 @@ def _flat(table: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def _gate(predicted: np.ndarray, test: pd.DataFrame, client) -> tuple[float, float | None]:
+def _gate(
+    predicted: np.ndarray, test: pd.DataFrame, client: MlflowClient
+) -> tuple[float, float | None]:
     """The new model's score (from its ``predicted`` probabilities) and the current
     champion's on the same test rows."""
     y, penalty = test["failed"].to_numpy(), test["penalty"].to_numpy(float)
@@ -208,7 +212,7 @@ def train(
 
 
 def _log_artifacts(
-    model: FailModel, test: pd.DataFrame, scorers: dict, table: pd.DataFrame
+    model: FailModel, test: pd.DataFrame, scorers: dict[str, Scorer], table: pd.DataFrame
 ) -> None:
     y = test["failed"].to_numpy()
     at_execution = (test["stage"] == "EXECUTION").to_numpy()

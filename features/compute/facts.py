@@ -37,7 +37,7 @@ class TradeFacts:
 
     @property
     def has_outcome(self) -> np.ndarray:
-        return self.outcome_us != NEVER_US
+        return np.asarray(self.outcome_us != NEVER_US)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -60,7 +60,7 @@ class TradeFacts:
 
     def with_outcomes(self, outcomes: pd.DataFrame) -> TradeFacts:
         """These facts with settled/failed outcomes applied (trade ids must be known)."""
-        row = pd.Index(self.trade_id).get_indexer(outcomes["trade_id"])
+        row = pd.Index(self.trade_id).get_indexer(pd.Index(outcomes["trade_id"]))
         decided = outcomes["status"].isin(["SETTLED", "FAILED"]).to_numpy()
         outcome_us, failed, reason = (
             self.outcome_us.copy(),

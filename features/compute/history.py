@@ -28,6 +28,9 @@ WINDOWS_DAYS = (7, 30, 90)
 PRIOR_STRENGTH = 20.0
 """Pseudo-trades of population behaviour added to every entity's history."""
 
+Values = dict[str, np.ndarray]
+"""Named float columns aligned on facts, or on (entity, instant) rows."""
+
 CAUSE_RATES = {
     "securities": "LACK_OF_SECURITIES",
     "ssi": "SSI_MISMATCH",
@@ -49,7 +52,7 @@ class _Keys:
         codes = pd.Index(self.uniques[self.names[0]]).get_indexer(values)
         if (codes < 0).any():
             raise KeyError(f"unknown {self.names[0]}: {sorted(set(np.asarray(values)[codes < 0]))}")
-        return codes
+        return np.asarray(codes)
 
     def columns(self, codes: np.ndarray) -> dict[str, np.ndarray]:
         return {n: self.uniques[n].to_numpy()[codes] for n in self.names}
@@ -70,13 +73,15 @@ class _History:
             self.entity = keys.code_of(at[0])
             self.at_us = np.full(self.entity.size, at[1], dtype=np.int64)
 
-    def sums(self, mask: np.ndarray, known_us: np.ndarray, values: dict, days: int) -> dict:
+    def sums(self, mask: np.ndarray, known_us: np.ndarray, values: Values, days: int) -> Values:
         facts = Facts(
             self.keys.codes[mask], known_us[mask], {k: v[mask] for k, v in values.items()}
         )
         return window_sums(facts, self.entity, self.at_us, days)
 
-    def population(self, mask: np.ndarray, known_us: np.ndarray, values: dict, days: int) -> dict:
+    def population(
+        self, mask: np.ndarray, known_us: np.ndarray, values: Values, days: int
+    ) -> Values:
         facts = Facts(
             np.zeros(int(mask.sum()), np.int64),
             known_us[mask],

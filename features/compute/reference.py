@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from core.instants import NEVER_US, instants_us
 from core.markets import MARKETS
 from core.vocabulary import ASSET_CLASSES, CPTY_TYPES
 from features.compute.rolling import DAY_US, Facts, window_sums
@@ -30,7 +32,7 @@ _SMALL = 64
 
 
 def category_code(
-    values: Sequence | np.ndarray | pd.Series, vocabulary: Sequence[str]
+    values: Sequence[Any] | np.ndarray | pd.Series, vocabulary: Sequence[str]
 ) -> np.ndarray:
     """Position of each value in the vocabulary; -1 for a value outside it (cold start)."""
     if len(values) <= _SMALL:  # a request's few trades: a dict beats building an Index
@@ -43,7 +45,7 @@ def _epoch_day(dates: pd.Series) -> np.ndarray:
     return np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
 
 
-def _midnight(dates: pd.Series) -> pd.Series:
+def _midnight(dates: pd.Series) -> pd.DatetimeIndex:
     return pd.to_datetime(np.asarray(dates, dtype="datetime64[D]")).tz_localize("UTC").as_unit("us")
 
 
@@ -74,8 +76,8 @@ def instrument_profile(instruments: pd.DataFrame) -> pd.DataFrame:
 
 
 def _seconds(stamps: pd.Series) -> np.ndarray:
-    values = pd.DatetimeIndex(stamps).tz_convert("UTC").tz_localize(None).as_unit("us")
-    return np.where(values.isna(), np.nan, values.asi8 / 1e6)
+    values = instants_us(stamps)
+    return np.where(values == NEVER_US, np.nan, values / 1e6)
 
 
 def ssi_state(ssi: pd.DataFrame) -> pd.DataFrame:
@@ -138,18 +140,23 @@ def instrument_ftd(ftd: pd.DataFrame, instruments: pd.DataFrame) -> pd.DataFrame
 
     periods = np.unique(period_end)
     cusips = np.unique(ftd["cusip"].to_numpy())
-    grid = pd.MultiIndex.from_product([cusips, periods], names=["cusip", "period_end"])
+    grid = pd.MultiIndex.from_product(
+        [pd.Index(cusips), pd.Index(periods)], names=["cusip", "period_end"]
+    )
     last = ftd.sort_values("day").groupby(["cusip", "period_end"])["fails_value"].last()
     value = last.reindex(grid).fillna(0.0).to_numpy()
 
-    code = pd.Index(cusips).get_indexer(ftd["cusip"])
+    code = pd.Index(cusips).get_indexer(pd.Index(ftd["cusip"]))
     facts = Facts(code, day.astype("datetime64[us]").astype(np.int64), {"days": np.ones(code.size)})
     at_code = np.repeat(np.arange(cusips.size), periods.size)
     at_us = np.tile(periods.astype("datetime64[us]").astype(np.int64), cusips.size) + DAY_US - 1
     days_on = window_sums(facts, at_code, at_us, _FTD_LIST_WINDOW_DAYS)["days"]
 
     published = pd.to_datetime(
-        np.tile(periods, cusips.size) + np.timedelta64(SEC_FTD_PUBLICATION_LAG_DAYS + 1, "D")
+        np.asarray(
+            np.tile(periods, cusips.size) + np.timedelta64(SEC_FTD_PUBLICATION_LAG_DAYS + 1, "D"),
+            dtype="datetime64[D]",
+        )
     ).tz_localize("UTC")
     return pd.DataFrame(
         {

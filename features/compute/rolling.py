@@ -93,7 +93,10 @@ def refresh_instants(
 
 
 def shrunk_rate(
-    events: np.ndarray, exposure: np.ndarray, prior: np.ndarray | float, strength: float
+    events: np.ndarray,
+    exposure: np.ndarray,
+    prior: np.ndarray | float,
+    strength: np.ndarray | float,
 ) -> np.ndarray:
     """Bayesian (beta) shrinkage: ``(events + strength * prior) / (exposure + strength)``.
 

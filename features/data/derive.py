@@ -18,10 +18,10 @@ def holiday_in_window(
     counterparty_market: np.ndarray,
 ) -> np.ndarray:
     """A holiday of the settlement market or the counterparty's home market in (trade date, ISD]."""
-    return (
-        calendar.holidays_in_window(trade_date, settlement_date, settlement_market)
-        + calendar.holidays_in_window(trade_date, settlement_date, counterparty_market)
-    ) > 0
+    holidays: np.ndarray = calendar.holidays_in_window(
+        trade_date, settlement_date, settlement_market
+    ) + calendar.holidays_in_window(trade_date, settlement_date, counterparty_market)
+    return holidays > 0
 
 
 def period_end(calendar: SettlementCalendar, trades: pd.DataFrame) -> np.ndarray:
@@ -47,4 +47,5 @@ def affirmed_by_cutoff(
     )
     affirmed = first_event_ts(events, "AFFIRMED", trades["trade_id"])
     stamps = affirmed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
-    return ~np.isnat(stamps) & (stamps <= cutoff)
+    on_time: np.ndarray = ~np.isnat(stamps) & (stamps <= cutoff)
+    return on_time

@@ -73,7 +73,7 @@ class CalibrationSummary:
     def all_targets_met(self) -> bool:
         return all(ok for _, _, ok in self.checks())
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "n_trades": self.n_trades,
             "n_settled_or_failed": self.n_settled_or_failed,

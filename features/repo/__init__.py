@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from feast import Entity, FeatureService, FeatureView
+from feast import Entity, FeatureService, FeatureView, FileSource, PushSource
 from feast.on_demand_feature_view import OnDemandFeatureView
 
 from features.repo.entities import ENTITIES
@@ -18,6 +18,8 @@ from features.repo.on_demand import on_demand_views
 from features.repo.services import FAIL_MODEL_V1, feature_services
 from features.repo.sources import PUSHED_VIEWS, Sources, feature_sources, table_path
 from features.repo.views import VIEW_KEYS, VIEW_SCHEMAS, feature_views
+
+FeastObject = Entity | FileSource | PushSource | FeatureView | OnDemandFeatureView | FeatureService
 
 __all__ = [
     "FAIL_MODEL_V1",
@@ -43,7 +45,7 @@ class Definitions:
         (chosen,) = [s for s in self.services if s.name == service]
         return [f.name for p in chosen.feature_view_projections for f in p.features]
 
-    def objects(self) -> list:
+    def objects(self) -> list[FeastObject]:
         return [
             *self.entities,
             *self.sources.all(),

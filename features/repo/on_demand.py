@@ -7,7 +7,7 @@ catalogue.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from feast import FeatureView, RequestSource
 from feast.on_demand_feature_view import OnDemandFeatureView, on_demand_feature_view
@@ -25,9 +25,20 @@ trade_request = RequestSource(
 
 
 def on_demand_views(views: dict[str, FeatureView]) -> list[OnDemandFeatureView]:
+    def trade_context(inputs: dict[str, Any]) -> dict[str, Any]:
+        from features.request import context_features
+
+        return context_features(inputs)
+
+    def lifecycle_stage(inputs: dict[str, Any]) -> dict[str, Any]:
+        from features.request import lifecycle_features
+
+        return lifecycle_features(inputs)
+
     # Feast compares an on-demand view's declared fields with ones it infers, descriptions
-    # included, so output fields go undescribed (the catalogue describes them).
-    @on_demand_feature_view(
+    # included, so output fields go undescribed (the catalogue describes them). The decorator
+    # is applied as a call: Feast leaves it untyped.
+    context = on_demand_feature_view(
         name=CONTEXT_VIEW,
         sources=[
             trade_request,
@@ -40,22 +51,12 @@ def on_demand_views(views: dict[str, FeatureView]) -> list[OnDemandFeatureView]:
         schema=fields(CONTEXT_VIEW, described=False),
         mode="python",
         description="Trade context: timing, calendar, size, inventory and SSI age at scoring.",
-    )
-    def trade_context(inputs: dict[str, Any]) -> dict[str, Any]:
-        from features.request import context_features
-
-        return context_features(inputs)
-
-    @on_demand_feature_view(
+    )(trade_context)
+    lifecycle = on_demand_feature_view(
         name=LIFECYCLE_VIEW,
         sources=[trade_request],
         schema=fields(LIFECYCLE_VIEW, described=False),
         mode="python",
         description="Lifecycle stage: allocation, affirmation, instruction, matching at scoring.",
-    )
-    def lifecycle_stage(inputs: dict[str, Any]) -> dict[str, Any]:
-        from features.request import lifecycle_features
-
-        return lifecycle_features(inputs)
-
-    return [trade_context, lifecycle_stage]
+    )(lifecycle_stage)
+    return [cast(OnDemandFeatureView, context), cast(OnDemandFeatureView, lifecycle)]

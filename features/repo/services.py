@@ -4,7 +4,6 @@ on, taken from the catalogue's model features."""
 from __future__ import annotations
 
 from feast import FeatureService, FeatureView
-from feast.feature_view_projection import FeatureViewProjection
 from feast.on_demand_feature_view import OnDemandFeatureView
 
 from core.catalogue import MODEL_FEATURES, of_view
@@ -24,13 +23,11 @@ def feature_services(
     wanted: dict[str, list[str]] = {}
     for feature in MODEL_FEATURES:
         wanted.setdefault(feature.view, []).append(feature.name)
-    parts: list[FeatureView | OnDemandFeatureView | FeatureViewProjection] = []
-    for view, names in wanted.items():
-        whole = names == [f.name for f in of_view(view)]
-        parts.append(by_name[view] if whole else by_name[view][names])
+    # a view indexed by names is a copy of it projected to those features
+    whole = {view: names == [f.name for f in of_view(view)] for view, names in wanted.items()}
     v1 = FeatureService(
         name=FAIL_MODEL_V1,
-        features=parts,
+        features=[by_name[v] if whole[v] else by_name[v][names] for v, names in wanted.items()],
         description="Settlement-fail model v1: every family, scored at any lifecycle stage.",
     )
     return [v1]

@@ -28,7 +28,7 @@ class _Columns:
         return np.asarray(self._inputs[name], dtype=np.float64).reshape(-1)
 
 
-def _out(specs: Sequence[Feature], values: Mapping[str, np.ndarray]) -> dict[str, list]:
+def _out(specs: Sequence[Feature], values: Mapping[str, np.ndarray]) -> dict[str, list[Any]]:
     """Columns in spec order, typed per spec; a NaN int (unknown input) becomes 0."""
     return {
         s.name: (
@@ -40,7 +40,7 @@ def _out(specs: Sequence[Feature], values: Mapping[str, np.ndarray]) -> dict[str
     }
 
 
-def context_features(inputs: Mapping[str, Any]) -> dict[str, list]:
+def context_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
     """Request-time features: request fields combined with stored entity features."""
     x = _Columns(inputs)
     scoring, execution = x["req_scoring_s"], x["req_execution_s"]
@@ -87,7 +87,7 @@ def context_features(inputs: Mapping[str, Any]) -> dict[str, list]:
     return _out(_CONTEXT, values)
 
 
-def lifecycle_features(inputs: Mapping[str, Any]) -> dict[str, list]:
+def lifecycle_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
     """Lifecycle status and lateness as of the scoring instant."""
     x = _Columns(inputs)
     scoring, cutoff = x["req_scoring_s"], x["req_cutoff_s"]

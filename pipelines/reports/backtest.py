@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -48,7 +49,7 @@ class Backtest:
     queues: pd.DataFrame  # queue, fails held, penalty caught, share of all fails' penalty
     days: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "from": str(self.start),
             "to": str(self.end),
@@ -142,7 +143,9 @@ def backtest(
     )
 
 
-def _queue(name: str, ranked: pd.DataFrame, capacity: int, fails: int, penalty: float) -> dict:
+def _queue(
+    name: str, ranked: pd.DataFrame, capacity: int, fails: int, penalty: float
+) -> dict[str, Any]:
     """Each settlement date's top ``capacity`` trades of ``ranked`` (already in order)."""
     queued = ranked.groupby("settlement_date", sort=False).head(capacity)
     caught = queued.loc[queued["failed"]]

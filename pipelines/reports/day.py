@@ -13,9 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from core.errors import NotFound
 from core.instants import epoch_us
@@ -75,9 +77,9 @@ def day_report(
     leaders = book.loc[book["at_risk"]].nlargest(top, "expected_cost_usd")
     explanations = []
     if scorer is not None:
-        for row in leaders.itertuples():
-            trade = as_trade(row.payload, row.lifecycle)
-            explanations.append(scorer.explain(trade, epoch_us(row.scored_at)))
+        for row in leaders.to_dict("records"):
+            trade = as_trade(row["payload"], row["lifecycle"])
+            explanations.append(scorer.explain(trade, epoch_us(row["scored_at"])))
     return DayReport(
         day=day,
         book=book,
@@ -89,7 +91,7 @@ def day_report(
     )
 
 
-def _frame(rows: list[dict]) -> pd.DataFrame:
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame["at_risk"] = frame["risk_tier"] != "LOW"
@@ -174,12 +176,12 @@ def _section(title: str, *parts: str) -> str:
     return f'<section id="{slug}"><h2>{html.escape(title)}</h2>{"".join(parts)}</section>'
 
 
-def _img(fig, alt: str, name: str = "") -> str:
+def _img(fig: Figure, alt: str, name: str = "") -> str:
     data = f' data-trade="{html.escape(name)}"' if name else ""
     return f'<img src="{embedded(fig)}" alt="{html.escape(alt)}"{data}>'
 
 
-def _table(columns: list[str], rows: list[list[str]], css: str = "") -> str:
+def _table(columns: list[str], rows: list[list[object]], css: str = "") -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
@@ -198,9 +200,9 @@ def _top_table(book: pd.DataFrame, column: str, title: str, top: int = 10) -> st
         )
         .nlargest(top, "cost")
     )
-    rows = [
-        [key, int(r.trades), int(r.at_risk), f"{r.mean_p:.1%}", f"{r.cost:,.0f}"]
-        for key, r in grouped.iterrows()
+    rows: list[list[object]] = [
+        [key, int(r["trades"]), int(r["at_risk"]), f"{r['mean_p']:.1%}", f"{r['cost']:,.0f}"]
+        for key, r in grouped.to_dict("index").items()
     ]
     label = DIMENSIONS[column]
     columns = [label, "trades", "at risk", "mean P(fail)", "expected cost (USD)"]
@@ -208,20 +210,20 @@ def _top_table(book: pd.DataFrame, column: str, title: str, top: int = 10) -> st
 
 
 def _trades_table(rows: pd.DataFrame) -> str:
-    out = []
-    for r in rows.itertuples():
+    out: list[list[object]] = []
+    for r in rows.to_dict("records"):
         reasons = "; ".join(
-            f"{', '.join(texts)} → {action}" for action, texts in by_action(r.reasons).items()
+            f"{', '.join(texts)} → {action}" for action, texts in by_action(r["reasons"]).items()
         )
         out.append(
             [
-                r.trade_id,
-                r.counterparty_id,
-                f"{r.fail_probability:.1%}",
-                r.stage,
-                f"{r.expected_cost:,.0f} {r.currency}",
-                r.predicted_cause,
-                r.status or "—",
+                r["trade_id"],
+                r["counterparty_id"],
+                f"{r['fail_probability']:.1%}",
+                r["stage"],
+                f"{r['expected_cost']:,.0f} {r['currency']}",
+                r["predicted_cause"],
+                r["status"] or "—",
                 reasons or "—",
             ]
         )
@@ -242,7 +244,7 @@ def _performance_html(report: DayReport) -> str:
         ["flagged trades that failed (precision)", _pct(perf["precision"])],
         ["Brier score", f"{perf['brier']:.4f}"],
     ]
-    return _table(["measure", "value"], rows, "performance") + _img(
+    return _table(["measure", "value"], [list(r) for r in rows], "performance") + _img(
         outcome_figure(decided, report.medium), "scores of settled and failed trades"
     )
 

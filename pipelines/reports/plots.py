@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -123,7 +122,7 @@ def outcome_figure(decided: pd.DataFrame, medium: float) -> Figure:
     """Scores of the trades that settled and of those that failed, with the at-risk line."""
     fig = Figure(figsize=(8, 3.5))
     ax = fig.subplots()
-    bins = np.linspace(0, 1, 41)
+    bins = [i / 40 for i in range(41)]
     for outcome, color in (("SETTLED", "#067647"), ("FAILED", _AT_RISK)):
         scores = decided.loc[decided["outcome"] == outcome, "fail_probability"]
         ax.hist(

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import bentoml
 from fastapi import FastAPI, Query, Request
@@ -41,15 +41,21 @@ class StatusChange(BaseModel):
     action_taken: str | None = None
 
 
+def _service() -> Any:
+    """The running ``Failcast`` service (BentoML hands it over untyped)."""
+    return bentoml.get_current_service()
+
+
 def _store() -> ExceptionStore:
-    return bentoml.get_current_service().exceptions  # type: ignore[attr-defined]
+    store: ExceptionStore = _service().exceptions
+    return store
 
 
 def _flush() -> None:
-    bentoml.get_current_service().recorder.flush()  # type: ignore[attr-defined]
+    _service().recorder.flush()
 
 
-def _row(row: object, fields: list[str]) -> dict:
+def _row(row: object, fields: list[str]) -> dict[str, Any]:
     return {name: getattr(row, name) for name in fields}
 
 
@@ -70,14 +76,14 @@ def queue(
     settlement_date: dt.date | None = None,
     team: str | None = None,
     capacity: Annotated[int | None, Query(ge=1)] = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     _flush()  # what was scored before this call is in the queue
     rows = _store().queue(settlement_date, team, capacity)
     return [as_dict(r) for r in rows]
 
 
 @ops.get("/trades/{trade_id}")
-def trade(trade_id: str) -> dict:
+def trade(trade_id: str) -> dict[str, Any]:
     _flush()
     store = _store()
     trajectory = store.trajectory(trade_id)
@@ -96,6 +102,6 @@ def trade(trade_id: str) -> dict:
 
 
 @ops.post("/trades/{trade_id}/status")
-def change_status(trade_id: str, change: StatusChange) -> dict:
+def change_status(trade_id: str, change: StatusChange) -> dict[str, Any]:
     _store().transition(trade_id, change.status, change.actor, change.note, change.action_taken)
     return {"trade_id": trade_id, "status": change.status}

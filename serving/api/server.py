@@ -27,7 +27,8 @@ _ROOT = Path(__file__).resolve().parents[2]
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def server_env(settings: Settings, **overrides: str) -> dict[str, str]:
@@ -92,7 +93,7 @@ def running_server(
         _stop(process)
 
 
-def _wait_ready(process: subprocess.Popen, url: str, timeout: float, log: Path) -> None:
+def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -106,7 +107,7 @@ def _wait_ready(process: subprocess.Popen, url: str, timeout: float, log: Path) 
     raise ServerFailed(f"the service was not ready after {timeout:.0f} s:\n{_tail(log)}")
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, 15)
         try:

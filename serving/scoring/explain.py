@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import lightgbm as lgb
 import numba
@@ -74,7 +75,11 @@ class _Leaves:
     table: np.ndarray  # float64
 
 
-def _arrays(group: _Nodes | _Leaves) -> tuple[np.ndarray, ...]:
+Arrays = tuple[np.ndarray, ...]
+"""Arrays as compiled code takes them: a dataclass's fields in order."""
+
+
+def _arrays(group: _Nodes | _Leaves) -> Arrays:
     return tuple(getattr(group, name) for name in group.__dataclass_fields__)
 
 
@@ -83,12 +88,12 @@ class NodeTable:
     the order they are added."""
 
     def __init__(self) -> None:
-        self._nodes: dict[str, list] = {
+        self._nodes: dict[str, list[Any]] = {
             k: [] for k in ("feature", "threshold", "nan_right", "zero_band")
         }
-        self._cat: dict[str, list] = {k: [] for k in ("node", "start", "end", "values")}
+        self._cat: dict[str, list[int]] = {k: [] for k in ("node", "start", "end", "values")}
 
-    def add(self, node: dict) -> int:
+    def add(self, node: dict[str, Any]) -> int:
         """Append one internal node; its index."""
         nodes, cat = self._nodes, self._cat
         index = len(nodes["feature"])
@@ -140,7 +145,7 @@ def _flatten(booster: lgb.Booster, table_max_depth: int) -> tuple[_Nodes, _Leave
     leaves: list[tuple[float, list[tuple[int, bool]], list[float]]] = []
     base = 0.0
 
-    def visit(node: dict, path: list[tuple[int, bool]], ratios: list[float]) -> None:
+    def visit(node: dict[str, Any], path: list[tuple[int, bool]], ratios: list[float]) -> None:
         """Append internal nodes depth first; collect each leaf with its path."""
         if "leaf_value" in node:
             leaves.append((float(node["leaf_value"]), path, ratios))
@@ -164,8 +169,15 @@ def _flatten(booster: lgb.Booster, table_max_depth: int) -> tuple[_Nodes, _Leave
             visit(root, [], [])
 
     feature = table.feature
-    path_start, path_node, path_right, path_slot = [0], [], [], []
-    slot_start, slot_feature, slot_z, table_start, tables = [0], [], [], [], []
+    path_start: list[int] = [0]
+    path_node: list[int] = []
+    path_right: list[bool] = []
+    path_slot: list[int] = []
+    slot_start: list[int] = [0]
+    slot_feature: list[int] = []
+    slot_z: list[float] = []
+    table_start: list[int] = []
+    tables: list[np.ndarray] = []
     offset = 0
     for value, path, ratios in leaves:
         slots: dict[int, int] = {}
@@ -251,15 +263,15 @@ def _h_table(z: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _numerical_right(x, threshold, nan_right, zero_band):
+def _numerical_right(x: float, threshold: float, nan_right: int, zero_band: int) -> int:
     """LightGBM's NumericalDecision, as selects: 1 when ``x`` goes right."""
-    go = np.int64(x > threshold)
+    go = int(x > threshold)
     go = nan_right if (zero_band and abs(x) <= _ZERO) else go
     return nan_right if np.isnan(x) else go
 
 
 @numba.njit(cache=True)
-def _categorical_right(x, first, last, cats):
+def _categorical_right(x: float, first: int, last: int, cats: np.ndarray) -> int:
     """LightGBM 4's CategoricalDecision: listed categories go left, the rest right."""
     if np.isnan(x) or x < 0:
         return 1
@@ -271,7 +283,7 @@ def _categorical_right(x, first, last, cats):
 
 
 @numba.njit(cache=True)
-def _decide(row, nodes, right):
+def _decide(row: np.ndarray, nodes: Arrays, right: np.ndarray) -> None:
     """LightGBM's decision at every node for one row, as selects rather than branches:
     branches here are mispredicted half the time."""
     feature, threshold, nan_right, zero_band, cat_nodes, cat_start, cat_end, cats = nodes
@@ -286,7 +298,7 @@ def _decide(row, nodes, right):
 
 
 @numba.njit(cache=True)
-def go_right(row, node, nodes, cat_of_node):
+def go_right(row: np.ndarray, node: int, nodes: Arrays, cat_of_node: np.ndarray) -> int:
     """LightGBM's decision at one node (``cat_of_node``: its index among the categorical
     nodes, or -1)."""
     feature, threshold, nan_right, zero_band, _, cat_start, cat_end, cats = nodes
@@ -298,7 +310,14 @@ def go_right(row, node, nodes, cat_of_node):
 
 
 @numba.njit(parallel=True)  # not cached: numba cannot cache its parallel wrappers
-def _contributions(x, nodes, leaves, base, weights, out):
+def _contributions(
+    x: np.ndarray,
+    nodes: Arrays,
+    leaves: Arrays,
+    base: float,
+    weights: np.ndarray,
+    out: np.ndarray,
+) -> None:
     """Exact SHAP values of each row of ``x`` into ``out`` (last column: base value); rows
     are shared among threads in contiguous chunks."""
     chunks = min(numba.get_num_threads(), x.shape[0])
@@ -308,7 +327,16 @@ def _contributions(x, nodes, leaves, base, weights, out):
 
 
 @numba.njit(cache=True)
-def _rows(x, nodes, leaves, base, weights, out, first, last):
+def _rows(
+    x: np.ndarray,
+    nodes: Arrays,
+    leaves: Arrays,
+    base: float,
+    weights: np.ndarray,
+    out: np.ndarray,
+    first: int,
+    last: int,
+) -> None:
     leaf_value, path_start, path_node, path_right, path_slot = leaves[:5]
     slot_start, slot_feature, slot_z, table_start, table = leaves[5:]
     right = np.zeros(nodes[0].size, dtype=np.int64)
@@ -344,7 +372,15 @@ def _rows(x, nodes, leaves, base, weights, out, first, last):
 
 
 @numba.njit(cache=True)
-def _leaf_direct(z, features, ones, q, w, phi, e):
+def _leaf_direct(
+    z: np.ndarray,
+    features: np.ndarray,
+    ones: int,
+    q: float,
+    w: np.ndarray,
+    phi: np.ndarray,
+    e: np.ndarray,
+) -> None:
     """One leaf's contributions with H computed on the fly, O(d^2): the elementary
     symmetric polynomials of z over the features the trade follows give H(O); dividing
     out one feature's factor (1 + z_i y), a subtraction-only recurrence since every

@@ -53,7 +53,8 @@ def champion_tag(settings: Settings) -> tuple[str, str, str]:
     check_registry(settings)
     client = tracking_client(settings)
     version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
-    return version.version, version.run_id, f"{BENTO_MODEL}:v{version.version}-{version.run_id[:8]}"
+    run_id = version.run_id or ""
+    return str(version.version), run_id, f"{BENTO_MODEL}:v{version.version}-{run_id[:8]}"
 
 
 def model_store(settings: Settings) -> ModelStore:

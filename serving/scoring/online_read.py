@@ -43,6 +43,12 @@ _ROW_CACHE = 500_000
 """Entity keys whose stored values are remembered (per view) before the memory starts over."""
 
 
+Key = tuple[str, ...]
+"""An entity key: its join-key values, in the view's sorted join-key order."""
+RowsOf = dict[Key, list[int]]
+"""Each distinct entity key of a batch and the rows that carry it."""
+
+
 def _proto(join_keys: tuple[str, ...], values: tuple[str, ...]) -> EntityKeyProto:
     return EntityKeyProto(
         join_keys=list(join_keys), entity_values=[ValueProto(string_val=v) for v in values]
@@ -90,7 +96,7 @@ class StoredReader:
         """Each feature's latest stored value per row (NaN where the store has none)."""
         rows_of = []  # per view: each distinct entity key -> the rows that carry it
         for _, join_keys, _ in self.views:
-            rows: dict[tuple[str, ...], list[int]] = {}
+            rows: RowsOf = {}
             for i, key in enumerate(zip(*(entity_rows[k] for k in join_keys), strict=True)):
                 rows.setdefault(key, []).append(i)
             rows_of.append(rows)
@@ -101,7 +107,7 @@ class StoredReader:
             self._read_each(rows_of, values)
         return {name: values[:, j] for j, name in enumerate(self.names)}
 
-    def _read_sqlite(self, rows_of: list[dict], values: np.ndarray) -> None:
+    def _read_sqlite(self, rows_of: list[RowsOf], values: np.ndarray) -> None:
         """Remembered keys from memory, the others in one statement over every view."""
         conn = self._connection()
         with self._lock:
@@ -124,13 +130,14 @@ class StoredReader:
     def _connection(self) -> sqlite3.Connection:
         """This reader's own connection to the store's file, used only to read, with the
         file mapped into memory: a lookup then reads pages without a system call."""
-        conn = self._online._get_conn(self.config)
+        # Feast's SQLite store keeps one connection per store; its accessor is private
+        conn: sqlite3.Connection = getattr(self._online, "_get_conn")(self.config)  # noqa: B009
         if conn is not self._tuned:
             conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
             self._tuned = conn
         return conn
 
-    def _remember(self, conn: sqlite3.Connection, missing: list[tuple[int, tuple]]) -> None:
+    def _remember(self, conn: sqlite3.Connection, missing: list[tuple[int, Key]]) -> None:
         """Read and remember the missing (view, key) pairs, at most ``_KEYS_PER_STATEMENT``
         per statement."""
         missing.sort(key=lambda vk: vk[0])  # view by view
@@ -140,8 +147,10 @@ class StoredReader:
                 by_view.setdefault(v, []).append(key)
             self._read_keys(conn, by_view)
 
-    def _read_keys(self, conn: sqlite3.Connection, by_view: dict[int, list]) -> None:
-        selects, params, key_of = [], [], {}
+    def _read_keys(self, conn: sqlite3.Connection, by_view: dict[int, list[Key]]) -> None:
+        selects: list[str] = []
+        params: list[bytes] = []
+        key_of: dict[tuple[int, bytes], Key] = {}
         for v, keys in by_view.items():
             width = self._columns[v].stop - self._columns[v].start
             for key in keys:
@@ -159,7 +168,7 @@ class StoredReader:
             if j is not None:
                 self._remembered[v, key_of[v, blob]][j] = _value(ValueProto.FromString(raw))
 
-    def _read_each(self, rows_of: list[dict], values: np.ndarray) -> None:
+    def _read_each(self, rows_of: list[RowsOf], values: np.ndarray) -> None:
         """One ``online_read`` per view, as Feast's providers call it."""
         for v, ((view, join_keys, names), rows) in enumerate(zip(self.views, rows_of, strict=True)):
             protos = [_proto(join_keys, key) for key in rows]

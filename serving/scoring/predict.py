@@ -8,11 +8,13 @@ in a fraction of that. Batches still go to LightGBM, which is faster there.
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightgbm as lgb
 import numba
 import numpy as np
 
-from serving.scoring.explain import NodeTable, go_right
+from serving.scoring.explain import Arrays, NodeTable, go_right
 
 __all__ = ["TreePredictor"]
 
@@ -29,7 +31,7 @@ class TreePredictor:
         right: list[int] = []
         leaf_value: list[float] = []
 
-        def visit(node: dict) -> int:
+        def visit(node: dict[str, Any]) -> int:
             """The node's code: its index if internal, ~(leaf index) for a leaf."""
             if "leaf_value" in node:
                 leaf_value.append(float(node["leaf_value"]))
@@ -68,7 +70,17 @@ class TreePredictor:
 
 
 @numba.njit(cache=True)
-def _raw(x, nodes, roots, tree_output, left, right, leaf_value, cat_of_node, out):
+def _raw(
+    x: np.ndarray,
+    nodes: Arrays,
+    roots: np.ndarray,
+    tree_output: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    leaf_value: np.ndarray,
+    cat_of_node: np.ndarray,
+    out: np.ndarray,
+) -> None:
     for r in range(x.shape[0]):
         row = x[r]
         for t in range(roots.size):

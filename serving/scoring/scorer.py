@@ -25,6 +25,7 @@ from serving.scoring.schemas import (
     Explanation,
     FeatureAttribution,
     ReasonOut,
+    RiskTier,
     Trade,
     TradeScore,
     columns_of,
@@ -44,10 +45,10 @@ class RiskTiers:
     high: float = 0.25
     medium: float = 0.10
 
-    def __call__(self, probability: np.ndarray) -> np.ndarray:
-        return np.where(
-            probability >= self.high, "HIGH", np.where(probability >= self.medium, "MEDIUM", "LOW")
-        )
+    def __call__(self, probability: float) -> RiskTier:
+        if probability >= self.high:
+            return "HIGH"
+        return "MEDIUM" if probability >= self.medium else "LOW"
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class Scorer:
         if len(x) < PARALLEL_MIN_ROWS:
             cause_raw = self.cause_predictor.raw(x)
         else:
-            cause_raw = model.cause_booster.predict(x, raw_score=True)
+            cause_raw = np.asarray(model.cause_booster.predict(x, raw_score=True))
         cause = np.asarray(model.causes, dtype=object)[cause_raw.argmax(1)]
         cost = self.costs.expected_cost(
             probability,
@@ -133,7 +134,6 @@ class Scorer:
         """One score per trade, in input order. ``as_of_us``: one scoring instant for all,
         one per trade, or None for now."""
         s = self.run(trades, as_of_us)
-        tiers = self.tiers(s.probability)
         features, x = self.served.model.features, s.x
         out = []
         for i, trade in enumerate(trades):
@@ -148,7 +148,7 @@ class Scorer:
                 TradeScore.model_construct(
                     trade_id=trade.trade_id,
                     fail_probability=float(s.probability[i]),
-                    risk_tier=str(tiers[i]),
+                    risk_tier=self.tiers(float(s.probability[i])),
                     predicted_cause=str(s.cause[i]),
                     expected_cost=float(s.cost[i]),
                     currency=trade.currency,

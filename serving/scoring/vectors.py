@@ -76,7 +76,7 @@ class ServingFeatures:
             "asset_class": asset_class.tolist(),
             "account_id": list(trades["account_id"]),
         }
-        values: dict[str, object] = self._stored(entity_rows, len(counterparty))
+        values: dict[str, np.ndarray] = self._stored(entity_rows, len(counterparty))
         values.update(request_fields(trades, self.dates, scoring_us, home))
         values.update(lifecycle)
         matrix = self.parts.assemble(values)

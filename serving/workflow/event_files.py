@@ -37,7 +37,8 @@ def read_events(path: Path | str) -> list[Any]:
         raise ContractError(
             [
                 Violation(
-                    f"{path.name} {'line' if first_line else 'row'} {e['loc'][0] + first_line}",
+                    f"{path.name} {'line' if first_line else 'row'} "
+                    f"{int(e['loc'][0]) + first_line}",
                     e["msg"],
                     str(e["loc"][-1]) if len(e["loc"]) > 1 else None,
                 )
@@ -68,7 +69,7 @@ def _json_records(path: Path) -> list[Any]:
     return records
 
 
-def _table_records(path: Path) -> list[dict]:
+def _table_records(path: Path) -> list[dict[str, Any]]:
     kind = KIND_OF_TABLE.get(path.stem)
     if kind is None or path.suffix.lower() not in (".csv", ".parquet"):
         raise ContractError(
@@ -89,8 +90,11 @@ def _table_records(path: Path) -> list[dict]:
         )
     if problems or frame is None:
         raise ContractError(problems)
-    frame = frame.astype(object).where(frame.notna(), None)
-    records = frame.to_dict("records")
+    frame = frame.astype(object)
+    frame[frame.isna()] = None
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in record.items()} for record in frame.to_dict("records")
+    ]
     for record in records:
         record["kind"] = kind
         for name, value in record.items():

@@ -15,7 +15,6 @@ a batch again stores nothing twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +32,13 @@ from features.push import push_outcomes, push_positions, push_ssi
 from features.reference import Reference
 from serving.scoring.schemas import TradeScore
 from serving.scoring.scorer import Scorer
+from serving.workflow.event_models import (
+    AnyEvent,
+    InventoryEvent,
+    LifecycleEvent,
+    OutcomeEvent,
+    SsiEvent,
+)
 from serving.workflow.store import (
     ExceptionStore,
     Recorded,
@@ -68,11 +74,39 @@ class Applied(BaseModel):
 
 
 @dataclass
+class _Batch:
+    """A batch's events by kind, in arrival order."""
+
+    lifecycle: list[LifecycleEvent] = field(default_factory=list)
+    ssi: list[SsiEvent] = field(default_factory=list)
+    inventory: list[InventoryEvent] = field(default_factory=list)
+    outcome: list[OutcomeEvent] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, events: Sequence[AnyEvent]) -> _Batch:
+        batch = cls()
+        for event in events:
+            if isinstance(event, LifecycleEvent):
+                batch.lifecycle.append(event)
+            elif isinstance(event, SsiEvent):
+                batch.ssi.append(event)
+            elif isinstance(event, InventoryEvent):
+                batch.inventory.append(event)
+            else:
+                batch.outcome.append(event)
+        return batch
+
+    def counts(self) -> dict[str, int]:
+        kinds = ("lifecycle", "ssi", "inventory", "outcome")
+        return {kind: n for kind in kinds if (n := len(getattr(self, kind)))}
+
+
+@dataclass
 class _Plan:
     """Trades to score again, each as of the latest event that touched it."""
 
     as_of: dict[str, dt.datetime] = field(default_factory=dict)
-    lifecycle: dict[str, dict] = field(default_factory=dict)
+    lifecycle: dict[str, dict[str, Any]] = field(default_factory=dict)
     decided: dict[str, tuple[str, dt.datetime, str | None]] = field(default_factory=dict)
 
     def touch(self, trade_id: str, at: dt.datetime) -> None:
@@ -91,19 +125,15 @@ class EventProcessor:
         self.scorer, self.exceptions, self.features = scorer, exceptions, features
         self.reference = reference
 
-    def apply(self, events: Sequence[BaseModel]) -> Applied:
-        by_kind: dict[str, list[Any]] = defaultdict(list)
-        for event in events:
-            by_kind[event.kind].append(event)  # type: ignore[attr-defined]
-        lifecycle, outcomes = by_kind["lifecycle"], by_kind["outcome"]
-        stored = {
-            t.trade_id: t
-            for t in self.exceptions.trades({e.trade_id for e in lifecycle + outcomes})
-        }
-        self._check(by_kind, stored)
+    def apply(self, events: Sequence[AnyEvent]) -> Applied:
+        batch = _Batch.of(events)
+        lifecycle, outcomes = batch.lifecycle, batch.outcome
+        named = {e.trade_id for e in lifecycle} | {e.trade_id for e in outcomes}
+        stored = {t.trade_id: t for t in self.exceptions.trades(named)}
+        self._check(batch, stored)
 
         plan = _Plan()
-        pushed = self._push(by_kind, stored, plan)
+        pushed = self._push(batch, stored, plan)
         for event in sorted(lifecycle, key=lambda e: e.event_ts):
             row = stored[event.trade_id]
             state = plan.lifecycle.get(event.trade_id, row.lifecycle)
@@ -113,12 +143,12 @@ class EventProcessor:
             if event.event_type == CANCELLED:
                 plan.decided[event.trade_id] = (CANCELLED, event.event_ts, None)
             plan.touch(event.trade_id, event.event_ts)
-        for event in outcomes:
-            plan.decided[event.trade_id] = (event.status, event.known_ts, event.fail_reason)
+        for outcome in outcomes:
+            plan.decided[outcome.trade_id] = (outcome.status, outcome.known_ts, outcome.fail_reason)
 
         rescored, recorded = self._rescore(plan)
         return Applied(
-            events={kind: len(rows) for kind, rows in by_kind.items() if rows},
+            events=batch.counts(),
             pushed=pushed,
             rescored=rescored,
             opened=recorded.opened,
@@ -126,11 +156,11 @@ class EventProcessor:
             closed=recorded.closed,
         )
 
-    def _check(self, by_kind: dict[str, list], stored: dict[str, TradeRow]) -> None:
+    def _check(self, batch: _Batch, stored: dict[str, TradeRow]) -> None:
         """Every trade, account and instrument named must be known: nothing is written
         otherwise."""
         problems = []
-        unscored = sorted({e.trade_id for e in by_kind["lifecycle"]} - stored.keys())
+        unscored = sorted({e.trade_id for e in batch.lifecycle} - stored.keys())
         if unscored:
             problems.append(
                 Violation(
@@ -140,7 +170,7 @@ class EventProcessor:
                     "trade_id",
                 )
             )
-        outcome_ids = {e.trade_id for e in by_kind["outcome"]} - stored.keys()
+        outcome_ids = {e.trade_id for e in batch.outcome} - stored.keys()
         if outcome_ids:
             unknown = sorted(outcome_ids - set(self.reference.trade_facts().trade_id))
             if unknown:
@@ -152,7 +182,7 @@ class EventProcessor:
                         "trade_id",
                     )
                 )
-        inventory = by_kind["inventory"]
+        inventory = batch.inventory
         if inventory:
             accounts = sorted({e.account_id for e in inventory} - self.reference.known_accounts())
             known = set(self.reference.known_instruments())
@@ -165,21 +195,21 @@ class EventProcessor:
         if problems:
             raise ContractError(problems)
 
-    def _push(self, by_kind: dict[str, list], stored: dict[str, TradeRow], plan: _Plan) -> dict:
+    def _push(self, batch: _Batch, stored: dict[str, TradeRow], plan: _Plan) -> dict[str, int]:
         """Push the new facts online and note which undecided trades they touch."""
         pushed: dict[str, int] = {}
         store, reference = self.features, self.reference
-        if inventory := by_kind["inventory"]:
+        if inventory := batch.inventory:
             rows = push_positions(store, reference, _frame(inventory, "inventory"))
             pushed["position"] = len(rows)
             latest = _latest(((e.account_id, e.instrument_id), e.as_of_ts) for e in inventory)
             for trade in self.exceptions.undecided(positions=latest):
                 plan.touch(trade.trade_id, latest[(trade.account_id, trade.instrument_id)])
-        if ssi := by_kind["ssi"]:
+        if ssi := batch.ssi:
             rows = push_ssi(store, reference, _frame(ssi, "ssi"))
             pushed["ssi_state"] = len(rows)
             self._touch_ssi_trades(rows, plan)
-        if outcomes := by_kind["outcome"]:
+        if outcomes := batch.outcome:
             live = [stored[e.trade_id] for e in outcomes if e.trade_id in stored]
             rows = push_outcomes(
                 store,
@@ -203,16 +233,24 @@ class EventProcessor:
     def _touch_ssi_trades(self, pushed: pd.DataFrame, plan: _Plan) -> None:
         """Undecided trades settling on a pushed SSI: same counterparty, market and asset
         class."""
-        latest: dict[tuple, dt.datetime] = {}
-        for row in pushed.itertuples(index=False):
-            key = (row.counterparty_id, row.settlement_market, row.asset_class)
-            latest[key] = max(latest.get(key, row.event_timestamp), row.event_timestamp)
+        if pushed.empty:  # every version was older than the one in force
+            return
+        latest: dict[tuple[str, str, str], dt.datetime] = {}
+        stamps = pd.DatetimeIndex(pushed["event_timestamp"]).to_pydatetime()
+        keys = zip(
+            pushed["counterparty_id"],
+            pushed["settlement_market"],
+            pushed["asset_class"],
+            strict=True,
+        )
+        for key, at in zip(keys, stamps, strict=True):
+            latest[key] = max(latest.get(key, at), at)
         trades = self.exceptions.undecided(ssi={key[:2] for key in latest})
         classes = self.reference.asset_class([t.instrument_id for t in trades])
         for trade, asset_class in zip(trades, classes, strict=True):
             at = latest.get((trade.counterparty_id, trade.settlement_market, asset_class))
             if at is not None:
-                plan.touch(trade.trade_id, at.to_pydatetime())
+                plan.touch(trade.trade_id, at)
 
     def _rescore(self, plan: _Plan) -> tuple[list[RescoredTrade], Recorded]:
         ids = [t for t in plan.as_of if t not in plan.decided]
@@ -251,7 +289,7 @@ class EventProcessor:
         return rescored, recorded
 
 
-def _frame(events: list[BaseModel], kind_table: str) -> pd.DataFrame:
+def _frame(events: Sequence[BaseModel], kind_table: str) -> pd.DataFrame:
     """Events as rows of their contract table (the column types the pushes expect)."""
     columns = TABLES[kind_table].column_names
     frame = pd.DataFrame([e.model_dump(include=set(columns)) for e in events], columns=columns)

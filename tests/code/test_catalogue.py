@@ -29,9 +29,8 @@ def test_feast_fields_are_the_catalogues(tmp_path: Path) -> None:
         fields = [(f.name, f.description) for f in built.views[view].features]
         assert fields == [(f.name, f.description) for f in of_view(view)], view
     assert list(VIEW_SCHEMAS) == list(STORED_VIEWS)
-    odfv = {v.name: v for v in built.on_demand}
-    for name, view in odfv.items():
-        assert [f.name for f in view.features] == [f.name for f in of_view(name)], name
+    for odfv in built.on_demand:
+        assert [f.name for f in odfv.features] == [f.name for f in of_view(odfv.name)], odfv.name
 
 
 def test_every_model_feature_reads_as_a_reason_with_an_action() -> None:

@@ -60,10 +60,12 @@ def test_equals_pred_contrib(params: dict) -> None:
     booster = _booster(x, y, **params)
     rows = _awkward_rows(x)
     got = TreeExplainer(booster).contributions(rows)
-    want = booster.predict(rows, pred_contrib=True)
+    want = np.asarray(booster.predict(rows, pred_contrib=True))
     assert got.shape == want.shape == (len(rows), x.shape[1] + 1)
     np.testing.assert_allclose(got, want, rtol=0, atol=EXACT)
-    np.testing.assert_allclose(got.sum(axis=1), booster.predict(rows, raw_score=True), atol=EXACT)
+    np.testing.assert_allclose(
+        got.sum(axis=1), np.asarray(booster.predict(rows, raw_score=True)), atol=EXACT
+    )
 
 
 def test_leaves_too_deep_for_a_table_are_computed_directly() -> None:
@@ -73,7 +75,8 @@ def test_leaves_too_deep_for_a_table_are_computed_directly() -> None:
     tabled = TreeExplainer(booster).contributions(rows)
     direct = TreeExplainer(booster, table_max_depth=0).contributions(rows)
     np.testing.assert_allclose(direct, tabled, rtol=0, atol=EXACT)
-    np.testing.assert_allclose(direct, booster.predict(rows, pred_contrib=True), atol=EXACT)
+    want = np.asarray(booster.predict(rows, pred_contrib=True))
+    np.testing.assert_allclose(direct, want, atol=EXACT)
 
 
 def test_one_leaf_trees_are_all_base_value() -> None:
@@ -81,7 +84,8 @@ def test_one_leaf_trees_are_all_base_value() -> None:
     booster = _booster(x, y, rounds=5, min_data_in_leaf=10**6)  # no split possible
     rows = x[:5]
     got = TreeExplainer(booster).contributions(rows)
-    np.testing.assert_allclose(got, booster.predict(rows, pred_contrib=True), atol=EXACT)
+    want = np.asarray(booster.predict(rows, pred_contrib=True))
+    np.testing.assert_allclose(got, want, atol=EXACT)
     assert np.all(got[:, :-1] == 0)
 
 
@@ -126,7 +130,7 @@ def test_the_compiled_predictor_equals_lightgbm(params: dict) -> None:
     booster = _booster(x, y, **params)
     rows = _awkward_rows(x)
     predictor = TreePredictor(booster)
-    want = booster.predict(rows, raw_score=True).reshape(len(rows), -1)
+    want = np.asarray(booster.predict(rows, raw_score=True)).reshape(len(rows), -1)
     np.testing.assert_allclose(predictor.raw(rows), want, rtol=0, atol=EXACT)
     one = predictor.raw(rows[:1])
     np.testing.assert_allclose(one, want[:1], rtol=0, atol=EXACT)

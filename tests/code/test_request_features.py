@@ -16,8 +16,8 @@ from tests.conftest import FeatureBuild
 DAY_S = 86_400.0
 
 
-def _inputs(**overrides: object) -> dict[str, list]:
-    base = {
+def _inputs(**overrides: object) -> dict[str, list[object]]:
+    base: dict[str, object] = {
         "req_execution_s": 1_700_000_000.0,
         "req_scoring_s": 1_700_000_000.0 + 3_600,
         "req_cutoff_s": 1_700_000_000.0 + 7_200,

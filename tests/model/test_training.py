@@ -3,6 +3,7 @@ the promotion gate's two outcomes, no leakage, evaluation on another world, beha
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -16,7 +17,7 @@ from features.data.contract import read_dataset, write_dataset
 from tests.conftest import TRAINING_SPLIT
 from training.model import ModelParams
 from training.tracking import CHALLENGER, CHAMPION, MODEL_NAME, load_fail_model
-from training.train import TrainConfig, TrainResult, train
+from training.train import TrainResult, train
 
 WEAK = ModelParams(num_leaves=2, max_trees=2, early_stopping_rounds=1, cause_max_rounds=2)
 
@@ -49,7 +50,7 @@ def _row(result: TrainResult, scorer: str, stage: str = "ALL") -> pd.Series:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, training_dir: Path):
     settings = _settings(tmp_path_factory.mktemp("trained"))
-    return settings, train(training_dir, settings, TrainConfig(**TRAINING_SPLIT))
+    return settings, train(training_dir, settings, TRAINING_SPLIT)
 
 
 def test_metrics_make_sense_beside_baselines_and_oracle(trained) -> None:
@@ -94,11 +95,11 @@ def test_run_logs_what_a_data_scientist_needs(trained) -> None:
 
 def test_the_gate_promotes_only_a_better_model(tmp_path: Path, training_dir: Path) -> None:
     settings = _settings(tmp_path / "home")
-    weak = train(training_dir, settings, TrainConfig(**TRAINING_SPLIT, params=WEAK))
+    weak = train(training_dir, settings, replace(TRAINING_SPLIT, params=WEAK))
     assert (weak.decision, weak.champion_score) == (CHAMPION, None)  # nothing to beat
-    strong = train(training_dir, settings, TrainConfig(**TRAINING_SPLIT))
+    strong = train(training_dir, settings, TRAINING_SPLIT)
     assert strong.decision == CHAMPION and strong.score > strong.champion_score
-    again = train(training_dir, settings, TrainConfig(**TRAINING_SPLIT, params=WEAK))
+    again = train(training_dir, settings, replace(TRAINING_SPLIT, params=WEAK))
     assert again.decision == CHALLENGER and again.score < again.champion_score
     client = mlflow.MlflowClient(settings.tracking_uri)
     assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == strong.version
@@ -119,11 +120,16 @@ def test_test_window_labels_cannot_reach_the_model(
     late = outcomes["known_ts"] >= test_start
     flip = late & outcomes["status"].isin(["SETTLED", "FAILED"])
     failed = outcomes["status"] == "FAILED"
-    outcomes.loc[flip & failed, ["status", "fail_reason", "days_late"]] = ["SETTLED", None, 0]
-    outcomes.loc[flip & ~failed, ["status", "fail_reason", "days_late"]] = ["FAILED", "OTHER", 1]
+    for rows, (status, reason, days) in (
+        (flip & failed, ("SETTLED", None, 0)),
+        (flip & ~failed, ("FAILED", "OTHER", 1)),
+    ):
+        outcomes.loc[rows, "status"] = status
+        outcomes.loc[rows, "fail_reason"] = reason
+        outcomes.loc[rows, "days_late"] = days
     flipped = write_dataset(dict(dataset, outcomes=outcomes), tmp_path / "flipped")
     other_settings = _settings(tmp_path / "home")
-    other = train(flipped, other_settings, TrainConfig(**TRAINING_SPLIT))
+    other = train(flipped, other_settings, TRAINING_SPLIT)
 
     a, b = _model(settings, result.run_id), _model(other_settings, other.run_id)
     probe = pd.DataFrame(
@@ -200,7 +206,7 @@ def test_mlflow_on_postgresql_tracks_and_registers(
     tmp_path: Path, training_dir: Path, postgres_url: str
 ) -> None:
     settings = _settings(tmp_path / "home").model_copy(update={"mlflow_tracking_uri": postgres_url})
-    result = train(training_dir, settings, TrainConfig(**TRAINING_SPLIT, params=WEAK))
+    result = train(training_dir, settings, replace(TRAINING_SPLIT, params=WEAK))
     client = mlflow.MlflowClient(postgres_url)
     assert client.get_run(result.run_id).data.params["gate.decision"] == CHAMPION
     version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)

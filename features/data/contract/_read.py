@@ -52,7 +52,7 @@ def _arrow_type_ok(kind: Kind, typ: pa.DataType) -> tuple[bool, str]:
         Kind.TIMESTAMP: (pa.types.is_timestamp(typ), "must be a timezone-aware UTC timestamp"),
     }
     ok, rule = checks[kind]
-    if ok and kind is Kind.TIMESTAMP and typ.tz is None:
+    if ok and kind is Kind.TIMESTAMP and getattr(typ, "tz", None) is None:
         return (
             False,
             "must be a timezone-aware UTC timestamp; found a naive timestamp (no time zone)",
@@ -124,10 +124,13 @@ def _canonicalise(series: pd.Series, col: Column) -> pd.Series:
     if col.kind is Kind.DATE:
         return pd.to_datetime(series).astype("datetime64[ns]")
     if col.kind is Kind.STRING:
-        return series.astype(object).where(series.notna(), None)
+        strings: pd.Series = series.astype(object)
+        strings[series.isna()] = None
+        return strings
     if series.isna().any():  # nullable ints/bools are refused later by the null rule
         return series
-    return series.astype(canonical_dtype(col.kind))
+    typed: pd.Series = series.astype(np.dtype(canonical_dtype(col.kind)))
+    return typed
 
 
 def read_table(path: Path, table: Table, problems: list[Violation]) -> pd.DataFrame | None:

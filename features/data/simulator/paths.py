@@ -10,7 +10,7 @@ and hazards are defined once, so no oracle can drift from the world.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -62,24 +62,26 @@ def _minutes(x: np.ndarray) -> np.ndarray:
 
 
 def _block_alloc_mu(s: ExecState) -> np.ndarray:
-    return np.log(P.BLOCK_ALLOC_MEDIAN_MIN) + 0.5 * np.log(s.quality)
+    return np.asarray(np.log(P.BLOCK_ALLOC_MEDIAN_MIN) + 0.5 * np.log(s.quality))
 
 
 def _never_affirmed(s: ExecState) -> np.ndarray:
-    return P.AFFIRM_NEVER * s.quality**1.3 * np.where(s.cold, 2.0, 1.0)
+    return np.asarray(P.AFFIRM_NEVER * s.quality**1.3 * np.where(s.cold, 2.0, 1.0))
 
 
 def _affirm_median(s: ExecState) -> np.ndarray:
-    return P.AFFIRM_MEDIAN_MIN * s.quality**0.9 * s.affirm_type
+    return np.asarray(P.AFFIRM_MEDIAN_MIN * s.quality**0.9 * s.affirm_type)
 
 
 def _amend_prob(s: ExecState) -> np.ndarray:
-    return P.AMEND_PROB * np.sqrt(s.quality) * np.where(s.is_block, P.AMEND_BLOCK_MULT, 1.0)
+    return np.asarray(
+        P.AMEND_PROB * np.sqrt(s.quality) * np.where(s.is_block, P.AMEND_BLOCK_MULT, 1.0)
+    )
 
 
 def _match_scale(s: ExecState, amended: np.ndarray, in_time: np.ndarray) -> np.ndarray:
     """Matching lag multiplier on the MATCH_MEDIAN_MIN lognormal."""
-    return (
+    return np.asarray(
         np.where(amended, P.MATCH_AMENDED_MULT, 1.0)
         * np.where(in_time, 1.0, P.MATCH_UNAFFIRMED_MULT)
         * s.quality**0.6
@@ -149,7 +151,7 @@ def _receipt_fails(s: ExecState) -> np.ndarray:
 def _ssi_change_prob(s: ExecState, since_us: np.ndarray) -> np.ndarray:
     """Probability that a new SSI version takes effect between ``since_us`` and the deadline."""
     window_days = np.maximum(s.deadline_us - since_us, 0) / (1_440 * _MIN_US)
-    return 1.0 - np.exp(-s.ssi_change_rate * window_days)
+    return np.asarray(1.0 - np.exp(-s.ssi_change_rate * window_days))
 
 
 def _operational_hazards(
@@ -171,12 +173,12 @@ def _operational_hazards(
         * s.ops
     )
     h[:, _OTHER] = P.H_OTHER * np.where(s.early_morning, P.EARLY_MORNING_MULT, 1.0) * vol * s.ops
-    return h * s.env[:, None]
+    return np.asarray(h * s.env[:, None])
 
 
 def _p_fail(h: np.ndarray) -> np.ndarray:
     """P(fail) from per-cause hazards (rows: trades)."""
-    return 1.0 - np.exp(-h.sum(axis=1))
+    return np.asarray(1.0 - np.exp(-h.sum(axis=1)))
 
 
 def _settle(
@@ -248,8 +250,10 @@ _Arrays = TypeVar("_Arrays", ExecState, Path)
 def _rows(arrays: _Arrays, idx: np.ndarray) -> _Arrays:
     """The same dataclass holding only rows ``idx`` of every per-trade array."""
     values = {f.name: getattr(arrays, f.name) for f in fields(arrays)}
-    taken = {k: v[idx] for k, v in values.items() if isinstance(v, np.ndarray)}
-    return replace(arrays, **taken, **({"n": idx.size} if "n" in values else {}))
+    taken: dict[str, Any] = {k: v[idx] for k, v in values.items() if isinstance(v, np.ndarray)}
+    if "n" in values:
+        taken["n"] = idx.size
+    return replace(arrays, **taken)
 
 
 def _lifecycle_after(
@@ -261,7 +265,7 @@ def _lifecycle_after(
     n = s.n
 
     def elapsed(since: np.ndarray) -> np.ndarray:
-        return (t - since) / _MIN_US
+        return np.asarray((t - since) / _MIN_US)
 
     block_lag = _lognormal_beyond(rng, _block_alloc_mu(s), P.BLOCK_ALLOC_SIGMA, elapsed(s.exec_us))
     alloc = np.where(

@@ -33,9 +33,10 @@ class SsiBook:
 
     @staticmethod
     def combo_id(cpty: np.ndarray, market: np.ndarray, asset: np.ndarray) -> np.ndarray:
-        m = pd.Index(list(MARKETS)).get_indexer(market)
-        a = pd.Index(list(ASSET_CLASSES)).get_indexer(asset)
-        return (cpty * len(MARKETS) + m) * len(ASSET_CLASSES) + a
+        m = pd.Index(list(MARKETS)).get_indexer(pd.Index(market))
+        a = pd.Index(list(ASSET_CLASSES)).get_indexer(pd.Index(asset))
+        combo: np.ndarray = (cpty * len(MARKETS) + m) * len(ASSET_CLASSES) + a
+        return combo
 
     def state_at(
         self, combo: np.ndarray, ts: np.ndarray
@@ -51,9 +52,9 @@ class SsiBook:
         return self.valid_from[pos], self.verified[pos], next_change
 
     def change_rate(self, cpty: np.ndarray, frac_of_period: np.ndarray) -> np.ndarray:
-        return (
-            self.rate_start[cpty] + (self.rate_end[cpty] - self.rate_start[cpty]) * frac_of_period
-        )
+        start, end = self.rate_start[cpty], self.rate_end[cpty]
+        rate: np.ndarray = start + (end - start) * frac_of_period
+        return rate
 
 
 def draw_ssi(rng: np.random.Generator, world: World, start_us: int, end_us: int) -> SsiBook:

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from core.calendar import SettlementCalendar
 from features.data.derive import holiday_in_window
@@ -67,7 +68,7 @@ class ExecState:
 
 def _inventory(
     rng: np.random.Generator,
-    st: dict,
+    st: dict[str, np.ndarray],
     asset: np.ndarray,
     adv: np.ndarray,
     account_short: np.ndarray,
@@ -160,7 +161,7 @@ def build_state(
         * np.where(holiday, P.HOLIDAY_WINDOW_MULT, 1.0)
         * np.clip(notional_rel**P.NOTIONAL_ELASTICITY, 0.5, 2.0)
     )
-    vol = world.vol.to_numpy()[trades.day, world.vol.columns.get_indexer(market)]
+    vol = world.vol.to_numpy()[trades.day, world.vol.columns.get_indexer(pd.Index(market))]
     t1_transition = np.zeros(n, dtype=bool)
     if t1_switch is not None:
         since = (td - np.datetime64(t1_switch, "D")).astype(np.int64)
@@ -168,7 +169,7 @@ def build_state(
             np.isin(market, ["US", "CA"]) & (since >= 0) & (since < P.T1_TRANSITION_DAYS)
         )
 
-    st: dict = {
+    st: dict[str, np.ndarray] = {
         "sell": f["side"].to_numpy() == "SELL",
         "quantity": f["quantity"].to_numpy(),
         "htb": world.instr_htb[trades.instr],

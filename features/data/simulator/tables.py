@@ -40,7 +40,12 @@ def events_table(
     idx = np.arange(n)
     affirmed = path.affirm_us < NEVER
     parts = [
-        (idx, path.alloc_us, "ALLOCATED", np.where(s.is_block, "block allocation", None)),
+        (
+            idx,
+            path.alloc_us,
+            "ALLOCATED",
+            np.where(s.is_block, "block allocation", np.full(n, None, dtype=object)),
+        ),
         (idx, path.confirm_us, "CONFIRMED", np.full(n, None)),
         (idx[affirmed], path.affirm_us[affirmed], "AFFIRMED", np.full(int(affirmed.sum()), None)),
         (

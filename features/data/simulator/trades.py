@@ -118,7 +118,7 @@ def draw_trades(
     account = np.empty(n, dtype=np.int64)
     for d in np.unique(desk):
         sel = np.flatnonzero(desk == d)
-        rows = per_desk[d]
+        rows = np.asarray(per_desk[d])
         account[sel] = rows[rng.integers(0, rows.size, sel.size)]
 
     is_bond = np.isin(asset, ["GOVT_BOND", "CORP_BOND"])

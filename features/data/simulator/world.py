@@ -108,7 +108,9 @@ def _pick(rng: np.random.Generator, shares: dict[str, float], size: int) -> np.n
     return keys[rng.choice(len(keys), size=size, p=p / p.sum())]
 
 
-def _counterparties(rng: np.random.Generator, n: int, start: dt.date, span_days: int) -> tuple:
+def _counterparties(
+    rng: np.random.Generator, n: int, start: dt.date, span_days: int
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     types = _pick(rng, dict(P.CPTY_TYPE_SHARE), n)
     domicile = _pick(rng, dict(P.CPTY_DOMICILE_SHARE), n)
     new = rng.random(n) < P.CPTY_NEW_SHARE
@@ -185,7 +187,7 @@ def _instruments(
         for ac, want_etf in (("EQUITY", False), ("ETF", True)):
             slots = np.flatnonzero((asset == ac) & (market == "US"))
             pool = sec[sec["is_etf"] == want_etf]
-            take = pool.sample(n=min(slots.size, len(pool)), random_state=rng.integers(2**31))
+            take = pool.sample(n=min(slots.size, len(pool)), random_state=int(rng.integers(2**31)))
             slots = slots[: len(take)]
             nsin[slots] = take["cusip"].to_numpy()
             symbol[slots] = take["symbol"].to_numpy()

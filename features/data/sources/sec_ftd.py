@@ -11,38 +11,43 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from core.errors import SecFtdFormatError, Violation
+from features.data.atomic import write_parquet_files
 
 __all__ = [
     "HEADER",
     "SEC_FTD_COLUMNS",
     "SEC_FTD_SCHEMA",
+    "SEC_FTD_TABLE",
     "SecFtdFormatError",
     "ftd_intensity",
     "read_sec_ftd",
     "read_sec_ftd_file",
     "sec_ftd_files",
+    "write_sec_ftd",
 ]
 
 HEADER = "SETTLEMENT DATE|CUSIP|SYMBOL|QUANTITY (FAILS)|DESCRIPTION|PRICE"
-SEC_FTD_SCHEMA = pa.schema(
-    [
-        pa.field("settlement_date", pa.date32(), nullable=False),
-        pa.field("cusip", pa.string(), nullable=False),
-        pa.field("symbol", pa.string()),
-        pa.field("fails_quantity", pa.float64(), nullable=False),
-        pa.field("price", pa.float64()),
-        pa.field("fails_value", pa.float64()),
-        pa.field("description", pa.string()),
-    ]
-)
+_SEC_FTD_FIELDS: list[pa.Field[Any]] = [
+    pa.field("settlement_date", pa.date32(), nullable=False),
+    pa.field("cusip", pa.string(), nullable=False),
+    pa.field("symbol", pa.string()),
+    pa.field("fails_quantity", pa.float64(), nullable=False),
+    pa.field("price", pa.float64()),
+    pa.field("fails_value", pa.float64()),
+    pa.field("description", pa.string()),
+]
+SEC_FTD_SCHEMA = pa.schema(_SEC_FTD_FIELDS)
 """The per-security daily table the loader returns and `failcast ingest sec-ftd` stores."""
 SEC_FTD_COLUMNS = tuple(SEC_FTD_SCHEMA.names)
+SEC_FTD_TABLE = "sec_ftd"
+"""The ingested table's name beside a dataset (``sec_ftd.parquet``)."""
 _COUNT = re.compile(r"^Trailer record count (\d+)$")
 _TOTAL = re.compile(r"^Trailer total quantity of shares (\d+)$")
 _CUSIP = re.compile(r"^[0-9A-Z]{8}[0-9]$")
@@ -200,3 +205,11 @@ def ftd_intensity(ftd: pd.DataFrame) -> pd.DataFrame:
     score = per["share_of_days"].rank(pct=True) + per["mean_fails_value"].fillna(0).rank(pct=True)
     per["rank"] = score.rank(pct=True)
     return per.reset_index()
+
+
+def write_sec_ftd(table: pd.DataFrame, out: Path) -> Path:
+    """Write ``sec_ftd.parquet`` under ``out``; the old file stays until the new one is
+    complete."""
+    arrow = pa.Table.from_pandas(table, schema=SEC_FTD_SCHEMA, preserve_index=False)
+    write_parquet_files({SEC_FTD_TABLE: arrow}, out)
+    return out / f"{SEC_FTD_TABLE}.parquet"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from core.costs import in_reporting_currency
 from serving.scoring.schemas import Trade, TradeScore
@@ -36,7 +37,7 @@ class ScoreRecord:
     predicted_cause: str
     expected_cost: float
     currency: str
-    reasons: list[dict]
+    reasons: list[dict[str, Any]]
     settlement_date: dt.date
     counterparty_id: str
     instrument_id: str
@@ -83,13 +84,13 @@ class TradeUpdate:
 
     trade_id: str
     at: dt.datetime
-    lifecycle: dict | None = None  # replaces the stored lifecycle
+    lifecycle: dict[str, Any] | None = None  # replaces the stored lifecycle
     outcome: str | None = None  # SETTLED, FAILED or CANCELLED: closes the trade
     fail_reason: str | None = None
     note: str = ""
 
 
-def as_dict(row: ExceptionRow) -> dict:
+def as_dict(row: ExceptionRow) -> dict[str, Any]:
     return {name: getattr(row, name) for name in EXCEPTION_FIELDS}
 
 

@@ -4,6 +4,7 @@ migration (``serving/workflow/store/migrations``)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -37,7 +38,7 @@ class _Score:
     expected_cost: Mapped[float]
     currency: Mapped[str] = mapped_column(sa.String(3))
     expected_cost_usd: Mapped[float]  # what the queue ranks by
-    reasons: Mapped[list] = mapped_column(sa.JSON)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
 
 
 class ScoreRow(_Score, Base):
@@ -79,8 +80,8 @@ class TradeRow(Base):
     instrument_id: Mapped[str] = mapped_column(sa.String(64))
     settlement_market: Mapped[str] = mapped_column(sa.String(8))
     settlement_date: Mapped[dt.date] = mapped_column(sa.Date)
-    payload: Mapped[dict] = mapped_column(sa.JSON)  # the contract's fields
-    lifecycle: Mapped[dict] = mapped_column(sa.JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # the contract's fields
+    lifecycle: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     outcome: Mapped[str | None] = mapped_column(sa.String(16))  # SETTLED, FAILED, CANCELLED
     fail_reason: Mapped[str | None] = mapped_column(sa.String(32))
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
