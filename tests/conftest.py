@@ -14,7 +14,7 @@ from feast import FeatureStore
 from core.settings import Settings, get_settings
 from features.data.contract import Dataset
 from features.data.simulator import SimulationConfig, simulate
-from training.train import TrainConfig
+from training.train import TrainConfig, TrainResult
 
 REPO = Path(__file__).resolve().parents[1]
 SEC_DIR = REPO.parent / "shared" / "data" / "sec-fails-to-deliver"
@@ -147,3 +147,28 @@ def postgres_url():
     yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A project home with a champion trained on the training world, and how it went."""
+
+    settings: Settings
+    result: TrainResult
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory, training_dir: Path) -> Trained:
+    """The training world's champion, trained once per test process."""
+    from training.train import train
+
+    home = tmp_path_factory.mktemp("trained")
+    settings = Settings(home=home, feast_project="t" + home.name.replace("-", "_")[-20:])
+    return Trained(settings, train(training_dir, settings, TRAINING_SPLIT))
+
+
+def use_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the environment (and so the CLI, or a notebook's kernel) at these settings."""
+    monkeypatch.setenv("FAILCAST_HOME", str(settings.home))
+    monkeypatch.setenv("FAILCAST_FEAST_PROJECT", settings.feast_project)
+    get_settings.cache_clear()
