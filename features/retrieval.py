@@ -6,7 +6,7 @@ rows with ``entity_frame`` and return the columns ``feature_names`` lists, in th
 
 Offline, the stored features are retrieved point in time and the feature service's on-demand
 transforms are then applied to whole columns (``ServiceParts``): Feast's python-mode path
-turns the joined table into Python lists per view, which doubled the retrieval time. The
+turns the joined table into Python lists per view, far slower on millions of rows. The
 serving path (``serving.scoring.vectors``) assembles its vectors from the same parts.
 """
 

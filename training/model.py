@@ -39,9 +39,8 @@ class ModelParams:
     bagging_fraction: float = 0.8
     lambda_l2: float = 1.0
     max_bin: int = 255
-    # The cause head: small trees, early-stopped on the validation fails. On the demo world
-    # this kept accuracy (81.8% against 80.9% for 200 rounds of 31 leaves) with 342 trees of
-    # 7 leaves instead of 1,200 of 31: its one-trade walk is a sixth of the nodes.
+    # The cause head: small trees, early-stopped on the validation fails. It is walked for
+    # every scored trade, and larger trees named the cause no better (benchmarks/RESULTS.md).
     cause_leaves: int = 7
     cause_learning_rate: float = 0.1
     cause_max_rounds: int = 400
@@ -91,8 +90,8 @@ class FailModel:
         """The isotonic map, evaluated as the piecewise-linear function it is (what
         ``IsotonicRegression.predict`` computes, without its per-call input checks), plus
         ``TIE_BREAK`` × the booster's probability: isotonic regression pools neighbours into
-        flat steps, and trades on one step would tie, losing the booster's order (demo
-        world, ISD-1 PR-AUC 0.585 tied, 0.601 untied) for nothing a probability needs."""
+        flat steps, and trades on one step would tie, losing the booster's order (and with
+        it ranking quality) for nothing a probability needs."""
         c = self.calibrator
         calibrated = np.interp(uncalibrated, c.X_thresholds_, c.y_thresholds_)
         return np.asarray(np.clip(calibrated + TIE_BREAK * uncalibrated, 0.0, 1.0))

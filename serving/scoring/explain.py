@@ -1,8 +1,7 @@
 """Exact TreeSHAP for LightGBM boosters, tens of microseconds per trade.
 
 LightGBM's ``pred_contrib`` walks every tree with the recursive TreeSHAP algorithm on each
-call: about 0.8 ms per trade for the champion and 0.4 s for a batch of 1,000, most of a
-request's budget. This module computes the same numbers (path-dependent TreeSHAP, node counts
+call, most of a request's budget (``benchmarks/serving.py`` times both). This module computes the same numbers (path-dependent TreeSHAP, node counts
 as cover) by moving the combinatorics to load time, after Fast TreeSHAP v2 (Yang, 2021).
 
 For one leaf with value ``v`` and unique path features ``P`` (|P| = d), each feature has a
@@ -34,8 +33,8 @@ __all__ = ["TABLE_MAX_DEPTH", "NodeTable", "TreeExplainer", "go_right"]
 
 TABLE_MAX_DEPTH = 6
 """Unique features on a leaf's path up to which its H table (2^d floats) is precomputed.
-Deeper leaves compute H on the fly: for the demo champion the tables shrink from 4.7 MB to
-0.6 MB, and a request finds them in cache (over HTTP, p50 6.91 ms against 7.31 at 16)."""
+Deeper leaves compute H on the fly: the tables stay small enough for a request to find them
+in cache, and a table read that misses every cache costs more than the arithmetic."""
 
 PARALLEL_MIN_ROWS = 64
 """Batches from this many rows are explained on all cores."""

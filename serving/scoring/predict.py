@@ -1,9 +1,9 @@
 """Raw scores of a LightGBM booster, compiled: the cause booster's one-trade call.
 
-``Booster.predict`` costs about half a millisecond for one trade on the cause booster
-(1,200 trees), nearly all of it per-call overhead. Walking the same trees in compiled code,
-with LightGBM's own decisions at each node (``serving.scoring.explain``), gives the same raw scores
-in a fraction of that. Batches still go to LightGBM, which is faster there.
+For one trade, nearly all of ``Booster.predict``'s time is per-call overhead. Walking the
+same trees in compiled code, with LightGBM's own decisions at each node
+(``serving.scoring.explain``), gives the same raw scores in a fraction of it. Batches still go
+to LightGBM, which is faster there.
 """
 
 from __future__ import annotations

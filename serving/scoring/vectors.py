@@ -1,9 +1,9 @@
 """Feature vectors at request time: stored features from the Feast online store, and the
 request-time features computed by the feature service's own on-demand transforms.
 
-``get_online_features`` on the feature service costs about 2.7 ms for one trade here: it
-runs the python-mode transforms through Feast's machinery and converts every value through
-protos twice. This module reads the stored features with ``serving.scoring.online_read`` (the
+``get_online_features`` on the feature service runs the python-mode transforms through
+Feast's machinery and converts every value through protos twice, which costs more than the
+lookup itself. This module reads the stored features with ``serving.scoring.online_read`` (the
 online store's own tables or ``online_read``) and applies the registered transforms on
 arrays. The vector is the same (tested against ``features.retrieval.OnlineRetriever``, on
 SQLite and on Redis).
