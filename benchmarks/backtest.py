@@ -18,6 +18,7 @@ from rich.console import Console
 
 from benchmarks._child import dataset, run_child
 from benchmarks.training import DEFAULT_WORLD_TRADES
+from core.runtime import quiet_libraries
 
 _CHILD = """
 import json, sys, time
@@ -45,6 +46,7 @@ print(json.dumps(out, default=str))
 
 
 def main() -> None:
+    quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="reuse a default-world dataset")
     parser.add_argument("--capacity", type=int, default=50, help="queue size per date")

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks._child import dataset, run_child
+from core.runtime import quiet_libraries
 
 TARGET_BUILD_SECONDS = 120.0
 
@@ -98,6 +99,7 @@ print(json.dumps(out))
 
 
 def main() -> None:
+    quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--trades", type=int, default=1_000_000)

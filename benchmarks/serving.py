@@ -33,6 +33,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from core.runtime import quiet_libraries
 from core.settings import Settings
 from features.data.contract import read_dataset
 from features.reference import Reference
@@ -167,6 +168,7 @@ def _batch(url: str, trades: list[dict], as_of: str) -> list[float]:
 
 
 def main() -> None:
+    quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, help="project home with features and a champion")
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")

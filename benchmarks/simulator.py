@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks._child import DAYS, run_child
+from core.runtime import quiet_libraries
 
 TARGET_SECONDS = 60.0
 TARGET_GB = 4.0
@@ -50,6 +51,7 @@ print(json.dumps({"reference_s": time.perf_counter() - t0}))
 
 
 def main() -> None:
+    quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--trades", type=int, default=1_000_000)

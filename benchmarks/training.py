@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks._child import dataset, run_child
+from core.runtime import quiet_libraries
 
 TARGET_TRAIN_SECONDS = 300.0
 DEFAULT_WORLD_TRADES = 1_000_000  # 250 days × 4,000/day
@@ -49,6 +50,7 @@ def _get(table: list[dict], scorer: str, stage: str, metric: str) -> float:
 
 
 def main() -> None:
+    quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="reuse a default-world dataset")
     args = parser.parse_args()

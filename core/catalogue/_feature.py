@@ -20,13 +20,17 @@ __all__ = [
     "Format",
     "count",
     "cutoff",
+    "cycle",
     "days_ago",
     "epoch_day",
     "epoch_seconds",
+    "hour_of_day",
     "minutes",
     "named",
     "pct",
     "plain",
+    "power_of_ten",
+    "ratio",
     "yes_no",
 ]
 
@@ -87,24 +91,13 @@ class Feature:
         return f"{self.label or self.name}: {self.shown(value)}"
 
 
-def pct(v: float) -> str:
-    return f"{v:.1%}"
-
-
-def count(v: float) -> str:
-    return f"{v:,.0f}"
-
-
-def plain(v: float) -> str:
-    return f"{v:,.4g}"
-
-
-def days_ago(v: float) -> str:
-    return f"{v:,.0f} days ago"
-
-
-def minutes(v: float) -> str:
-    return f"{v:,.0f} minutes"
+pct: Format = "{:.1%}".format
+count: Format = "{:,.0f}".format
+plain: Format = "{:,.4g}".format
+days_ago: Format = "{:,.0f} days ago".format
+minutes: Format = "{:,.0f} minutes".format
+ratio: Format = "{:.1f}x".format
+cycle: Format = "T+{:.0f}".format
 
 
 def cutoff(v: float) -> str:
@@ -118,6 +111,15 @@ def yes_no(yes: str = "yes", no: str = "no") -> Format:
 def named(names: Sequence[str]) -> Format:
     """A category code as the name at that index of the vocabulary."""
     return lambda v: names[int(v)] if 0 <= int(v) < len(names) else "unknown"
+
+
+def hour_of_day(v: float) -> str:
+    return f"{int(v):02d}:{int(v % 1 * 60):02d}"
+
+
+def power_of_ten(v: float) -> str:
+    """A log10 value as the number it stands for."""
+    return f"{10**v:,.0f}"
 
 
 def epoch_day(v: float) -> str:

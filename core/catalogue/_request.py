@@ -12,10 +12,14 @@ from core.catalogue._feature import (
     Format,
     count,
     cutoff,
+    cycle,
     days_ago,
+    hour_of_day,
     minutes,
     named,
     pct,
+    power_of_ten,
+    ratio,
     yes_no,
 )
 from core.lifecycle import AMENDMENTS, STEP_OF, STEPS, Step
@@ -72,22 +76,6 @@ def _context(
     return Feature(name, dtype, description, CONTEXT_VIEW, family, reason, label, fmt, missing)
 
 
-def _hour(v: float) -> str:
-    return f"{int(v):02d}:{int(v % 1 * 60):02d}"
-
-
-def _cycle(v: float) -> str:
-    return f"T+{v:.0f}"
-
-
-def _value(v: float) -> str:
-    return f"{10**v:,.0f}"
-
-
-def _ratio(v: float) -> str:
-    return f"{v:.1f}x"
-
-
 CONTEXT: tuple[Feature, ...] = (
     _context(
         "minutes_to_cutoff_at_execution",
@@ -105,7 +93,7 @@ CONTEXT: tuple[Feature, ...] = (
         Family.TIMING,
         R.TIME_TO_CUTOFF,
         "Executed at (local time)",
-        _hour,
+        hour_of_day,
     ),
     _context(
         "settlement_cycle_days",
@@ -114,7 +102,7 @@ CONTEXT: tuple[Feature, ...] = (
         Family.CALENDAR,
         R.CALENDAR,
         "Settlement cycle",
-        _cycle,
+        cycle,
     ),
     _context(
         "holiday_in_window",
@@ -187,7 +175,7 @@ CONTEXT: tuple[Feature, ...] = (
         Family.TRADE,
         R.LARGE_TRADE,
         "Trade value",
-        _value,
+        power_of_ten,
     ),
     _context(
         "notional_vs_cpty_mean",
@@ -196,7 +184,7 @@ CONTEXT: tuple[Feature, ...] = (
         Family.TRADE,
         R.LARGE_TRADE,
         "Trade value against the counterparty's average",
-        _ratio,
+        ratio,
     ),
     _context(
         "size_vs_adv",

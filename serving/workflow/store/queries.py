@@ -131,22 +131,16 @@ def queue(
 
 def trajectory(session: Session, trade_id: str) -> list[ScoreRow]:
     """Every score of a trade, oldest first: its risk through its lifecycle."""
-    query = (
-        sa.select(ScoreRow)
-        .where(ScoreRow.trade_id == trade_id)
-        .order_by(ScoreRow.scored_at, ScoreRow.id)
-    )
-    return list(session.scalars(query))
+    order = (ScoreRow.scored_at, ScoreRow.id)  # the id breaks ties in the order stored
+    return list(session.scalars(sa.select(ScoreRow).filter_by(trade_id=trade_id).order_by(*order)))
 
 
 def history(session: Session, trade_id: str) -> list[HistoryRow]:
     """Every status change of a trade's exception, oldest first."""
-    query = (
-        sa.select(HistoryRow)
-        .where(HistoryRow.trade_id == trade_id)
-        .order_by(HistoryRow.at, HistoryRow.id)
+    order = (HistoryRow.at, HistoryRow.id)
+    return list(
+        session.scalars(sa.select(HistoryRow).filter_by(trade_id=trade_id).order_by(*order))
     )
-    return list(session.scalars(query))
 
 
 def counts(session: Session) -> dict[str, int]:
