@@ -1,8 +1,9 @@
 """Exact TreeSHAP for LightGBM boosters, tens of microseconds per trade.
 
 LightGBM's ``pred_contrib`` walks every tree with the recursive TreeSHAP algorithm on each
-call, most of a request's budget (``benchmarks/serving.py`` times both). This module computes the same numbers (path-dependent TreeSHAP, node counts
-as cover) by moving the combinatorics to load time, after Fast TreeSHAP v2 (Yang, 2021).
+call, most of a request's budget (``benchmarks/serving.py`` times both). This module computes
+the same numbers (path-dependent TreeSHAP, node counts as cover) by moving the combinatorics
+to load time, after Fast TreeSHAP v2 (Yang, 2021).
 
 For one leaf with value ``v`` and unique path features ``P`` (|P| = d), each feature has a
 cover fraction ``z_j`` (the share of training rows that follow the path at its splits) and,
