@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     queue_capacity: int = Field(
         default=50, ge=1, description="Trades an ops team can work per settlement date."
     )
+    clock: Literal["events", "wall"] = Field(
+        default="events",
+        description="What 'now' is for settlement deadlines: the latest instant among the "
+        "scores and events stored (bounded by the wall clock, and the same in a replay of the "
+        "past), or the wall clock itself.",
+    )
+    outcome_grace_minutes: int = Field(
+        default=120,
+        ge=0,
+        le=7 * 24 * 60,
+        description="How long after the end of its ISD a trade may go without an outcome "
+        "before its exception is OVERDUE.",
+    )
     model_refresh_seconds: float = Field(
         default=60.0,
         ge=0,

@@ -36,6 +36,7 @@ from pipelines.report_cmd import report_cmd
 from serving.api.server import running_server
 from serving.scoring.reasons import by_action
 from serving.workflow.event_models import EVENT_KINDS
+from serving.workflow.store import ExceptionStore
 from training.train import TrainConfig, train
 
 __all__ = ["DEMO_WORLD", "run_demo"]
@@ -134,9 +135,18 @@ def run_demo() -> None:
             f"closed; {done.seconds:.0f} s over HTTP"
         )
         queued = httpx.get(f"{url}/queue", timeout=30).raise_for_status().json()
+        store = ExceptionStore.from_settings(settings)
+        try:
+            hidden = store.hidden_risk()
+        finally:
+            store.close()
         title = f"GET {url}/queue: {len(queued):,} open at-risk trades, costliest first"
         console.print(queue_table(queued[:10], title))
         console.print(_actions(queued), highlight=False)
+        console.print(
+            f"at-risk trades the queue does not show: {len(hidden)}"
+            + (f" ({', '.join(hidden[:10])})" if hidden else "")
+        )
         out = settings.home / "report.html"
         report_cmd(date=pd.Timestamp(last).to_pydatetime(), out=out, top=5)
         page = f"{url}/ui"

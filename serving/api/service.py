@@ -42,6 +42,8 @@ from serving.workflow.recorder import ScoreRecorder
 from serving.workflow.store import ExceptionStore, ScoreRecord
 
 log = logging.getLogger("failcast.service")
+SWEEP_SECONDS = 60.0
+"""How often exceptions past their settlement deadline are looked for."""
 
 
 def _us(stamp: datetime | None) -> int | None:
@@ -66,6 +68,7 @@ class Failcast:
         self.loaded_at = datetime.now(UTC)
         if self.settings.model_refresh_seconds > 0:
             threading.Thread(target=self._refresh_loop, daemon=True, name="champion").start()
+        threading.Thread(target=self._sweep_loop, daemon=True, name="deadlines").start()
         gc.freeze()  # what start-up loaded lives as long as the service: keep it out of GC passes
 
     def _scorer(self) -> Scorer:
@@ -90,6 +93,16 @@ class Failcast:
             except Exception as exc:  # keep serving what is loaded
                 self.registry = f"{type(exc).__name__}: {exc}"[:300]
                 log.warning("registry check failed; still serving %s", self.scorer.served.tag)
+
+    def _sweep_loop(self) -> None:
+        """Exceptions past their settlement deadline go OVERDUE even when nothing is written."""
+        while True:
+            time.sleep(SWEEP_SECONDS)
+            try:
+                if moved := self.exceptions.sweep():
+                    log.info("%d exceptions overdue", moved)
+            except Exception as exc:  # the store may be down: the next write sweeps too
+                log.warning("overdue sweep failed: %s", exc)
 
     @bentoml.api(route="/score")
     @http_errors

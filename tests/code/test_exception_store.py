@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,118 @@ def test_an_exception_is_found_whatever_its_status(store: ExceptionStore) -> Non
     found = store.get("T1")
     assert (found.status, found.action_taken) == ("RESOLVED", "borrowed")
     assert store.get("T2") is None
+
+
+def traded(
+    trade_id: str, probability: float, minutes: int = 0, stage: str = "EXECUTION"
+) -> ScoreRecord:
+    """A score with its trade kept (what re-scoring and deadlines need)."""
+    from serving.scoring.schemas import Trade
+
+    trade = Trade(
+        trade_id=trade_id,
+        execution_ts=T0,
+        trade_date=T0.date(),
+        settlement_date=ISD,
+        settlement_cycle_days=1,
+        desk_id="D1",
+        account_id="A1",
+        counterparty_id="C1",
+        instrument_id="I1",
+        side="SELL",
+        quantity=1_000.0,
+        price=10.0,
+        notional=1e4,
+        currency="USD",
+        settlement_market="US",
+        is_block=False,
+    )
+    return replace(score(trade_id, probability, 100.0, minutes=minutes, stage=stage), trade=trade)
+
+
+def test_an_exception_failcast_resolved_reopens_when_the_risk_returns(
+    store: ExceptionStore,
+) -> None:
+    """MEDIUM at execution, LOW once affirmed, HIGH on ISD-1: back in the queue, saying why."""
+    store.record([traded("T1", 0.15)])
+    fell = store.record([traded("T1", 0.04, minutes=60, stage="CUTOFF")])
+    assert fell.closed == 1 and store.get("T1").status == "RESOLVED" and store.queue() == []
+    rose = store.record([traded("T1", 0.40, minutes=600, stage="ISD_1")])
+    assert rose.reopened == 1
+    assert [e.trade_id for e in store.queue()] == ["T1"]
+    assert store.hidden_risk() == []
+    assert store.get("T1").risk_tier == "HIGH"
+    last = store.history("T1")[-1]
+    assert (last.status, last.actor) == ("OPEN", "failcast")
+    assert (
+        last.note.startswith("reopened at ISD_1: HIGH risk") and "resolved by failcast" in last.note
+    )
+
+
+def test_an_exception_a_person_resolved_reopens_only_above_their_tier(
+    store: ExceptionStore,
+) -> None:
+    store.record([traded("T1", 0.15)])
+    store.transition("T1", Status.RESOLVED, actor="ana", note="counterparty confirmed")
+    same = store.record([traded("T1", 0.20, minutes=30, stage="CUTOFF")])
+    assert same.reopened == 0 and store.get("T1").status == "RESOLVED"
+    assert store.hidden_risk() == [], "a person's resolution is a decision, not hidden risk"
+    assert store.get("T1").fail_probability == 0.20, "a resolved exception keeps the newest score"
+    higher = store.record([traded("T1", 0.50, minutes=60, stage="CUTOFF")])
+    assert higher.reopened == 1 and store.get("T1").status == "OPEN"
+    assert "resolved by ana at MEDIUM risk" in store.history("T1")[-1].note
+
+
+def test_a_cancelled_trade_never_reopens(store: ExceptionStore) -> None:
+    from serving.workflow.store import TradeUpdate
+
+    store.record([traded("T1", 0.30)])
+    store.record([], updates=[TradeUpdate("T1", T0, outcome="CANCELLED")])
+    again = store.record([traded("T1", 0.90, minutes=30)])
+    assert again.reopened == 0 and store.get("T1").status == "RESOLVED"
+
+
+def test_a_trade_past_its_deadline_with_no_outcome_is_overdue_until_it_arrives(
+    tmp_path: Path,
+) -> None:
+    """The store's clock follows the events (as in a replay): once it passes the end of the
+    ISD plus the grace, the at-risk trade and the quiet one are both OVERDUE, first in the
+    queue, and stay there whatever the score, until their outcomes arrive."""
+    from serving.workflow.store import TradeUpdate
+
+    store = ExceptionStore(
+        f"sqlite:///{tmp_path / 'x.db'}", clock="events", grace=dt.timedelta(hours=2)
+    )
+    store.record([traded("RISKY", 0.30), traded("QUIET", 0.02)])
+    assert store.sweep() == 0 and [e.trade_id for e in store.queue()] == ["RISKY"]
+    # the end of the ISD in New York is 04:00 UTC the day after; two hours' grace
+    before = T0.replace(day=5, hour=5, minute=59) - T0
+    store.record([], updates=[TradeUpdate("OTHER", T0 + before)])
+    assert store.sweep() == 0, "within the grace"
+    later = store.record([traded("RISKY", 0.01, minutes=int(before.total_seconds() // 60) + 2)])
+    assert later.overdue == 2
+    assert {e.trade_id: e.status for e in store.queue()} == {"RISKY": "OVERDUE", "QUIET": "OVERDUE"}
+    assert store.history("QUIET")[-1].note.startswith("no outcome by its settlement deadline")
+    with pytest.raises(InvalidTransition, match="cannot go from OVERDUE to RESOLVED"):
+        store.transition("RISKY", Status.RESOLVED, actor="ana")
+    store.record([], updates=[TradeUpdate("RISKY", T0 + before, outcome="FAILED")])
+    assert [e.trade_id for e in store.queue()] == ["QUIET"]
+    assert store.get("RISKY").status == "FAILED"
+    store.close()
+
+
+def test_hidden_risk_names_an_at_risk_trade_the_queue_does_not_show(
+    store: ExceptionStore,
+) -> None:
+    import sqlalchemy as sa
+
+    store.record([traded("T1", 0.40), traded("T2", 0.40)])
+    assert store.hidden_risk() == []
+    with store.writer.begin() as connection:  # what the old workflow left behind
+        connection.execute(
+            sa.text(
+                "UPDATE exceptions SET status = 'RESOLVED', resolved_by = 'failcast' "
+                "WHERE trade_id = 'T2'"
+            )
+        )
+    assert store.hidden_risk() == ["T2"]

@@ -56,8 +56,10 @@ def test_an_empty_store_is_migrated_to_the_models_schema(url: str) -> None:
 def test_a_store_made_before_migrations_is_adopted_with_its_rows(url: str) -> None:
     engine = make_engine(url, writer=True)
     try:
-        Base.metadata.create_all(engine)  # how stores were made before migrations
+        # a store made before migrations: revision 0001's tables, no alembic_version
+        upgrade(engine, FIRST_REVISION)
         with engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE alembic_version"))
             connection.execute(
                 sa.text(
                     "INSERT INTO exception_history (trade_id, at, status, actor, note) "
@@ -111,3 +113,39 @@ def test_db_commands_migrate_and_report_the_revision(tmp_path: Path) -> None:
     assert f"from an empty store to revision {head_revision()}" in done.output
     after = runner.invoke(app, ["db", "current"], env=env)
     assert f"at revision {head_revision()}" in after.output and "up to date" in after.output
+
+
+def test_a_store_at_the_previous_revision_is_upgraded_with_its_rows(url: str) -> None:
+    """A store at 0001 with a person's resolution: after 0002, the resolution names that
+    person and the tier it had, so a riskier score reopens it."""
+    engine = make_engine(url, writer=True)
+    try:
+        upgrade(engine, FIRST_REVISION)
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO exceptions (trade_id, status, team, action, opened_at, "
+                    "updated_at, settlement_date, counterparty_id, instrument_id, desk_id, "
+                    "settlement_market, notional, scored_at, model_version, stage, "
+                    "fail_probability, risk_tier, predicted_cause, expected_cost, currency, "
+                    "expected_cost_usd, reasons) VALUES ('T1', 'RESOLVED', 'Settlements', 'x', "
+                    "'2024-06-03 14:00:00', '2024-06-03 14:00:00', '2024-06-04', 'C1', 'I1', "
+                    "'D1', 'US', 1e6, '2024-06-03 14:00:00', '3', 'EXECUTION', 0.12, "
+                    "'MEDIUM', 'LATE_MATCHING', 10.0, 'USD', 10.0, '[]')"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO exception_history (trade_id, at, status, actor, note) VALUES "
+                    "('T1', '2024-06-03 14:05:00', 'RESOLVED', 'ops.alice', 'called them')"
+                )
+            )
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as connection:
+            row = connection.execute(
+                sa.text("SELECT resolved_by, resolved_tier FROM exceptions WHERE trade_id='T1'")
+            ).one()
+        assert tuple(row) == ("ops.alice", "MEDIUM")
+    finally:
+        engine.dispose()

@@ -48,6 +48,11 @@ def trades(training_dir: Path) -> pd.DataFrame:
     return read_dataset(training_dir)["trades"].tail(40).reset_index(drop=True)
 
 
+def _soon_after(trades: pd.DataFrame) -> str:
+    """A scoring instant just after these trades (the store's clock follows the scores)."""
+    return (trades["execution_ts"].max() + pd.Timedelta(minutes=5)).isoformat()
+
+
 def _one(trades: pd.DataFrame, i: int) -> dict:
     return trade_records(trades.iloc[[i]])[0]
 
@@ -181,7 +186,8 @@ def test_unknown_counterparty_and_instrument_are_scored_cold(
 ) -> None:
     known = _one(trades, 0)
     new = _one(trades, 1) | {"counterparty_id": "NEW-CPTY", "instrument_id": "XS0000000000"}
-    response = httpx.post(f"{url}/score", json={"trades": [known, new]}, timeout=60)
+    body = {"trades": [known, new], "as_of": _soon_after(trades)}
+    response = httpx.post(f"{url}/score", json=body, timeout=60)
     assert response.status_code == 200, response.text
     first, second = response.json()["scores"]
     assert first["cold_start"] == []
@@ -207,7 +213,8 @@ def test_keeps_serving_when_the_registry_is_unreachable(
         assert info["source"] == "local store"
         assert info["bento_model"] == served["bento_model"]
         assert info["registry"] != "ok"
-        response = httpx.post(f"{other}/score", json={"trades": [_one(trades, 0)]})
+        body = {"trades": [_one(trades, 0)], "as_of": _soon_after(trades)}
+        response = httpx.post(f"{other}/score", json=body)
         assert response.status_code == 200
         assert response.json()["scores"][0]["model_version"] == served["model_version"]
     assert (home.bentoml_home / "models" / BENTO_MODEL).is_dir()
@@ -245,8 +252,8 @@ def test_bentoml_build_packages_the_service_with_its_model(home: Settings, url: 
 def test_scores_land_in_the_queue_by_expected_cost(
     home: Settings, url: str, trades: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every /score is stored; at-risk trades are queued, costliest first, and statuses move
-    with a history."""
+    """Every /score is stored; at-risk trades are queued, overdue ones first, then costliest
+    first, and statuses move with a history."""
     as_of = (trades["execution_ts"].max() + pd.Timedelta(hours=2)).isoformat()
     scores = httpx.post(
         f"{url}/score", json={"trades": trade_records(trades), "as_of": as_of}, timeout=60
@@ -254,9 +261,12 @@ def test_scores_land_in_the_queue_by_expected_cost(
     at_risk = {s["trade_id"] for s in scores if s["risk_tier"] != "LOW"}
     queue = httpx.get(f"{url}/queue").raise_for_status().json()
     assert {q["trade_id"] for q in queue} >= at_risk and at_risk
-    costs = [q["expected_cost"] for q in queue]
-    assert costs == sorted(costs, reverse=True)
-    top = queue[0]
+    overdue = [q for q in queue if q["status"] == "OVERDUE"]
+    assert queue[: len(overdue)] == overdue
+    for group in (overdue, queue[len(overdue) :]):
+        costs = [q["expected_cost_usd"] for q in group]
+        assert costs == sorted(costs, reverse=True)
+    top = next(q for q in queue if q["status"] == "OPEN")
     assert top["team"] == top["reasons"][0]["team"] and top["action"]
     assert len(httpx.get(f"{url}/queue", params={"capacity": 2}).json()) == min(2, len(queue))
     one_team = httpx.get(f"{url}/queue", params={"team": top["team"]}).json()

@@ -4,7 +4,8 @@ taken and history (SQLAlchemy; a SQLite file under the project home by default, 
 URL; the schema migrated by Alembic).
 
     tables    the ORM tables
-    status    the workflow's statuses and who may follow whom
+    status    the workflow's statuses, who may follow whom, when a resolved one reopens
+    exceptions  how exceptions follow the risk: open, update, resolve, reopen, OVERDUE
     records   what the store is given (scores, trade updates) and what a write did
     engine    the database set up for concurrent writers, and its migrations
     store     ExceptionStore: transactional, idempotent writes
@@ -14,9 +15,10 @@ An exception leaves the queue when its trade settles or fails, when someone reso
 when a later score finds the trade no longer at risk (resolved by failcast, with the score).
 """
 
+from serving.workflow.store.exceptions import SYSTEM_ACTOR
 from serving.workflow.store.records import Recorded, ScoreRecord, TradeUpdate, as_dict
 from serving.workflow.store.status import Status
-from serving.workflow.store.store import SYSTEM_ACTOR, ExceptionStore
+from serving.workflow.store.store import ExceptionStore
 from serving.workflow.store.tables import EXCEPTION_FIELDS, TradeRow
 
 __all__ = [

@@ -10,7 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from serving.workflow.store.status import ACTIVE
+from serving.workflow.store.exceptions import SYSTEM_ACTOR
+from serving.workflow.store.status import ACTIVE, Status
 from serving.workflow.store.tables import (
     SCORE_FIELDS,
     ExceptionRow,
@@ -23,6 +24,7 @@ from serving.workflow.store.tables import (
 __all__ = [
     "book",
     "counts",
+    "hidden_risk",
     "history",
     "latest_probability",
     "queue",
@@ -117,13 +119,17 @@ def queue(
     team: str | None = None,
     capacity: int | None = None,
 ) -> list[ExceptionRow]:
-    """Open and acknowledged exceptions, largest expected cost (in USD) first."""
+    """Exceptions in the queue (open, acknowledged, overdue): overdue first, then the largest
+    expected cost (in USD)."""
     query = sa.select(ExceptionRow).where(ExceptionRow.status.in_([s.value for s in ACTIVE]))
     if settlement_date is not None:
         query = query.where(ExceptionRow.settlement_date == settlement_date)
     if team is not None:
         query = query.where(ExceptionRow.team == team)
-    query = query.order_by(ExceptionRow.expected_cost_usd.desc(), ExceptionRow.trade_id)
+    overdue_first = sa.case((ExceptionRow.status == Status.OVERDUE.value, 0), else_=1)
+    query = query.order_by(
+        overdue_first, ExceptionRow.expected_cost_usd.desc(), ExceptionRow.trade_id
+    )
     if capacity is not None:
         query = query.limit(capacity)
     return list(session.scalars(query))
@@ -141,6 +147,42 @@ def history(session: Session, trade_id: str) -> list[HistoryRow]:
     return list(
         session.scalars(sa.select(HistoryRow).filter_by(trade_id=trade_id).order_by(*order))
     )
+
+
+def hidden_risk(session: Session) -> list[str]:
+    """Trades at risk that the queue does not show: the latest score MEDIUM or HIGH, no
+    outcome yet, and no exception in the queue, unless a person resolved it (their decision
+    is in its history). The workflow keeps this list empty."""
+    other = aliased(ScoreRow)
+    newest = (
+        sa.select(sa.func.max(other.scored_at))
+        .where(other.trade_id == TradeRow.trade_id)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(TradeRow.trade_id)
+        .join(ScoreRow, ScoreRow.trade_id == TradeRow.trade_id)
+        .outerjoin(ExceptionRow, ExceptionRow.trade_id == TradeRow.trade_id)
+        .where(
+            TradeRow.outcome.is_(None),
+            ScoreRow.scored_at == newest,
+            ScoreRow.risk_tier != "LOW",
+            sa.or_(
+                ExceptionRow.status.is_(None),
+                sa.and_(
+                    ExceptionRow.status.not_in([s.value for s in ACTIVE]),
+                    sa.or_(
+                        ExceptionRow.status != Status.RESOLVED.value,
+                        ExceptionRow.resolved_by == SYSTEM_ACTOR,
+                        ExceptionRow.resolved_by.is_(None),
+                    ),
+                ),
+            ),
+        )
+        .distinct()
+        .order_by(TradeRow.trade_id)
+    )
+    return list(session.scalars(query))
 
 
 def counts(session: Session) -> dict[str, int]:

@@ -100,3 +100,5 @@ class Recorded:
     opened: int  # exceptions opened
     updated: int  # open exceptions given a newer score
     closed: int = 0  # exceptions closed: the trade settled, failed, was cancelled or is safe
+    reopened: int = 0  # resolved exceptions back in the queue: the risk rose again
+    overdue: int = 0  # exceptions past their settlement deadline with no outcome

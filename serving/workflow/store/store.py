@@ -10,22 +10,29 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.actions import NO_REASON
 from core.errors import InvalidTransition
 from core.settings import Settings
 from serving.workflow.store import queries
 from serving.workflow.store.engine import make_engine, upgrade
-from serving.workflow.store.records import TRADE_FIELDS, Recorded, ScoreRecord, TradeUpdate
-from serving.workflow.store.status import ACTIVE, CLOSING, TRANSITIONS, Status, check_transition
+from serving.workflow.store.exceptions import (
+    Changes,
+    close_decided,
+    follow,
+    history,
+    latest_per_trade,
+    mark_overdue,
+)
+from serving.workflow.store.records import Recorded, ScoreRecord, TradeUpdate
+from serving.workflow.store.status import Status, check_transition
 from serving.workflow.store.tables import (
-    EXCEPTION_SCORE_FIELDS,
     SCORE_FIELDS,
+    ClockRow,
     ExceptionRow,
     HistoryRow,
     ScoreRow,
@@ -34,26 +41,35 @@ from serving.workflow.store.tables import (
 )
 from serving.workflow.trades import merge_lifecycles, stored_trade
 
-__all__ = ["SYSTEM_ACTOR", "ExceptionStore"]
+__all__ = ["ExceptionStore"]
 
-SYSTEM_ACTOR = "failcast"
-"""Who the history names for the changes failcast makes itself."""
 _TRADE_KEYS = ["counterparty_id", "account_id", "instrument_id", "settlement_market"]
-_NO_REASON = {"action": NO_REASON.text, "team": NO_REASON.team.value}
+Clock = Literal["events", "wall"]
 
 
 class ExceptionStore:
-    """The store at a SQLAlchemy URL, its schema migrated to the latest revision on open."""
+    """The store at a SQLAlchemy URL, its schema migrated to the latest revision on open.
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    ``clock`` says what "now" is for settlement deadlines: the latest instant among the scores
+    and events stored (so a replay of the past lives in its own time), or the wall clock.
+    ``grace`` is how long after the end of its ISD a trade may go without an outcome before
+    its exception is OVERDUE."""
+
+    def __init__(
+        self, url: str, clock: Clock = "events", grace: dt.timedelta = dt.timedelta(hours=2)
+    ) -> None:
+        self.url, self.clock_kind, self.grace = url, clock, grace
         self.engine = make_engine(url)
         self.writer = make_engine(url, writer=True)
         upgrade(self.writer)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExceptionStore:
-        return cls(settings.exception_store)
+        return cls(
+            settings.exception_store,
+            clock=settings.clock,
+            grace=dt.timedelta(minutes=settings.outcome_grace_minutes),
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -72,13 +88,15 @@ class ExceptionStore:
         now: dt.datetime | None = None,
         updates: Sequence[TradeUpdate] = (),
     ) -> Recorded:
-        """Store a batch of scores and trade updates, open or refresh the exceptions of
-        at-risk trades and close those no longer at risk or decided, in one transaction."""
+        """Store a batch of scores and trade updates in one transaction: exceptions open,
+        follow their trades' newest scores, close, reopen and go OVERDUE as
+        ``exceptions`` says."""
         now = now or dt.datetime.now(dt.UTC)
+        changes = Changes()
         with Session(self.writer) as session, session.begin():
-            _keep_trades(session, scores, updates, now)
+            trades = _keep_trades(session, scores, updates, now)
             new = self._insert_scores(session, scores)
-            latest = _latest_per_trade(scores)
+            latest = latest_per_trade(scores)
             ids = list(latest.keys() | {u.trade_id for u in updates})
             found = {
                 row.trade_id: row
@@ -86,29 +104,43 @@ class ExceptionStore:
                     sa.select(ExceptionRow).where(ExceptionRow.trade_id.in_(ids))
                 )
             }
-            decided, closed = _close_decided(session, found, updates, now)
-            opened = updated = 0
-            for trade_id, score in latest.items():
-                row = found.get(trade_id)
-                if row is None:
-                    if score.at_risk and trade_id not in decided:
-                        session.add(_new_exception(score, now))
-                        session.add(
-                            _history(trade_id, now, Status.OPEN, SYSTEM_ACTOR, _opened(score))
-                        )
-                        opened += 1
-                elif row.status in ACTIVE and aware(row.scored_at) <= score.scored_at:
-                    for name in EXCEPTION_SCORE_FIELDS:
-                        setattr(row, name, getattr(score, name))
-                    row.updated_at = now
-                    updated += 1
-                    if not score.at_risk:
-                        row.status = Status.RESOLVED.value
-                        session.add(
-                            _history(trade_id, now, Status.RESOLVED, SYSTEM_ACTOR, _safe(score))
-                        )
-                        closed += 1
-        return Recorded(new, opened, updated, closed)
+            decided = close_decided(session, found, updates, now, changes)
+            undecided = {
+                trade_id
+                for trade_id in latest
+                if trade_id not in decided
+                and (trade_id not in trades or trades[trade_id].outcome is None)
+            }
+            follow(session, found, latest, undecided, now, changes)
+            clock = _advance_clock(session, [s.scored_at for s in scores] + [u.at for u in updates])
+            session.flush()
+            if (now_for_deadlines := self._now(clock)) is not None:
+                mark_overdue(session, now_for_deadlines, self.grace, changes)
+        return Recorded(
+            new, changes.opened, changes.updated, changes.closed, changes.reopened, changes.overdue
+        )
+
+    def sweep(self) -> int:
+        """Move the exceptions of trades past their settlement deadline to OVERDUE (the
+        service does it every minute; every write does it too); how many moved."""
+        changes = Changes()
+        with Session(self.writer) as session, session.begin():
+            clock = session.get(ClockRow, 1)
+            if (now_for_deadlines := self._now(clock.at if clock else None)) is not None:
+                mark_overdue(session, now_for_deadlines, self.grace, changes)
+        return changes.overdue
+
+    def clock(self) -> dt.datetime | None:
+        """The latest instant among the scores and events stored (None: none yet)."""
+        with self._reading() as session:
+            row = session.get(ClockRow, 1)
+            return aware(row.at) if row else None
+
+    def _now(self, clock: dt.datetime | None) -> dt.datetime | None:
+        """What "now" is for deadlines; None on the events clock before any event."""
+        if self.clock_kind == "wall":
+            return dt.datetime.now(dt.UTC)
+        return None if clock is None else aware(clock)
 
     def _insert_scores(self, session: Session, scores: Sequence[ScoreRecord]) -> int:
         if not scores:
@@ -140,9 +172,13 @@ class ExceptionStore:
                 raise InvalidTransition(f"trade_id {trade_id!r}: no exception for this trade")
             check_transition(trade_id, Status(row.status), status)
             row.status, row.updated_at = status.value, now
+            if status is Status.RESOLVED:
+                row.resolved_by, row.resolved_tier = actor, row.risk_tier
+            elif status is Status.OPEN:
+                row.resolved_by = row.resolved_tier = None
             if action_taken:
                 row.action_taken = action_taken
-            session.add(_history(trade_id, now, status, actor, note or action_taken or ""))
+            session.add(history(trade_id, now, status, actor, note or action_taken or ""))
 
     # reads -------------------------------------------------------------------------------
 
@@ -189,6 +225,10 @@ class ExceptionStore:
         with self._reading() as session:
             return queries.history(session, trade_id)
 
+    def hidden_risk(self) -> list[str]:
+        with self._reading() as session:
+            return queries.hidden_risk(session)
+
     def counts(self) -> dict[str, int]:
         with self._reading() as session:
             return queries.counts(session)
@@ -199,13 +239,13 @@ def _keep_trades(
     scores: Sequence[ScoreRecord],
     updates: Sequence[TradeUpdate],
     now: dt.datetime,
-) -> None:
+) -> dict[str, TradeRow]:
     """Keep each scored trade (its latest fields, every lifecycle step seen) and apply the
-    updates."""
+    updates; the stored rows of the trades named."""
     kept = {s.trade_id: stored_trade(s.trade) for s in scores if s.trade is not None}
-    ids = list(kept.keys() | {u.trade_id for u in updates})
+    ids = list(kept.keys() | {u.trade_id for u in updates} | {s.trade_id for s in scores})
     if not ids:
-        return
+        return {}
     rows = {
         r.trade_id: r
         for r in session.scalars(sa.select(TradeRow).where(TradeRow.trade_id.in_(ids)))
@@ -237,67 +277,18 @@ def _keep_trades(
         if update.outcome is not None:
             row.outcome, row.fail_reason = update.outcome, update.fail_reason
         row.updated_at = now
+    return rows
 
 
-def _close_decided(
-    session: Session,
-    found: dict[str, ExceptionRow],
-    updates: Sequence[TradeUpdate],
-    now: dt.datetime,
-) -> tuple[set[str], int]:
-    """Close the exceptions of trades whose outcome arrived; returns the decided trades and
-    how many exceptions were closed."""
-    decided, closed = set(), 0
-    for update in updates:
-        if update.outcome is None:
-            continue
-        decided.add(update.trade_id)
-        row = found.get(update.trade_id)
-        status = CLOSING[update.outcome]
-        if row is None or status not in TRANSITIONS[Status(row.status)]:
-            continue
-        row.status, row.updated_at = status.value, now
-        note = update.note or f"trade {update.outcome.lower()} ({update.at:%Y-%m-%d %H:%M} UTC)"
-        session.add(_history(update.trade_id, now, status, SYSTEM_ACTOR, note))
-        closed += 1
-    return decided, closed
-
-
-def _latest_per_trade(scores: Iterable[ScoreRecord]) -> dict[str, ScoreRecord]:
-    latest: dict[str, ScoreRecord] = {}
-    for score in scores:
-        if score.trade_id not in latest or latest[score.trade_id].scored_at <= score.scored_at:
-            latest[score.trade_id] = score
-    return latest
-
-
-def _new_exception(score: ScoreRecord, now: dt.datetime) -> ExceptionRow:
-    top = score.reasons[0] if score.reasons else _NO_REASON
-    return ExceptionRow(
-        trade_id=score.trade_id,
-        status=Status.OPEN.value,
-        team=top["team"],
-        action=top["action"],
-        action_taken=None,
-        opened_at=now,
-        updated_at=now,
-        **{name: getattr(score, name) for name in TRADE_FIELDS + EXCEPTION_SCORE_FIELDS},
-    )
-
-
-def _opened(score: ScoreRecord) -> str:
-    return (
-        f"opened at {score.stage}: P(fail) {score.fail_probability:.1%}, expected cost "
-        f"{score.expected_cost:,.2f} {score.currency}"
-    )
-
-
-def _safe(score: ScoreRecord) -> str:
-    return (
-        f"no longer at risk at {score.stage}: P(fail) {score.fail_probability:.1%}, expected "
-        f"cost {score.expected_cost:,.2f} {score.currency}"
-    )
-
-
-def _history(trade_id: str, at: dt.datetime, status: Status, actor: str, note: str) -> HistoryRow:
-    return HistoryRow(trade_id=trade_id, at=at, status=status.value, actor=actor, note=note)
+def _advance_clock(session: Session, instants: Sequence[dt.datetime]) -> dt.datetime | None:
+    """Move the store's clock to the latest of ``instants`` (never back); its new reading."""
+    row = session.get(ClockRow, 1, with_for_update=True)
+    latest = max(instants, default=None)
+    if latest is None:
+        return aware(row.at) if row else None
+    if row is None:
+        session.add(ClockRow(id=1, at=latest))
+        return latest
+    if aware(row.at) < latest:
+        row.at = latest
+    return aware(row.at)

@@ -14,6 +14,7 @@ __all__ = [
     "EXCEPTION_SCORE_FIELDS",
     "SCORE_FIELDS",
     "Base",
+    "ClockRow",
     "ExceptionRow",
     "HistoryRow",
     "ScoreRow",
@@ -66,6 +67,9 @@ class ExceptionRow(_Score, Base):
     desk_id: Mapped[str] = mapped_column(sa.String(64))
     settlement_market: Mapped[str] = mapped_column(sa.String(8))
     notional: Mapped[float]
+    # who resolved it last and at what tier: a RESOLVED exception reopens when the risk rises
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(64))
+    resolved_tier: Mapped[str | None] = mapped_column(sa.String(8))
 
 
 class TradeRow(Base):
@@ -87,6 +91,16 @@ class TradeRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
+class ClockRow(Base):
+    """The latest instant among the scores and events stored: the store's own "now" when
+    deadlines follow the events (a replay of the past) rather than the wall clock."""
+
+    __tablename__ = "store_clock"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
 class HistoryRow(Base):
     __tablename__ = "exception_history"
 
@@ -102,7 +116,11 @@ SCORE_FIELDS = [c.name for c in ScoreRow.__table__.columns if c.name != "id"]
 """Every column of a stored score."""
 EXCEPTION_SCORE_FIELDS = list(_Score.__annotations__)
 """What an exception shows of its latest score."""
-EXCEPTION_FIELDS = [c.name for c in ExceptionRow.__table__.columns if c.name not in ("updated_at",)]
+EXCEPTION_FIELDS = [
+    c.name
+    for c in ExceptionRow.__table__.columns
+    if c.name not in ("updated_at", "resolved_by", "resolved_tier")
+]
 """What a queue entry shows: every column of an exception."""
 
 
