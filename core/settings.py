@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     queue_capacity: int = Field(
         default=50, ge=1, description="Trades an ops team can work per settlement date."
     )
+    max_future_days: int = Field(
+        default=31,
+        ge=0,
+        le=3_650,
+        description="How far after now a timestamp sent to the service may be (an SSI "
+        "taking effect next week, say).",
+    )
+    clock_tolerance_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="How far after now a scoring instant (as_of) may be: clocks differ.",
+    )
     clock: Literal["events", "wall"] = Field(
         default="events",
         description="What 'now' is for settlement deadlines: the latest instant among the "

@@ -17,6 +17,8 @@ from features.data.derive import holiday_in_window
 
 __all__ = ["DATE_FACTS", "DateFacts", "exec_local_minutes"]
 
+_WINDOW_SPAN = 1 << 16
+"""Settlement windows (days) the memo key has room for; the contract allows far fewer."""
 _HOUR_US = 3_600_000_000
 _DAY_US = 86_400_000_000
 DATE_FACTS = (
@@ -71,10 +73,18 @@ class DateFacts:
         trade_day = np.asarray(trade_date, dtype="datetime64[D]").astype(np.int64)
         isd_day = np.asarray(settlement_date, dtype="datetime64[D]").astype(np.int64)
         codes = list(MARKETS)
+        window = isd_day - trade_day
+        if window.size and not (window.min() >= 0 and window.max() < _WINDOW_SPAN):
+            raise ValueError(
+                f"settlement windows of {window.min()} to {window.max()} days: the calendar "
+                f"memo keys windows of 0 to {_WINDOW_SPAN - 1} days"
+            )
+        # one int64 per distinct (trade date, window, settlement market, home market): every
+        # part within its bits, so no two combinations share a key
         key = (
-            (trade_day * 4096 + (isd_day - trade_day)) * 64
-            + category_code(market, codes) * 8
-            + category_code(counterparty_market, codes)
+            (trade_day * _WINDOW_SPAN + window) * 64
+            + (category_code(market, codes) + 1) * 8
+            + (category_code(counterparty_market, codes) + 1)
         )
         unique, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         missing = [i for i, k in enumerate(unique.tolist()) if k not in self._memo]

@@ -21,6 +21,8 @@ from pydantic import BaseModel, Field
 
 from core.actions import Team
 from core.errors import FailcastError, NotFound
+from core.limits import MAX_QUEUE_CAPACITY
+from features.data.contract import Identifier
 from serving.api.errors import error_response
 from serving.workflow.store import ExceptionStore, Status, as_dict
 
@@ -36,7 +38,7 @@ async def _failcast_error(request: Request, exc: FailcastError) -> JSONResponse:
 
 class StatusChange(BaseModel):
     status: Status
-    actor: str = Field(min_length=1, description="who makes the change")
+    actor: Identifier = Field(description="who makes the change")
     note: str = ""
     action_taken: str | None = None
 
@@ -75,7 +77,7 @@ def ui() -> str:
 def queue(
     settlement_date: dt.date | None = None,
     team: str | None = None,
-    capacity: Annotated[int | None, Query(ge=1)] = None,
+    capacity: Annotated[int | None, Query(ge=1, le=MAX_QUEUE_CAPACITY)] = None,
 ) -> list[dict[str, Any]]:
     _flush()  # what was scored before this call is in the queue
     rows = _store().queue(settlement_date, team, capacity)

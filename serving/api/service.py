@@ -22,12 +22,12 @@ import time
 from datetime import UTC, datetime
 
 import bentoml
-from pydantic import AwareDatetime
 
 from core.errors import BatchTooLarge, InvalidInput
 from core.instants import epoch_us
 from core.runtime import quiet_libraries
 from core.settings import get_settings
+from features.data.contract import NotLater
 from features.reference import Reference
 from features.store import feature_store
 from serving.api.errors import http_errors
@@ -106,7 +106,7 @@ class Failcast:
 
     @bentoml.api(route="/score")
     @http_errors
-    async def score(self, trades: list[Trade], as_of: AwareDatetime | None = None) -> ScoreResponse:
+    async def score(self, trades: list[Trade], as_of: NotLater | None = None) -> ScoreResponse:
         """Score trades as of ``as_of`` (default: now): fail probability, risk tier, likely
         cause, expected cost and the reasons behind each score."""
         if not trades:
@@ -127,6 +127,11 @@ class Failcast:
         online store and score every undecided trade they touch again."""
         if not events:
             raise InvalidInput("events: at least one event is required")
+        if len(events) > self.settings.max_batch:
+            raise BatchTooLarge(
+                f"events: at most {self.settings.max_batch} events per call "
+                f"(FAILCAST_MAX_BATCH), got {len(events)}"
+            )
         self.recorder.flush()  # trades scored just before are known
         return self.events_processor.apply(events)
 
@@ -136,7 +141,7 @@ class Failcast:
 
     @bentoml.api(route="/explain")
     @http_errors
-    def explain(self, trade: Trade, as_of: AwareDatetime | None = None) -> Explanation:
+    def explain(self, trade: Trade, as_of: NotLater | None = None) -> Explanation:
         """The exact SHAP value of every feature for one trade (log-odds; they add up with
         ``base_value`` to ``raw_score``)."""
         return self.scorer.explain(trade, _us(as_of))

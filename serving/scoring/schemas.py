@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
 
 from core.instants import epoch_us
 from core.lifecycle import AMENDMENTS, STEPS
+from core.limits import MAX_SETTLEMENT_WINDOW_DAYS, NOTIONAL_TOLERANCE
 from core.vocabulary import Currency, MarketCode, Side
-from features.data.contract import TABLES, contract_field
+from features.data.contract import TABLES, Identifier, Instant, contract_field
 
 __all__ = [
     "Explanation",
@@ -48,11 +49,11 @@ class Lifecycle(Strict):
     (``core.lifecycle``) and the number of amendments. Steps after the scoring instant are
     ignored."""
 
-    allocated_ts: AwareDatetime | None = None
-    confirmed_ts: AwareDatetime | None = None
-    affirmed_ts: AwareDatetime | None = None
-    instructed_ts: AwareDatetime | None = None
-    matched_ts: AwareDatetime | None = None
+    allocated_ts: Instant | None = None
+    confirmed_ts: Instant | None = None
+    affirmed_ts: Instant | None = None
+    instructed_ts: Instant | None = None
+    matched_ts: Instant | None = None
     amendments: NonNegativeInt = 0
 
     def at(self, field: str) -> dt.datetime | None:
@@ -72,15 +73,15 @@ class Trade(Strict):
     """One executed trade, as the raw-data contract's trades table defines it, plus its
     lifecycle so far."""
 
-    trade_id: str = _trade("trade_id")
-    execution_ts: AwareDatetime = _trade("execution_ts")
+    trade_id: Identifier = _trade("trade_id")
+    execution_ts: Instant = _trade("execution_ts")
     trade_date: dt.date = _trade("trade_date")
     settlement_date: dt.date = _trade("settlement_date")
     settlement_cycle_days: int = _trade("settlement_cycle_days")
-    desk_id: str = _trade("desk_id")
-    account_id: str = _trade("account_id")
-    counterparty_id: str = _trade("counterparty_id")
-    instrument_id: str = _trade("instrument_id")
+    desk_id: Identifier = _trade("desk_id")
+    account_id: Identifier = _trade("account_id")
+    counterparty_id: Identifier = _trade("counterparty_id")
+    instrument_id: Identifier = _trade("instrument_id")
     side: Side = _trade("side")
     quantity: float = _trade("quantity")
     price: float = _trade("price")
@@ -91,11 +92,31 @@ class Trade(Strict):
     lifecycle: Lifecycle | None = Field(None, description="lifecycle so far (default: none)")
 
     @model_validator(mode="after")
-    def _dates_in_order(self) -> Trade:
+    def _consistent(self) -> Trade:
         if self.settlement_date < self.trade_date:
             raise ValueError(
                 "settlement_date must be on or after trade_date, got "
                 f"{self.settlement_date} < {self.trade_date}"
+            )
+        window = (self.settlement_date - self.trade_date).days
+        if window > MAX_SETTLEMENT_WINDOW_DAYS:
+            raise ValueError(
+                f"settlement_date must be at most {MAX_SETTLEMENT_WINDOW_DAYS} days after "
+                f"trade_date, got {window}"
+            )
+        if abs((self.trade_date - self.execution_ts.astimezone(dt.UTC).date()).days) > 1:
+            raise ValueError(
+                "trade_date must be the execution's local date (within a day of execution_ts), "
+                f"got {self.trade_date} for {self.execution_ts.isoformat()}"
+            )
+        value = self.quantity * self.price
+        if not any(
+            abs(self.notional - v) <= NOTIONAL_TOLERANCE * v for v in (value, value / 100.0)
+        ):
+            raise ValueError(
+                f"notional must be quantity × price (or × price / 100, quoted in percent of "
+                f"par) within {NOTIONAL_TOLERANCE:.0%}, got {self.notional:,.2f} for "
+                f"{self.quantity:,.2f} × {self.price:,.4f}"
             )
         return self
 

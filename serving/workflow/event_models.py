@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from core.lifecycle import EventType
 from core.vocabulary import AssetClass, FailReason, MarketCode, OutcomeStatus
-from features.data.contract import contract_field
+from features.data.contract import Identifier, Instant, contract_field
 from serving.scoring.schemas import Strict
 
 __all__ = [
@@ -38,8 +38,8 @@ class LifecycleEvent(Strict):
     """A step of a trade's lifecycle: a row of the events table."""
 
     kind: Literal["lifecycle"] = _kind("lifecycle")
-    trade_id: str = contract_field("events", "trade_id")
-    event_ts: AwareDatetime = contract_field("events", "event_ts")
+    trade_id: Identifier = contract_field("events", "trade_id")
+    event_ts: Instant = contract_field("events", "event_ts")
     event_type: EventType = contract_field("events", "event_type")
     detail: str | None = contract_field("events", "detail")
 
@@ -48,21 +48,21 @@ class SsiEvent(Strict):
     """A new or newly verified standing settlement instruction: a row of the ssi table."""
 
     kind: Literal["ssi"] = _kind("ssi")
-    counterparty_id: str = contract_field("ssi", "counterparty_id")
+    counterparty_id: Identifier = contract_field("ssi", "counterparty_id")
     market: MarketCode = contract_field("ssi", "market")
     asset_class: AssetClass = contract_field("ssi", "asset_class")
     version: int = contract_field("ssi", "version")
-    valid_from_ts: AwareDatetime = contract_field("ssi", "valid_from_ts")
-    verified_ts: AwareDatetime | None = contract_field("ssi", "verified_ts")
+    valid_from_ts: Instant = contract_field("ssi", "valid_from_ts")
+    verified_ts: Instant | None = contract_field("ssi", "verified_ts")
 
 
 class InventoryEvent(Strict):
     """A position snapshot: a row of the inventory table."""
 
     kind: Literal["inventory"] = _kind("inventory")
-    account_id: str = contract_field("inventory", "account_id")
-    instrument_id: str = contract_field("inventory", "instrument_id")
-    as_of_ts: AwareDatetime = contract_field("inventory", "as_of_ts")
+    account_id: Identifier = contract_field("inventory", "account_id")
+    instrument_id: Identifier = contract_field("inventory", "instrument_id")
+    as_of_ts: Instant = contract_field("inventory", "as_of_ts")
     available_qty: float = contract_field("inventory", "available_qty")
     incoming_qty: float = contract_field("inventory", "incoming_qty")
 
@@ -71,12 +71,12 @@ class OutcomeEvent(Strict):
     """A trade settled, failed or was cancelled: a row of the outcomes table."""
 
     kind: Literal["outcome"] = _kind("outcome")
-    trade_id: str = contract_field("outcomes", "trade_id")
+    trade_id: Identifier = contract_field("outcomes", "trade_id")
     status: OutcomeStatus = contract_field("outcomes", "status")
-    settled_ts: AwareDatetime | None = contract_field("outcomes", "settled_ts")
+    settled_ts: Instant | None = contract_field("outcomes", "settled_ts")
     days_late: int = contract_field("outcomes", "days_late")
     fail_reason: FailReason | None = contract_field("outcomes", "fail_reason")
-    known_ts: AwareDatetime = contract_field("outcomes", "known_ts")
+    known_ts: Instant = contract_field("outcomes", "known_ts")
 
 
 AnyEvent = LifecycleEvent | SsiEvent | InventoryEvent | OutcomeEvent

@@ -157,6 +157,9 @@ _DROP = object()
         ({"execution_ts": "2024-03-01T10:00:00"}, "execution_ts", "timezone"),
         ({"settlement_date": "2000-01-01"}, "settlement_date", "on or after trade_date"),
         ({"desk": "D1"}, "desk", "Extra inputs are not permitted"),
+        ({"execution_ts": "9999-12-31T23:30:00-05:00"}, "execution_ts", "between 2000-01-01"),
+        ({"trade_id": "T" * 65}, "trade_id", "1 to 64 printable characters"),
+        ({"settlement_cycle_days": 2**65}, "settlement_cycle_days", "less than or equal to 30"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -348,3 +351,23 @@ def test_events_rescore_trades_over_http_and_from_a_file(
     table.write_text("account_id,instrument_id,as_of_ts,available_qty,incoming_qty\nA,I,x,1,1\n")
     refused = CliRunner().invoke(app, ["events", "ingest", str(table)])
     assert refused.exit_code == 1 and "as_of_ts" in refused.output
+
+
+def test_a_future_scoring_instant_an_oversized_event_batch_and_a_huge_capacity_get_a_4xx(
+    url: str, trades: pd.DataFrame
+) -> None:
+    ahead = httpx.post(
+        f"{url}/score", json={"trades": [_one(trades, 0)], "as_of": "2099-01-01T00:00:00Z"}
+    )
+    assert ahead.status_code == 400 and "as_of" in ahead.text and "and now" in ahead.text
+    event = {
+        "kind": "lifecycle",
+        "trade_id": "T1",
+        "event_ts": "2024-06-03T14:00:00Z",
+        "event_type": "ALLOCATED",
+        "detail": None,
+    }
+    many = httpx.post(f"{url}/events", json={"events": [event] * (MAX_BATCH + 1)}, timeout=60)
+    assert many.status_code == 413 and f"at most {MAX_BATCH} events" in many.text
+    huge = httpx.get(f"{url}/queue", params={"capacity": 2**63})
+    assert 400 <= huge.status_code < 500 and "capacity" in huge.text

@@ -8,7 +8,13 @@ from features.data.contract._dataset import (
     validate_frames,
     write_dataset,
 )
-from features.data.contract._fields import contract_field, model_drift
+from features.data.contract._fields import (
+    Identifier,
+    Instant,
+    NotLater,
+    contract_field,
+    model_drift,
+)
 from features.data.contract._schema import (
     TABLES,
     Column,
@@ -21,7 +27,10 @@ __all__ = [
     "TABLES",
     "Column",
     "Dataset",
+    "Identifier",
+    "Instant",
     "Kind",
+    "NotLater",
     "Table",
     "arrow_schema",
     "contract_field",

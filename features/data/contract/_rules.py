@@ -9,6 +9,7 @@ import pandas as pd
 
 from core.calendar import SettlementCalendar
 from core.errors import Violation
+from core.limits import MAX_SETTLEMENT_WINDOW_DAYS
 from features.data.contract._errors import describe_rows
 from features.data.contract._schema import TABLES, Table
 
@@ -67,6 +68,11 @@ def check_table(
             if high.any():
                 rule = f"must be <= {col.maximum:g}"
                 out.append(_violation(file, frame, high, rule, col.name, show, line_offset))
+        if col.max_length is not None:
+            long = values.notna() & (values.astype(str).str.len() > col.max_length)
+            if long.any():
+                rule = f"must be at most {col.max_length} characters"
+                out.append(_violation(file, frame, long, rule, col.name, show, line_offset))
     if key:
         dup = frame.duplicated(key, keep=False)
         if dup.any():
@@ -100,13 +106,17 @@ def _row_rules(frames: Frames) -> list[tuple[str, str, str, pd.Series, list[str]
     trades = frames.get("trades")
     if trades is not None:
         early = trades["settlement_date"] < trades["trade_date"]
+        window = trades["settlement_date"] - trades["trade_date"]
+        far = window > pd.Timedelta(days=MAX_SETTLEMENT_WINDOW_DAYS)
+        shown = ["trade_id", "trade_date", "settlement_date"]
+        rules.append(("trades", "settlement_date", "must be on or after trade_date", early, shown))
         rules.append(
             (
                 "trades",
                 "settlement_date",
-                "must be on or after trade_date",
-                early,
-                ["trade_id", "trade_date", "settlement_date"],
+                f"must be at most {MAX_SETTLEMENT_WINDOW_DAYS} days after trade_date",
+                far,
+                shown,
             )
         )
     outcomes = frames.get("outcomes")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core.lifecycle import EVENT_TYPES
+from core.limits import MAX_CYCLE_DAYS, MAX_DAYS_LATE, MAX_ID_LENGTH, MAX_SSI_VERSION
 from core.vocabulary import (
     ASSET_CLASSES,
     CPTY_TYPES,
@@ -38,6 +39,7 @@ class Column:
     minimum: float | None = None  # inclusive unless exclusive_minimum
     exclusive_minimum: bool = False
     maximum: float | None = None
+    max_length: int | None = None  # strings only
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,11 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
+def _id(name: str, description: str) -> Column:
+    """An identifier: a non-empty string of at most ``MAX_ID_LENGTH`` characters."""
+    return Column(name, Kind.STRING, description, max_length=MAX_ID_LENGTH)
+
+
 def _c(name: str, kind: Kind, description: str, **rules: object) -> Column:
     return Column(name, kind, description, **rules)  # type: ignore[arg-type]
 
@@ -71,7 +78,7 @@ TABLES: dict[str, Table] = {
             "instruments",
             "instrument",
             (
-                _c("instrument_id", S, "ISIN or internal identifier"),
+                _id("instrument_id", "ISIN or internal identifier"),
                 _c("symbol", S, "ticker or short name"),
                 _c("asset_class", S, "asset class", allowed=ASSET_CLASSES),
                 _c("market", S, "home settlement market", allowed=MARKET_CODES),
@@ -86,7 +93,7 @@ TABLES: dict[str, Table] = {
             "counterparties",
             "counterparty",
             (
-                _c("counterparty_id", S, "counterparty identifier (LEI-like)"),
+                _id("counterparty_id", "counterparty identifier (LEI-like)"),
                 _c("name", S, "legal name"),
                 _c("cpty_type", S, "type of counterparty", allowed=CPTY_TYPES),
                 _c("domicile_market", S, "home market", allowed=MARKET_CODES),
@@ -98,7 +105,7 @@ TABLES: dict[str, Table] = {
             "trades",
             "executed trade (allocation level)",
             (
-                _c("trade_id", S, "trade identifier"),
+                _id("trade_id", "trade identifier"),
                 _c("execution_ts", T, "execution time"),
                 _c("trade_date", D, "local business date of the trade"),
                 _c("settlement_date", D, "intended settlement date (ISD)"),
@@ -107,11 +114,12 @@ TABLES: dict[str, Table] = {
                     INT,
                     "business days from trade date to ISD",
                     minimum=0.0,
+                    maximum=float(MAX_CYCLE_DAYS),
                 ),
-                _c("desk_id", S, "trading desk"),
-                _c("account_id", S, "our account"),
-                _c("counterparty_id", S, "counterparty"),
-                _c("instrument_id", S, "instrument"),
+                _id("desk_id", "trading desk"),
+                _id("account_id", "our account"),
+                _id("counterparty_id", "counterparty"),
+                _id("instrument_id", "instrument"),
                 _c("side", S, "our side", allowed=SIDES),
                 _c("quantity", F, "quantity (units or face amount)", **_POSITIVE),
                 _c("price", F, "execution price", **_POSITIVE),
@@ -126,7 +134,7 @@ TABLES: dict[str, Table] = {
             "events",
             "lifecycle event",
             (
-                _c("trade_id", S, "trade"),
+                _id("trade_id", "trade"),
                 _c("event_ts", T, "when the event happened"),
                 _c("event_type", S, "lifecycle step", allowed=EVENT_TYPES),
                 _c("detail", S, "free text", nullable=True),
@@ -137,10 +145,16 @@ TABLES: dict[str, Table] = {
             "ssi",
             "version of a standing settlement instruction",
             (
-                _c("counterparty_id", S, "counterparty"),
+                _id("counterparty_id", "counterparty"),
                 _c("market", S, "settlement market", allowed=MARKET_CODES),
                 _c("asset_class", S, "asset class", allowed=ASSET_CLASSES),
-                _c("version", INT, "version number, 1 for the first", minimum=1.0),
+                _c(
+                    "version",
+                    INT,
+                    "version number, 1 for the first",
+                    minimum=1.0,
+                    maximum=float(MAX_SSI_VERSION),
+                ),
                 _c("valid_from_ts", T, "when this version took effect"),
                 _c("verified_ts", T, "when this version was verified", nullable=True),
             ),
@@ -150,8 +164,8 @@ TABLES: dict[str, Table] = {
             "inventory",
             "position snapshot",
             (
-                _c("account_id", S, "our account"),
-                _c("instrument_id", S, "instrument"),
+                _id("account_id", "our account"),
+                _id("instrument_id", "instrument"),
                 _c("as_of_ts", T, "snapshot time"),
                 _c("available_qty", F, "settled position available to deliver", minimum=0.0),
                 _c(
@@ -174,10 +188,16 @@ TABLES: dict[str, Table] = {
             "outcomes",
             "settled or failed trade",
             (
-                _c("trade_id", S, "trade"),
+                _id("trade_id", "trade"),
                 _c("status", S, "outcome", allowed=OUTCOME_STATUSES),
                 _c("settled_ts", T, "when the trade settled", nullable=True),
-                _c("days_late", INT, "business days after the ISD it settled", minimum=0.0),
+                _c(
+                    "days_late",
+                    INT,
+                    "business days after the ISD it settled",
+                    minimum=0.0,
+                    maximum=float(MAX_DAYS_LATE),
+                ),
                 _c("fail_reason", S, "why it failed", nullable=True, allowed=FAIL_REASONS),
                 _c("known_ts", T, "when the outcome became known (end of the ISD)"),
             ),
@@ -187,7 +207,7 @@ TABLES: dict[str, Table] = {
             "truth",
             "trade (simulator only)",
             (
-                _c("trade_id", S, "trade"),
+                _id("trade_id", "trade"),
                 _c("p_fail_final", F, "probability the label was drawn from", **_PROBABILITY),
                 _c(
                     "p_fail_at_execution",

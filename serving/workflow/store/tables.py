@@ -9,6 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.limits import MAX_ID_LENGTH
+
 __all__ = [
     "EXCEPTION_FIELDS",
     "EXCEPTION_SCORE_FIELDS",
@@ -47,28 +49,28 @@ class ScoreRow(_Score, Base):
     __table_args__ = (sa.UniqueConstraint("trade_id", "scored_at", "model_version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    trade_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    trade_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH), index=True)
 
 
 class ExceptionRow(_Score, Base):
     __tablename__ = "exceptions"
     __table_args__ = (sa.Index("ix_exceptions_expected_cost_usd", "expected_cost_usd"),)
 
-    trade_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    trade_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH), primary_key=True)
     status: Mapped[str] = mapped_column(sa.String(16), index=True)
-    team: Mapped[str] = mapped_column(sa.String(64), index=True)
+    team: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH), index=True)
     action: Mapped[str] = mapped_column(sa.Text)
     action_taken: Mapped[str | None] = mapped_column(sa.Text)
     opened_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
     settlement_date: Mapped[dt.date] = mapped_column(sa.Date, index=True)
-    counterparty_id: Mapped[str] = mapped_column(sa.String(64))
-    instrument_id: Mapped[str] = mapped_column(sa.String(64))
-    desk_id: Mapped[str] = mapped_column(sa.String(64))
+    counterparty_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH))
+    instrument_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH))
+    desk_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH))
     settlement_market: Mapped[str] = mapped_column(sa.String(8))
     notional: Mapped[float]
     # who resolved it last and at what tier: a RESOLVED exception reopens when the risk rises
-    resolved_by: Mapped[str | None] = mapped_column(sa.String(64))
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(MAX_ID_LENGTH))
     resolved_tier: Mapped[str | None] = mapped_column(sa.String(8))
 
 
@@ -78,10 +80,10 @@ class TradeRow(Base):
     __tablename__ = "trades"
     __table_args__ = (sa.Index("ix_trades_open_account", "outcome", "account_id", "instrument_id"),)
 
-    trade_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    counterparty_id: Mapped[str] = mapped_column(sa.String(64), index=True)
-    account_id: Mapped[str] = mapped_column(sa.String(64))
-    instrument_id: Mapped[str] = mapped_column(sa.String(64))
+    trade_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH), primary_key=True)
+    counterparty_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH), index=True)
+    account_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH))
+    instrument_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH))
     settlement_market: Mapped[str] = mapped_column(sa.String(8))
     settlement_date: Mapped[dt.date] = mapped_column(sa.Date)
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # the contract's fields
@@ -105,10 +107,10 @@ class HistoryRow(Base):
     __tablename__ = "exception_history"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    trade_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    trade_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH), index=True)
     at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
     status: Mapped[str] = mapped_column(sa.String(16))
-    actor: Mapped[str] = mapped_column(sa.String(64))
+    actor: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH))
     note: Mapped[str] = mapped_column(sa.Text)
 
 
