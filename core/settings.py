@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         description="How long after the end of its ISD a trade may go without an outcome "
         "before its exception is OVERDUE.",
     )
+    journal_max_pending: int = Field(
+        default=200_000,
+        ge=1,
+        description="Scores the service keeps in its journal while the exception store "
+        "does not answer; past this, /score answers 503 with Retry-After.",
+    )
     model_refresh_seconds: float = Field(
         default=60.0,
         ge=0,
@@ -124,6 +130,11 @@ class Settings(BaseSettings):
     @property
     def exception_store(self) -> str:
         return self.exception_store_url or f"sqlite:///{self.default_exception_db}"
+
+    @property
+    def journal_dir(self) -> Path:
+        """The service's score journal: scores acknowledged and not yet stored."""
+        return self.home.expanduser() / "journal"
 
     @property
     def bentoml_home(self) -> Path:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 import bentoml
 
-from core.errors import BatchTooLarge, InvalidInput
+from core.errors import BatchTooLarge, InvalidInput, StoreUnavailable
 from core.instants import epoch_us
 from core.runtime import quiet_libraries
 from core.settings import get_settings
@@ -36,9 +36,10 @@ from serving.scoring.model_store import champion_tag, load_served
 from serving.scoring.schemas import Explanation, ModelInfo, ScoreResponse, Trade
 from serving.scoring.scorer import RiskTiers, Scorer
 from serving.scoring.vectors import ServingFeatures
+from serving.workflow.drain import Drain
 from serving.workflow.event_models import Event
 from serving.workflow.events import Applied, EventProcessor
-from serving.workflow.recorder import ScoreRecorder
+from serving.workflow.journal import Journal
 from serving.workflow.store import ExceptionStore, ScoreRecord
 
 log = logging.getLogger("failcast.service")
@@ -56,8 +57,10 @@ class Failcast:
     def __init__(self) -> None:
         quiet_libraries()
         self.settings = get_settings()
-        self.exceptions = ExceptionStore.from_settings(self.settings)
-        self.recorder = ScoreRecorder(self.exceptions)
+        # the service starts and scores into its journal even when the store is down
+        self.exceptions = ExceptionStore.from_settings(self.settings, lazy=True)
+        self.journal = Journal(self.settings.journal_dir, self.settings.journal_max_pending)
+        self.drain = Drain(self.journal, self.exceptions)
         reference = Reference.load(self.settings)
         self.features = ServingFeatures(feature_store(self.settings), reference)
         self.scorer = self._scorer()
@@ -69,6 +72,11 @@ class Failcast:
         if self.settings.model_refresh_seconds > 0:
             threading.Thread(target=self._refresh_loop, daemon=True, name="champion").start()
         threading.Thread(target=self._sweep_loop, daemon=True, name="deadlines").start()
+        try:  # what a process that died acknowledged is stored before this one is ready
+            self.drain.catch_up()
+        except StoreUnavailable as exc:
+            log.warning("%s: scores are journaled until it answers", exc)
+        self.drain.start()
         gc.freeze()  # what start-up loaded lives as long as the service: keep it out of GC passes
 
     def _scorer(self) -> Scorer:
@@ -116,8 +124,16 @@ class Failcast:
                 f"trades: at most {self.settings.max_batch} trades per call "
                 f"(FAILCAST_MAX_BATCH), got {len(trades)}"
             )
+        if self.journal.full():
+            raise StoreUnavailable(
+                f"{self.drain.last_error or 'the exception store does not keep up'}; "
+                f"{self.journal.pending():,} scores wait in the journal, at most "
+                f"{self.journal.max_pending:,} (FAILCAST_JOURNAL_MAX_PENDING)"
+            )
         scores = self.scorer.score(trades, _us(as_of))
-        self.recorder.submit([ScoreRecord.of(s, t) for s, t in zip(scores, trades, strict=True)])
+        # durable before the answer: journaled and fsynced, stored by the drain
+        self.journal.append([ScoreRecord.of(s, t) for s, t in zip(scores, trades, strict=True)])
+        self.drain.wake()
         return ScoreResponse(scores=scores)
 
     @bentoml.api(route="/events")
@@ -132,12 +148,12 @@ class Failcast:
                 f"events: at most {self.settings.max_batch} events per call "
                 f"(FAILCAST_MAX_BATCH), got {len(events)}"
             )
-        self.recorder.flush()  # trades scored just before are known
+        self.drain.catch_up()  # trades scored just before, by any worker, are known
         return self.events_processor.apply(events)
 
     @bentoml.on_shutdown
     def _store_what_is_pending(self) -> None:
-        self.recorder.close()
+        self.drain.close()
 
     @bentoml.api(route="/explain")
     @http_errors

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from core.errors import ContractError, Violation
 from core.instants import epoch_us, iso
 from core.lifecycle import CANCELLED, STEPS
-from features.data.contract import TABLES
+from features.data.contract import TABLES, table_frame
 from features.push import push_outcomes, push_positions, push_ssi
 from features.reference import Reference
 from serving.scoring.schemas import TradeScore
@@ -215,7 +215,9 @@ class EventProcessor:
                 store,
                 reference,
                 _frame(outcomes, "outcomes"),
-                live_trades=pd.DataFrame([t.payload for t in live]) if live else None,
+                live_trades=table_frame((t.payload for t in live), TABLES["trades"])
+                if live
+                else None,
                 live_events=_lifecycle_events(live),
             )
             pushed["counterparty_history"] = len(rows)
@@ -291,12 +293,8 @@ class EventProcessor:
 
 def _frame(events: Sequence[BaseModel], kind_table: str) -> pd.DataFrame:
     """Events as rows of their contract table (the column types the pushes expect)."""
-    columns = TABLES[kind_table].column_names
-    frame = pd.DataFrame([e.model_dump(include=set(columns)) for e in events], columns=columns)
-    for column in columns:
-        if column.endswith("_ts"):
-            frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[us, UTC]")
-    return frame
+    table = TABLES[kind_table]
+    return table_frame((e.model_dump(include=set(table.column_names)) for e in events), table)
 
 
 def _lifecycle_events(trades: list[TradeRow]) -> pd.DataFrame | None:
@@ -309,9 +307,7 @@ def _lifecycle_events(trades: list[TradeRow]) -> pd.DataFrame | None:
     ]
     if not rows:
         return None
-    frame = pd.DataFrame(rows, columns=TABLES["events"].column_names)
-    frame["event_ts"] = pd.to_datetime(frame["event_ts"], utc=True).astype("datetime64[us, UTC]")
-    return frame
+    return table_frame(rows, TABLES["events"])
 
 
 def _latest(pairs: Iterable[tuple[Any, dt.datetime]]) -> dict[Any, dt.datetime]:

@@ -15,6 +15,7 @@ from features.data.contract._fields import (
     contract_field,
     model_drift,
 )
+from features.data.contract._read import table_frame
 from features.data.contract._schema import (
     TABLES,
     Column,
@@ -36,6 +37,7 @@ __all__ = [
     "contract_field",
     "model_drift",
     "read_dataset",
+    "table_frame",
     "validate_frames",
     "write_dataset",
 ]

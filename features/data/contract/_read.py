@@ -8,7 +8,9 @@ Type problems are collected as Violations so the caller can report every one of 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ from core.errors import Violation
 from features.data.contract._errors import describe_rows
 from features.data.contract._schema import Column, Kind, Table
 
-__all__ = ["canonical_dtype", "read_table"]
+__all__ = ["canonical_dtype", "read_table", "table_frame"]
 
 _TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 _TRUE = {"true", "1", "t", "yes"}
@@ -131,6 +133,15 @@ def _canonicalise(series: pd.Series, col: Column) -> pd.Series:
         return series
     typed: pd.Series = series.astype(np.dtype(canonical_dtype(col.kind)))
     return typed
+
+
+def table_frame(rows: Iterable[Mapping[str, Any]], table: Table) -> pd.DataFrame:
+    """Rows (JSON values or Python ones) as a frame of ``table``: its columns, in its order,
+    each in its canonical dtype, ready for ``validate_frames`` and the pushes."""
+    frame = pd.DataFrame(list(rows), columns=table.column_names)
+    for col in table.columns:
+        frame[col.name] = _canonicalise(frame[col.name], col)
+    return frame
 
 
 def read_table(path: Path, table: Table, problems: list[Violation]) -> pd.DataFrame | None:

@@ -2,12 +2,14 @@
 
 A batch of scores and trade updates is one transaction, and a score already stored (same
 trade, instant and model version) is never stored twice, so a run killed midway is simply
-run again.
+run again. A database that does not answer is a ``StoreUnavailable`` naming it (password
+masked), never a raw driver error: the caller may try again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -16,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidTransition
+from core.errors import InvalidTransition, StoreUnavailable
 from core.settings import Settings
 from serving.workflow.store import queries
 from serving.workflow.store.engine import make_engine, upgrade
@@ -33,6 +35,7 @@ from serving.workflow.store.status import Status, check_transition
 from serving.workflow.store.tables import (
     SCORE_FIELDS,
     ClockRow,
+    DeadLetterRow,
     ExceptionRow,
     HistoryRow,
     ScoreRow,
@@ -56,29 +59,69 @@ class ExceptionStore:
     its exception is OVERDUE."""
 
     def __init__(
-        self, url: str, clock: Clock = "events", grace: dt.timedelta = dt.timedelta(hours=2)
+        self,
+        url: str,
+        clock: Clock = "events",
+        grace: dt.timedelta = dt.timedelta(hours=2),
+        lazy: bool = False,
     ) -> None:
         self.url, self.clock_kind, self.grace = url, clock, grace
+        self.name = sa.make_url(url).render_as_string(hide_password=True)
         self.engine = make_engine(url)
         self.writer = make_engine(url, writer=True)
-        upgrade(self.writer)
+        self._migrated = False
+        self._migrating = threading.Lock()
+        if not lazy:  # a lazy store connects (and migrates) on first use: a service starts
+            self._ensure_schema()  # while its database is down, and catches up later
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ExceptionStore:
+    def from_settings(cls, settings: Settings, lazy: bool = False) -> ExceptionStore:
         return cls(
             settings.exception_store,
             clock=settings.clock,
             grace=dt.timedelta(minutes=settings.outcome_grace_minutes),
+            lazy=lazy,
         )
 
     def close(self) -> None:
         self.engine.dispose()
         self.writer.dispose()
 
+    def _ensure_schema(self) -> None:
+        if self._migrated:
+            return
+        with self._migrating, self._available():
+            if not self._migrated:
+                upgrade(self.writer)
+                self._migrated = True
+
+    @contextmanager
+    def _available(self) -> Iterator[None]:
+        """Turn a database that does not answer into ``StoreUnavailable``."""
+        try:
+            yield
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+            raise StoreUnavailable(
+                f"the exception store at {self.name} does not answer: {_reason(exc)}"
+            ) from exc
+
     @contextmanager
     def _reading(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
+        self._ensure_schema()
+        with self._available(), Session(self.engine, expire_on_commit=False) as session:
             yield session
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE), committed when the block ends."""
+        self._ensure_schema()
+        with self._available(), Session(self.writer) as session, session.begin():
+            yield session
+
+    def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the store answers now."""
+        with self._reading() as session:
+            session.execute(sa.text("SELECT 1"))
 
     # writes ------------------------------------------------------------------------------
 
@@ -93,7 +136,7 @@ class ExceptionStore:
         ``exceptions`` says."""
         now = now or dt.datetime.now(dt.UTC)
         changes = Changes()
-        with Session(self.writer) as session, session.begin():
+        with self._writing() as session:
             trades = _keep_trades(session, scores, updates, now)
             new = self._insert_scores(session, scores)
             latest = latest_per_trade(scores)
@@ -124,11 +167,38 @@ class ExceptionStore:
         """Move the exceptions of trades past their settlement deadline to OVERDUE (the
         service does it every minute; every write does it too); how many moved."""
         changes = Changes()
-        with Session(self.writer) as session, session.begin():
+        with self._writing() as session:
             clock = session.get(ClockRow, 1)
             if (now_for_deadlines := self._now(clock.at if clock else None)) is not None:
                 mark_overdue(session, now_for_deadlines, self.grace, changes)
         return changes.overdue
+
+    def dead_letter(
+        self, source: str, kind: str, key: str | None, payload: dict[str, Any], error: str
+    ) -> None:
+        """Keep a record that could not be stored, with its error; ``source`` says where it
+        came from, once (the same source again changes nothing)."""
+        row = {
+            "source": source,
+            "at": dt.datetime.now(dt.UTC),
+            "kind": kind,
+            "key": key,
+            "payload": payload,
+            "error": error,
+        }
+        insert = (postgresql if self.writer.dialect.name == "postgresql" else sqlite).insert
+        with self._writing() as session:
+            statement = insert(DeadLetterRow.__table__).on_conflict_do_nothing(
+                index_elements=["source"]
+            )
+            session.connection().execute(statement, [row])
+
+    def dead_letters(self, limit: int = 100) -> tuple[int, list[DeadLetterRow]]:
+        """How many records are dead letters, and the latest of them."""
+        with self._reading() as session:
+            total = session.scalar(sa.select(sa.func.count()).select_from(DeadLetterRow)) or 0
+            latest = sa.select(DeadLetterRow).order_by(DeadLetterRow.id.desc()).limit(limit)
+            return total, list(session.scalars(latest))
 
     def clock(self) -> dt.datetime | None:
         """The latest instant among the scores and events stored (None: none yet)."""
@@ -166,7 +236,7 @@ class ExceptionStore:
         """Move an exception to ``status`` (acknowledge, resolve, ...), with a history line."""
         status = Status(status)
         now = now or dt.datetime.now(dt.UTC)
-        with Session(self.writer) as session, session.begin():
+        with self._writing() as session:
             row = session.get(ExceptionRow, trade_id, with_for_update=True)
             if row is None:
                 raise InvalidTransition(f"trade_id {trade_id!r}: no exception for this trade")
@@ -292,3 +362,9 @@ def _advance_clock(session: Session, instants: Sequence[dt.datetime]) -> dt.date
     if aware(row.at) < latest:
         row.at = latest
     return aware(row.at)
+
+
+def _reason(exc: sa.exc.DBAPIError | sa.exc.TimeoutError) -> str:
+    """The driver's own message, first line: what a person on call needs to see."""
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__

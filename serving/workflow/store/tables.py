@@ -17,6 +17,7 @@ __all__ = [
     "SCORE_FIELDS",
     "Base",
     "ClockRow",
+    "DeadLetterRow",
     "ExceptionRow",
     "HistoryRow",
     "ScoreRow",
@@ -101,6 +102,21 @@ class ClockRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class DeadLetterRow(Base):
+    """A record that could not be stored, kept with the error, for a person to look at: the
+    rest of its batch was stored without it."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(255), unique=True)  # where it came from
+    at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(sa.String(16))  # what was being stored: "score", ...
+    key: Mapped[str | None] = mapped_column(sa.String(MAX_ID_LENGTH))  # its trade, if known
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    error: Mapped[str] = mapped_column(sa.Text)
 
 
 class HistoryRow(Base):
