@@ -40,6 +40,13 @@ class Settings(BaseSettings):
         default="127.0.0.1:6379",
         description="Redis connection string in Feast's form (host:port[,db=N][,password=...]).",
     )
+    redis_timeout_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        le=30,
+        description="How long a Redis call may take before the online store counts as down "
+        "(connect and each reply; no retries): scoring then answers 503 at once.",
+    )
     registry_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of a SQL Feast registry (e.g. postgresql+psycopg://...); "

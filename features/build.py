@@ -28,9 +28,12 @@ from features.reference import (
     MANIFEST,
     PUSHED_TABLES,
     SSI_CHANGES_TABLE,
+    WARMUP_TABLE,
+    WARMUP_TRADES,
     tables_dir,
 )
-from features.repo import VIEW_KEYS, VIEW_SCHEMAS, definitions
+from features.repo import VIEW_KEYS, VIEW_SCHEMAS, WATERMARK_VIEW, definitions
+from features.repo.watermark import WATERMARK_KEY, WATERMARK_ROW
 from features.store import check_stores, open_store, write_feature_store_yaml
 
 __all__ = ["BuildReport", "build_features", "check_schemas", "materialize"]
@@ -98,6 +101,18 @@ def _arrow(view: str, frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
 
 
+def _watermark(horizon: datetime) -> pa.Table:
+    """The online store's watermark row: materialised up to ``horizon``, built now."""
+    return pa.table(
+        {
+            WATERMARK_KEY: [WATERMARK_ROW],
+            "event_timestamp": pa.array([horizon], pa.timestamp("us", tz="UTC")),
+            "materialised_until_s": [horizon.timestamp()],
+            "built_at_s": [datetime.now(UTC).timestamp()],
+        }
+    )
+
+
 def materialize(store: FeatureStore, horizon: datetime) -> None:
     """Load the latest value of every view up to ``horizon`` into the online store."""
     with contextlib.redirect_stdout(io.StringIO()):  # Feast prints its own progress bars
@@ -148,9 +163,14 @@ def build_features(
     files[SSI_CHANGES_TABLE] = pa.Table.from_pandas(
         dataset["ssi"][["counterparty_id", "valid_from_ts"]], preserve_index=False
     )
+    horizon = pd.Timestamp(facts.horizon_us, unit="us", tz="UTC").to_pydatetime()
+    files[WATERMARK_VIEW] = _watermark(horizon)
+    warmup = dataset["trades"].sort_values("execution_ts", kind="stable").tail(WARMUP_TRADES)
+    files[WARMUP_TABLE] = pa.Table.from_pandas(
+        warmup, schema=arrow_schema(TABLES["trades"]), preserve_index=False
+    )
     # A new build supersedes every push since the last one.
     write_parquet_files(files, out, remove=[f"{table}.parquet" for table in PUSHED_TABLES])
-    horizon = pd.Timestamp(facts.horizon_us, unit="us", tz="UTC").to_pydatetime()
     seconds["write"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()

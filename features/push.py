@@ -1,9 +1,18 @@
 """Intraday pushes to the online store: settlement outcomes refresh counterparty features,
 inventory moves refresh positions, new SSI versions refresh the SSI in force. Every row is
-checked before anything is written, so a bad batch changes nothing."""
+checked before anything is written, so a bad batch changes nothing.
+
+A push is safe to run again (a batch retried after a crash): the side tables it keeps next
+to the build (outcomes, live trades' facts and SSI changes pushed since) are written first,
+keyed so that a row written twice is kept once, and under the tables' lock for the whole
+read-change-write-push, so two processes pushing at once take turns. Counterparty rows are
+stamped after the one in the online store for the same counterparty: Redis keeps a row only
+if it is newer, and every outcome of a day is known at the same instant.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from itertools import pairwise
 
 import numpy as np
@@ -11,12 +20,15 @@ import pandas as pd
 import pyarrow as pa
 from feast import FeatureStore
 from feast.data_source import PushMode
+from feast.infra.online_stores.helpers import get_online_store_from_config
+from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
 from core.errors import ContractError, Violation
-from core.instants import instants_us
+from core.instants import NEVER_US, epoch_us, instants_us
 from features.compute.facts import TradeFacts, trade_facts
 from features.compute.history import counterparty_history
-from features.data.atomic import write_parquet_files
+from features.data.atomic import locked, write_parquet_files
 from features.data.contract import TABLES, validate_frames
 from features.reference import (
     LIVE_FACTS_TABLE,
@@ -25,6 +37,7 @@ from features.reference import (
     Reference,
 )
 from features.repo import PUSHED_VIEWS
+from features.store import answering
 
 __all__ = ["push_outcomes", "push_positions", "push_ssi"]
 
@@ -70,29 +83,74 @@ def push_outcomes(
     lifecycle ``events`` in ``live_events``; its facts are kept for later pushes.
     """
     outcomes = _contract_frame(outcomes, "outcomes")
-    facts = reference.trade_facts()
-    live = _live_facts(reference, facts, live_trades, live_events)
-    if live is not None:
-        facts = facts.extended(live)
-    problems = _unknown(outcomes["trade_id"], facts.trade_id, "trade_id", "outcomes")
-    if problems:
-        raise ContractError(problems)
-    updated = facts.with_outcomes(outcomes)
-    decided = outcomes.loc[outcomes["status"].isin(["SETTLED", "FAILED"]), "trade_id"]
-    rows = pd.Index(facts.trade_id).get_indexer(pd.Index(decided))
-    features = pd.DataFrame()
-    if rows.size:  # a cancellation moves no rate: nothing to push
+    with locked(reference.directory):
+        facts = reference.trade_facts()
+        live = _live_facts(reference, facts, live_trades, live_events)
+        if live is not None:
+            facts = facts.extended(live)
+        problems = _unknown(outcomes["trade_id"], facts.trade_id, "trade_id", "outcomes")
+        if problems:
+            raise ContractError(problems)
+        tables = {PUSHED_OUTCOMES_TABLE: _appended(reference, PUSHED_OUTCOMES_TABLE, outcomes)}
+        if live is not None:
+            tables[LIVE_FACTS_TABLE] = _appended(reference, LIVE_FACTS_TABLE, live.to_frame())
+        write_parquet_files(tables, reference.directory)
+        updated = facts.with_outcomes(outcomes)
+        decided = outcomes.loc[outcomes["status"].isin(["SETTLED", "FAILED"]), "trade_id"]
+        rows = pd.Index(facts.trade_id).get_indexer(pd.Index(decided))
+        if not rows.size:  # a cancellation moves no rate: nothing to push
+            return pd.DataFrame()
         counterparties = pd.unique(facts.counterparty_id[rows])
         instant = int(updated.outcome_us[rows].max())
-        features = counterparty_history(
-            updated, reference.ssi_changes(), at=(counterparties, instant)
-        )
-        store.push(PUSHED_VIEWS["counterparty_history"], features, to=PushMode.ONLINE)
-    tables = {PUSHED_OUTCOMES_TABLE: _appended(reference, PUSHED_OUTCOMES_TABLE, outcomes)}
-    if live is not None:
-        tables[LIVE_FACTS_TABLE] = _appended(reference, LIVE_FACTS_TABLE, live.to_frame())
-    write_parquet_files(tables, reference.directory)
+        return _push_history(store, reference, updated, counterparties, instant)
+
+
+def _push_history(
+    store: FeatureStore,
+    reference: Reference,
+    facts: TradeFacts,
+    counterparties: np.ndarray,
+    instant: int,
+) -> pd.DataFrame:
+    """Push the counterparties' history rows as of ``instant`` (or as of the latest row the
+    online store holds for any of them, if later), each stamped after the stored one."""
+    view = "counterparty_history"
+    stored = _stored_stamps_us(store, view, "counterparty_id", counterparties)
+    instant = max(instant, int(stored.max(initial=NEVER_US)))
+    features = counterparty_history(facts, reference.ssi_changes(), at=(counterparties, instant))
+    ids = features["counterparty_id"].to_numpy()
+    before = pd.Series(stored, index=counterparties).reindex(ids).to_numpy()
+    stamps = np.maximum(instant, before + 1)  # Redis keeps only a newer row
+    features["event_timestamp"] = pd.to_datetime(stamps, unit="us", utc=True).as_unit("us")
+    _push(store, PUSHED_VIEWS[view], features)
     return features
+
+
+def _push(store: FeatureStore, push_source: str, rows: pd.DataFrame) -> None:
+    with answering(store):
+        store.push(push_source, rows, to=PushMode.ONLINE)
+
+
+def _stored_stamps_us(
+    store: FeatureStore, view_name: str, join_key: str, keys: np.ndarray
+) -> np.ndarray:
+    """The event time (µs) of each key's row in the online store; NEVER_US where none."""
+    view = store.get_feature_view(view_name)
+    online = get_online_store_from_config(store.config.online_store)
+    protos = [
+        EntityKeyProto(join_keys=[join_key], entity_values=[ValueProto(string_val=str(k))])
+        for k in keys
+    ]
+    feature = view.features[0].name
+    with answering(store):
+        read = online.online_read(store.config, view, protos, [feature])
+    # the SQLite store answers naive UTC datetimes, Redis aware ones
+    stamps = [NEVER_US if at is None else epoch_us(_aware(at)) for at, _ in read]
+    return np.array(stamps, dtype=np.int64)
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
 
 
 def _live_facts(
@@ -128,11 +186,19 @@ def _chain_versions(rows: pd.DataFrame, new_version: np.ndarray) -> None:
                 rows.at[after, "ssi_prev_valid_from_s"] = rows.at[before, "ssi_prev_valid_from_s"]
 
 
+_SIDE_KEYS = {
+    PUSHED_OUTCOMES_TABLE: ["trade_id"],
+    LIVE_FACTS_TABLE: ["trade_id"],
+    PUSHED_SSI_TABLE: ["counterparty_id", "valid_from_ts"],
+}
+"""What identifies a row of each side table: a later row with the same key replaces one."""
+
+
 def _appended(reference: Reference, table: str, rows: pd.DataFrame) -> pa.Table:
-    """A pushed table with ``rows`` added (a later row for the same trade replaces one)."""
-    frame = pd.concat([reference.pushed(table), rows], ignore_index=True)
-    if "trade_id" in frame.columns:
-        frame = frame.drop_duplicates("trade_id", keep="last")
+    """A side table with ``rows`` added (a later row with the same key replaces one)."""
+    pushed = reference.pushed(table)
+    frame = rows if pushed.empty else pd.concat([pushed, rows], ignore_index=True)
+    frame = frame.drop_duplicates(_SIDE_KEYS[table], keep="last")
     return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
 
 
@@ -141,16 +207,23 @@ def push_ssi(store: FeatureStore, reference: Reference, ssi: pd.DataFrame) -> pd
     counterparties' SSI-change counts move with them. Returns the pushed ``ssi_state`` rows
     (a version older than the one in force is left out)."""
     ssi = _contract_frame(ssi, "ssi").sort_values("valid_from_ts", kind="stable")
-    ssi = ssi.reset_index(drop=True)
+    with locked(reference.directory):
+        return _push_ssi(store, reference, ssi.reset_index(drop=True))
+
+
+def _push_ssi(store: FeatureStore, reference: Reference, ssi: pd.DataFrame) -> pd.DataFrame:
     keys = {
         "counterparty_id": ssi["counterparty_id"].tolist(),
         "settlement_market": ssi["market"].tolist(),
         "asset_class": ssi["asset_class"].tolist(),
     }
-    current = store.get_online_features(
-        features=["ssi_state:ssi_valid_from_s", "ssi_state:ssi_prev_valid_from_s"],
-        entity_rows=[dict(zip(keys, row, strict=True)) for row in zip(*keys.values(), strict=True)],
-    ).to_dict()
+    with answering(store):
+        current = store.get_online_features(
+            features=["ssi_state:ssi_valid_from_s", "ssi_state:ssi_prev_valid_from_s"],
+            entity_rows=[
+                dict(zip(keys, row, strict=True)) for row in zip(*keys.values(), strict=True)
+            ],
+        ).to_dict()
     in_force = np.array(current["ssi_valid_from_s"], dtype=float)
     in_force_prev = np.array(current["ssi_prev_valid_from_s"], dtype=float)
     valid_from = instants_us(ssi["valid_from_ts"]) / 1e6
@@ -187,21 +260,25 @@ def push_ssi(store: FeatureStore, reference: Reference, ssi: pd.DataFrame) -> pd
         }
     )
     _chain_versions(rows, new_version)
-    store.push(PUSHED_VIEWS["ssi_state"], rows, to=PushMode.ONLINE)
-
     changes = ssi.loc[new_version, ["counterparty_id", "valid_from_ts"]]
-    if not changes.empty:
+    if not changes.empty:  # first: a push run again after a crash finds them
         write_parquet_files(
             {PUSHED_SSI_TABLE: _appended(reference, PUSHED_SSI_TABLE, changes)},
             reference.directory,
         )
-        facts = reference.trade_facts()
-        changed = changes["counterparty_id"]
-        known = np.asarray(pd.unique(changed[changed.isin(facts.counterparty_id)]))
-        if known.size:  # a counterparty with no trades yet has no history row
-            instant = int(instants_us(changes["valid_from_ts"]).max())
-            features = counterparty_history(facts, reference.ssi_changes(), at=(known, instant))
-            store.push(PUSHED_VIEWS["counterparty_history"], features, to=PushMode.ONLINE)
+    _push(store, PUSHED_VIEWS["ssi_state"], rows)
+
+    # the SSI-change counts of every counterparty whose version here is a change pushed
+    # (now, or by a run of this batch that stopped before its counts were pushed)
+    pushed = reference.pushed(PUSHED_SSI_TABLE)
+    key = ["counterparty_id", "valid_from_ts"]
+    changed = ssi[key].merge(pushed[key].drop_duplicates(), on=key) if not pushed.empty else changes
+    facts = reference.trade_facts()
+    ids = changed["counterparty_id"]
+    known = np.asarray(pd.unique(ids[ids.isin(facts.counterparty_id)]))
+    if known.size:  # a counterparty with no trades yet has no history row
+        instant = int(instants_us(changed["valid_from_ts"]).max())
+        _push_history(store, reference, facts, known, instant)
     return rows
 
 
@@ -219,5 +296,5 @@ def push_positions(
     if problems:
         raise ContractError(problems)
     rows = inventory.rename(columns={"as_of_ts": "event_timestamp"})
-    store.push(PUSHED_VIEWS["position"], rows, to=PushMode.ONLINE)
+    _push(store, PUSHED_VIEWS["position"], rows)
     return rows

@@ -20,6 +20,7 @@ from core.markets import MARKETS
 from core.settings import Settings
 from core.vocabulary import ASSET_CLASSES
 from features.compute.facts import TradeFacts
+from features.data.atomic import locked
 
 __all__ = [
     "FACTS_TABLE",
@@ -30,6 +31,8 @@ __all__ = [
     "PUSHED_SSI_TABLE",
     "PUSHED_TABLES",
     "SSI_CHANGES_TABLE",
+    "WARMUP_TABLE",
+    "WARMUP_TRADES",
     "Reference",
     "tables_dir",
 ]
@@ -42,6 +45,8 @@ PUSHED_OUTCOMES_TABLE = "pushed_outcomes"  # outcomes pushed since the build, cu
 LIVE_FACTS_TABLE = "live_facts"  # facts of trades scored live, added when their outcome arrives
 PUSHED_SSI_TABLE = "pushed_ssi_changes"  # SSI versions pushed since the build
 PUSHED_TABLES = (PUSHED_OUTCOMES_TABLE, LIVE_FACTS_TABLE, PUSHED_SSI_TABLE)
+WARMUP_TABLE = "warmup_trades"  # the dataset's latest trades: what a service scores to warm up
+WARMUP_TRADES = 1_000
 """What pushes add between builds; a new build supersedes them all."""
 MANIFEST = "manifest.json"
 UNKNOWN_KEY = ""
@@ -75,11 +80,12 @@ class Reference:
 
     def _read(self, name: str, columns: list[str] | None) -> pd.DataFrame:
         path = self.directory / f"{name}.parquet"
-        if not path.exists():
-            raise ContractError(
-                [Violation(str(path), "feature table is missing; rebuild the features")]
-            )
-        return pd.read_parquet(path, columns=columns)
+        with locked(self.directory, shared=True):
+            if not path.exists():
+                raise ContractError(
+                    [Violation(str(path), "feature table is missing; rebuild the features")]
+                )
+            return pd.read_parquet(path, columns=columns)
 
     @cached_property
     def manifest(self) -> dict[str, Any]:
@@ -116,7 +122,14 @@ class Reference:
     def pushed(self, table: str) -> pd.DataFrame:
         """Rows a push added since the build (empty if none)."""
         path = self.directory / f"{table}.parquet"
-        return pd.read_parquet(path) if path.exists() else pd.DataFrame()
+        with locked(self.directory, shared=True):
+            return pd.read_parquet(path) if path.exists() else pd.DataFrame()
+
+    def warmup_trades(self) -> pd.DataFrame:
+        """The build's sample of recent trades (contract rows; empty for an older build)."""
+        path = self.directory / f"{WARMUP_TABLE}.parquet"
+        with locked(self.directory, shared=True):
+            return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
     def pushed_outcomes(self) -> pd.DataFrame:
         return self.pushed(PUSHED_OUTCOMES_TABLE)

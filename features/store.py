@@ -3,6 +3,7 @@ registry by configuration. Nothing else in the code knows which stores are in us
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,9 +16,11 @@ from core.errors import StoreUnavailable
 from core.settings import Settings, get_settings
 
 __all__ = [
+    "answering",
     "check_stores",
     "close_store",
     "feature_store",
+    "online_store_name",
     "open_store",
     "repo_config",
     "repo_settings",
@@ -53,6 +56,47 @@ def check_stores(settings: Settings) -> None:
             engine.dispose()
 
 
+def _redis_connection(settings: Settings) -> str:
+    """``FAILCAST_REDIS`` with timeouts and no retries unless it sets its own: a Redis that
+    does not answer is a 503 within a second, not a request hanging on redis-py's retries
+    (three, backing off up to 10 s, by default)."""
+    given = {part.split("=", 1)[0] for part in settings.redis.split(",") if "=" in part}
+    timeout = settings.redis_timeout_seconds
+    extra = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": "null"}
+    return ",".join([settings.redis, *(f"{k}={v}" for k, v in extra.items() if k not in given)])
+
+
+def online_store_name(store: FeatureStore) -> str:
+    """The online store as a person on call needs it named (no password)."""
+    config = store.config.online_store
+    if config.type == "redis" or "redis" in str(config.type):
+        nodes = [part for part in config.connection_string.split(",") if "=" not in part]
+        return f"the Redis online store at {','.join(nodes)} (FAILCAST_REDIS)"
+    return f"the SQLite online store at {config.path}"
+
+
+def _unanswered(exc: BaseException) -> bool:
+    """Whether the error says the online store did not answer (rather than a bug)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - redis comes with feast[redis]
+        return False
+    return isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
+
+
+@contextmanager
+def answering(store: FeatureStore) -> Iterator[None]:
+    """Turn an online store that does not answer into ``StoreUnavailable`` naming it."""
+    try:
+        yield
+    except Exception as exc:
+        if _unanswered(exc):
+            raise StoreUnavailable(f"{online_store_name(store)} does not answer: {exc}") from exc
+        raise
+
+
 def repo_settings(settings: Settings) -> dict[str, Any]:
     """The Feast repo configuration as ``feature_store.yaml`` would hold it."""
     home = settings.feature_dir
@@ -66,7 +110,7 @@ def repo_settings(settings: Settings) -> dict[str, Any]:
             "cache_ttl_seconds": 60,
         }
     if settings.online_store == "redis":
-        online = {"type": "redis", "connection_string": settings.redis}
+        online = {"type": "redis", "connection_string": _redis_connection(settings)}
     else:
         online = {"type": "sqlite", "path": str(home / "online.db")}
     return {

@@ -18,6 +18,7 @@ from features.repo.on_demand import on_demand_views
 from features.repo.services import FAIL_MODEL_V1, feature_services
 from features.repo.sources import PUSHED_VIEWS, Sources, feature_sources, table_path
 from features.repo.views import VIEW_KEYS, VIEW_SCHEMAS, feature_views
+from features.repo.watermark import WATERMARK_VIEW, watermark_definitions
 
 FeastObject = Entity | FileSource | PushSource | FeatureView | OnDemandFeatureView | FeatureService
 
@@ -26,6 +27,7 @@ __all__ = [
     "PUSHED_VIEWS",
     "VIEW_KEYS",
     "VIEW_SCHEMAS",
+    "WATERMARK_VIEW",
     "Definitions",
     "definitions",
     "table_path",
@@ -39,6 +41,7 @@ class Definitions:
     views: dict[str, FeatureView]
     on_demand: list[OnDemandFeatureView]
     services: list[FeatureService]
+    watermark: tuple[Entity, FileSource, FeatureView]
 
     def feature_names(self, service: str = FAIL_MODEL_V1) -> list[str]:
         """A service's features in order, from the definitions in code."""
@@ -52,6 +55,7 @@ class Definitions:
             *self.views.values(),
             *self.on_demand,
             *self.services,
+            *self.watermark,
         ]
 
 
@@ -59,4 +63,7 @@ def definitions(tables_dir: Path) -> Definitions:
     sources = feature_sources(tables_dir, list(VIEW_SCHEMAS))
     views = feature_views(sources)
     on_demand = on_demand_views(views)
-    return Definitions(ENTITIES, sources, views, on_demand, feature_services(views, on_demand))
+    services = feature_services(views, on_demand)
+    return Definitions(
+        ENTITIES, sources, views, on_demand, services, watermark_definitions(tables_dir)
+    )

@@ -31,6 +31,8 @@ from feast.infra.online_stores.sqlite import SqliteOnlineStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
+from features.store import answering
+
 __all__ = ["StoredReader"]
 
 _KEY_CACHE = 65_536
@@ -65,7 +67,7 @@ class StoredReader:
     batches of entity rows."""
 
     def __init__(self, store: FeatureStore, views: Sequence[tuple[FeatureView, list[str]]]) -> None:
-        self.config = store.config
+        self.config, self._store = store.config, store
         self.views = [(view, tuple(sorted(view.join_keys)), names) for view, names in views]
         self._online = get_online_store_from_config(self.config.online_store)
         self._sqlite = isinstance(self._online, SqliteOnlineStore)
@@ -101,10 +103,11 @@ class StoredReader:
                 rows.setdefault(key, []).append(i)
             rows_of.append(rows)
         values = np.full((n, len(self.names)), np.nan, order="F")  # columns contiguous
-        if self._sqlite:
-            self._read_sqlite(rows_of, values)
-        else:
-            self._read_each(rows_of, values)
+        with answering(self._store):  # a store down is a StoreUnavailable naming it
+            if self._sqlite:
+                self._read_sqlite(rows_of, values)
+            else:
+                self._read_each(rows_of, values)
         return {name: values[:, j] for j, name in enumerate(self.names)}
 
     def _read_sqlite(self, rows_of: list[RowsOf], values: np.ndarray) -> None:

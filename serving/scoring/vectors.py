@@ -23,6 +23,7 @@ from features.repo import FAIL_MODEL_V1
 from features.request import DateFacts, request_fields
 from features.retrieval import ServiceParts
 from serving.scoring.online_read import StoredReader
+from serving.scoring.watermark import OnlineWatermark
 
 __all__ = ["FeatureVectors", "ServingFeatures"]
 
@@ -53,6 +54,7 @@ class ServingFeatures:
         self.parts = ServiceParts(store, service)
         self.names = self.parts.names
         self._stored = StoredReader(store, self.parts.views)
+        self.watermark = OnlineWatermark(store, [view for view, _ in self.parts.views])
         self.dates = DateFacts(reference.calendar)
 
     def __call__(
@@ -63,6 +65,7 @@ class ServingFeatures:
     ) -> FeatureVectors:
         """``trades``: contract columns as arrays (``execution_us`` for the execution time);
         ``lifecycle``: the ``req_*`` lifecycle fields; ``scoring_us``: one instant per trade."""
+        self.watermark.check(scoring_us)  # an emptied or stale store refuses, naming itself
         counterparty = list(trades["counterparty_id"])
         instrument = list(trades["instrument_id"])
         market = list(trades["settlement_market"])
