@@ -8,6 +8,7 @@
      │    └── ModelMismatch      a model and the features at hand do not fit together
      ├── NotFound                what was asked for does not exist (yet)
      ├── InvalidTransition       the exception workflow forbids a status change
+     ├── Conflict                what was sent contradicts what was received before
      ├── BatchTooLarge           a request holds more items than a call may take
      ├── Unavailable             a dependency does not answer (retry later)
      │    ├── StoreUnavailable   the feature store, its registry or the exception store
@@ -32,6 +33,7 @@ __all__ = [
     "AuthError",
     "BatchTooLarge",
     "ConfigError",
+    "Conflict",
     "ContractError",
     "FailcastError",
     "InvalidInput",
@@ -107,6 +109,10 @@ class NotFound(FailcastError):
 
 class InvalidTransition(FailcastError):
     """A status change the workflow does not allow, or for a trade with no exception."""
+
+
+class Conflict(FailcastError):
+    """What was sent contradicts what was received before (an event id with other content)."""
 
 
 class BatchTooLarge(FailcastError):

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 
 from core.errors import (
     BatchTooLarge,
+    Conflict,
     FailcastError,
     InvalidInput,
     InvalidTransition,
@@ -34,6 +35,7 @@ HTTP_STATUS: tuple[tuple[type[FailcastError], HTTPStatus], ...] = (
     (PermissionDenied, HTTPStatus.FORBIDDEN),
     (NotFound, HTTPStatus.NOT_FOUND),
     (InvalidTransition, HTTPStatus.CONFLICT),
+    (Conflict, HTTPStatus.CONFLICT),
     (BatchTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
     (Unavailable, HTTPStatus.SERVICE_UNAVAILABLE),
     (FailcastError, HTTPStatus.INTERNAL_SERVER_ERROR),

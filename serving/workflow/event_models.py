@@ -4,6 +4,8 @@ them equal to the tables)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
@@ -22,6 +24,8 @@ __all__ = [
     "LifecycleEvent",
     "OutcomeEvent",
     "SsiEvent",
+    "digest",
+    "event_key",
     "events_adapter",
 ]
 
@@ -34,7 +38,16 @@ def _kind(kind: str) -> Any:
     return Field(description=f"'{kind}': a row of the {EVENT_KINDS[kind]} table")
 
 
-class LifecycleEvent(Strict):
+class _Event(Strict):
+    event_id: Identifier | None = Field(
+        default=None,
+        description="The sender's id of the event: an event sent again with the same id is "
+        "applied once. Without one, the id is the SHA-256 of the event's content, so an "
+        "identical event sent again is applied once.",
+    )
+
+
+class LifecycleEvent(_Event):
     """A step of a trade's lifecycle: a row of the events table."""
 
     kind: Literal["lifecycle"] = _kind("lifecycle")
@@ -44,7 +57,7 @@ class LifecycleEvent(Strict):
     detail: str | None = contract_field("events", "detail")
 
 
-class SsiEvent(Strict):
+class SsiEvent(_Event):
     """A new or newly verified standing settlement instruction: a row of the ssi table."""
 
     kind: Literal["ssi"] = _kind("ssi")
@@ -56,7 +69,7 @@ class SsiEvent(Strict):
     verified_ts: Instant | None = contract_field("ssi", "verified_ts")
 
 
-class InventoryEvent(Strict):
+class InventoryEvent(_Event):
     """A position snapshot: a row of the inventory table."""
 
     kind: Literal["inventory"] = _kind("inventory")
@@ -67,7 +80,7 @@ class InventoryEvent(Strict):
     incoming_qty: float = contract_field("inventory", "incoming_qty")
 
 
-class OutcomeEvent(Strict):
+class OutcomeEvent(_Event):
     """A trade settled, failed or was cancelled: a row of the outcomes table."""
 
     kind: Literal["outcome"] = _kind("outcome")
@@ -82,3 +95,16 @@ class OutcomeEvent(Strict):
 AnyEvent = LifecycleEvent | SsiEvent | InventoryEvent | OutcomeEvent
 Event = Annotated[AnyEvent, Field(discriminator="kind")]
 events_adapter: TypeAdapter[list[AnyEvent]] = TypeAdapter(list[Event])
+
+
+def digest(event: AnyEvent) -> str:
+    """SHA-256 of the event's content (everything but its id), as hex."""
+    content = event.model_dump(mode="json", exclude={"event_id"})
+    body = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def event_key(event: AnyEvent) -> tuple[str, str]:
+    """The event's id (given, or its content's digest) and its content's digest."""
+    content = digest(event)
+    return event.event_id or content, content

@@ -6,17 +6,28 @@ undecided trade they touch is scored again, so the queue follows the trades thro
     inventory  a row of the inventory table: a position snapshot
     outcome    a row of the outcomes table: the trade settled, failed or was cancelled
 
-Each kind is a contract table's row plus ``kind``, validated like the table. A batch is
-checked whole before anything is written. Features are pushed first, then scores, lifecycles
-and statuses land in one transaction; a trade is re-scored as of its latest event, so running
-a batch again stores nothing twice.
+Each kind is a contract table's row plus ``kind`` and an optional ``event_id``, validated
+like the table. A batch is checked whole before anything is written, then applied exactly
+once, however often it is sent and whoever sends it (workers, the CLI):
+
+1. *taken in*, in one transaction: each event's id into the inbox (an id received before is
+   a re-sent event, left out; the same id with other content is refused), the lifecycle
+   steps and outcomes into the stored trades, and an outbox entry of what is left to do;
+2. *dispatched*: the entry's features pushed online, every undecided trade it touches scored
+   again as of the latest event that touched it, and the scores stored with the entry marked
+   done, in one transaction.
+
+A crash or a store down between the two leaves the entry pending: the next call (or the
+service's background catch-up) dispatches it, and since pushes and scores are idempotent a
+dispatch run twice does what it does once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,13 +35,13 @@ import pandas as pd
 from feast import FeatureStore
 from pydantic import BaseModel, Field
 
-from core.errors import ContractError, Violation
+from core.errors import Conflict, ContractError, StoreUnavailable, Violation
 from core.instants import epoch_us, iso
 from core.lifecycle import CANCELLED, STEPS
 from features.data.contract import TABLES, table_frame
 from features.push import push_outcomes, push_positions, push_ssi
 from features.reference import Reference
-from serving.scoring.schemas import TradeScore
+from serving.scoring.schemas import Trade, TradeScore
 from serving.scoring.scorer import Scorer
 from serving.workflow.event_models import (
     AnyEvent,
@@ -38,9 +49,12 @@ from serving.workflow.event_models import (
     LifecycleEvent,
     OutcomeEvent,
     SsiEvent,
+    event_key,
+    events_adapter,
 )
 from serving.workflow.store import (
     ExceptionStore,
+    OutboxEntry,
     Recorded,
     ScoreRecord,
     TradeRow,
@@ -48,7 +62,15 @@ from serving.workflow.store import (
 )
 from serving.workflow.trades import as_trade, lifecycle_after
 
-__all__ = ["Applied", "EventProcessor", "RescoredTrade"]
+__all__ = ["LEASE", "MAX_ATTEMPTS", "Applied", "EventProcessor", "RescoredTrade"]
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(seconds=60)
+"""How long a process may take over an outbox entry before another may take it over."""
+MAX_ATTEMPTS = 3
+"""Failed dispatches (for anything but a store down) before an entry is a dead letter."""
+_ACCEPT_ATTEMPTS = 5
 
 
 class RescoredTrade(BaseModel):
@@ -66,6 +88,12 @@ class Applied(BaseModel):
     """What a batch of events did."""
 
     events: dict[str, int] = Field(description="events applied, by kind")
+    duplicates: int = Field(0, description="events received before: nothing is done again")
+    pending: int = Field(
+        0,
+        description="batches of those re-sent events whose effects are still being applied "
+        "(by another process, or after a store comes back)",
+    )
     pushed: dict[str, int] = Field(description="feature rows pushed online, by view")
     rescored: list[RescoredTrade] = Field(description="undecided trades scored again")
     opened: int = Field(description="exceptions opened")
@@ -103,7 +131,8 @@ class _Batch:
 
 @dataclass
 class _Plan:
-    """Trades to score again, each as of the latest event that touched it."""
+    """Trades to score again, each as of the latest event that touched it; lifecycles and
+    outcomes a batch gives its trades."""
 
     as_of: dict[str, dt.datetime] = field(default_factory=dict)
     lifecycle: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -113,8 +142,41 @@ class _Plan:
         if trade_id not in self.as_of or self.as_of[trade_id] < at:
             self.as_of[trade_id] = at
 
+    def updates(self) -> list[TradeUpdate]:
+        updates = [
+            TradeUpdate(trade_id, self.as_of[trade_id], lifecycle=lifecycle)
+            for trade_id, lifecycle in self.lifecycle.items()
+        ]
+        updates += [
+            TradeUpdate(trade_id, at, outcome=status, fail_reason=reason)
+            for trade_id, (status, at, reason) in self.decided.items()
+        ]
+        return updates
+
+
+@dataclass
+class _Effects:
+    """What taking in and dispatching one batch did."""
+
+    pushed: dict[str, int] = field(default_factory=dict)
+    rescored: list[RescoredTrade] = field(default_factory=list)
+    opened: int = 0
+    updated: int = 0
+    closed: int = 0
+
+    def add(self, recorded: Recorded) -> None:
+        self.opened += recorded.opened
+        self.updated += recorded.updated
+        self.closed += recorded.closed
+
+
+Keyed = dict[str, tuple[AnyEvent, str]]
+"""A batch's events by id, each with its content's digest (first of an id kept)."""
+
 
 class EventProcessor:
+    """Applies batches of events exactly once, whoever sends them and however often."""
+
     def __init__(
         self,
         scorer: Callable[[], Scorer],
@@ -126,35 +188,120 @@ class EventProcessor:
         self.reference = reference
 
     def apply(self, events: Sequence[AnyEvent]) -> Applied:
-        batch = _Batch.of(events)
-        lifecycle, outcomes = batch.lifecycle, batch.outcome
-        named = {e.trade_id for e in lifecycle} | {e.trade_id for e in outcomes}
-        stored = {t.trade_id: t for t in self.exceptions.trades(named)}
-        self._check(batch, stored)
-
-        plan = _Plan()
-        pushed = self._push(batch, stored, plan)
-        for event in sorted(lifecycle, key=lambda e: e.event_ts):
-            row = stored[event.trade_id]
-            state = plan.lifecycle.get(event.trade_id, row.lifecycle)
-            plan.lifecycle[event.trade_id] = lifecycle_after(
-                state, event.event_type, iso(event.event_ts)
-            )
-            if event.event_type == CANCELLED:
-                plan.decided[event.trade_id] = (CANCELLED, event.event_ts, None)
-            plan.touch(event.trade_id, event.event_ts)
-        for outcome in outcomes:
-            plan.decided[outcome.trade_id] = (outcome.status, outcome.known_ts, outcome.fail_reason)
-
-        rescored, recorded = self._rescore(plan)
+        """Take the events in (those received before change nothing) and do what they imply.
+        Raises ``StoreUnavailable`` when a store does not answer: what was taken in by then
+        is kept, and done by a later call or ``catch_up``."""
+        done = self.catch_up()  # what earlier calls took in and could not finish
+        keyed = _keyed(events)
+        seen, fresh, accepted = self._take_in(keyed)
+        resent = {entry for _, entry in seen.values()}
+        mine = [done[entry] for entry in resent if entry in done]
+        if accepted is not None:
+            entry, taken = accepted
+            try:
+                effects = self._dispatch(entry)
+            except Exception as exc:
+                self._failed(entry, exc)
+                raise
+            effects.add(taken)
+            mine.append(effects)
         return Applied(
-            events=batch.counts(),
-            pushed=pushed,
-            rescored=rescored,
-            opened=recorded.opened,
-            updated=recorded.updated,
-            closed=recorded.closed,
+            events=_Batch.of([event for event, _ in fresh.values()]).counts(),
+            duplicates=len(keyed) - len(fresh),
+            pending=len(self.exceptions.undone(resent)),
+            pushed=_sum_counts(e.pushed for e in mine),
+            rescored=[trade for e in mine for trade in e.rescored],
+            opened=sum(e.opened for e in mine),
+            updated=sum(e.updated for e in mine),
+            closed=sum(e.closed for e in mine),
         )
+
+    def catch_up(self, limit: int = 100) -> dict[int, _Effects]:
+        """Dispatch what batches taken in before still have to do (after a crash, or a store
+        that was down), each entry's effects by its id. A batch that fails ``MAX_ATTEMPTS``
+        times for anything but a store down is a dead letter; a store down stops here."""
+        done: dict[int, _Effects] = {}
+        for entry in self.exceptions.claimable(limit):
+            assert entry.id is not None
+            if not self.exceptions.claim(entry.id, LEASE):
+                continue  # another process took it
+            try:
+                done[entry.id] = self._dispatch(entry)
+            except StoreUnavailable as exc:
+                self._failed(entry, exc)
+                raise
+            except Exception as exc:
+                self._failed(entry, exc)
+        return done
+
+    def _take_in(
+        self, keyed: Keyed
+    ) -> tuple[dict[str, tuple[str, int]], Keyed, tuple[OutboxEntry, Recorded] | None]:
+        """The events received before (id -> digest, entry), the new ones, and the entry
+        they were taken in with (None: no new ones)."""
+        for _ in range(_ACCEPT_ATTEMPTS):
+            seen = self.exceptions.received(keyed)
+            _refuse_conflicts(keyed, seen)
+            fresh = {key: value for key, value in keyed.items() if key not in seen}
+            if not fresh:
+                return seen, fresh, None
+            if (accepted := self._accept(fresh)) is not None:
+                return seen, fresh, accepted
+            # another writer took one of them first: look again
+        raise StoreUnavailable(
+            f"events: other writers kept taking the same events ({_ACCEPT_ATTEMPTS} tries)"
+        )
+
+    def _accept(self, fresh: Keyed) -> tuple[OutboxEntry, Recorded] | None:
+        """Check the new events and take them in with their trade updates, in one
+        transaction; None when another writer took one of them first."""
+        events = [event for event, _ in fresh.values()]
+        batch = _Batch.of(events)
+        stored = self._stored(batch)
+        self._check(batch, stored)
+        plan = _lifecycle_plan(batch, stored)
+        entry = OutboxEntry(
+            events=[event.model_dump(mode="json") for event in events],
+            rescore={t: at.isoformat() for t, at in plan.as_of.items() if t not in plan.decided},
+        )
+        inbox = [(key, digest, event.kind) for key, (event, digest) in fresh.items()]
+        accepted = self.exceptions.accept(inbox, entry, plan.updates(), LEASE)
+        if accepted is None:
+            return None
+        entry_id, recorded = accepted
+        return replace(entry, id=entry_id), recorded
+
+    def _dispatch(self, entry: OutboxEntry) -> _Effects:
+        """Push the entry's features online, score again every undecided trade it touches,
+        and store the scores with the entry done, in one transaction."""
+        assert entry.id is not None
+        batch = _Batch.of(events_adapter.validate_python(entry.events))
+        plan = _Plan(as_of={t: dt.datetime.fromisoformat(at) for t, at in entry.rescore.items()})
+        effects = _Effects(pushed=self._push(batch, self._stored(batch), plan))
+        scores, trades, previous = self._rescore(plan)
+        records = [ScoreRecord.of(s, t) for s, t in zip(scores, trades, strict=True)]
+        effects.add(self.exceptions.finish(entry.id, records))
+        effects.rescored = [_rescored(s, previous.get(s.trade_id)) for s in scores]
+        return effects
+
+    def _failed(self, entry: OutboxEntry, exc: Exception) -> None:
+        """Free the entry for a later attempt; a store down does not count as one."""
+        assert entry.id is not None
+        counted = not isinstance(exc, StoreUnavailable)
+        error = f"{type(exc).__name__}: {exc}"
+        if counted:
+            log.exception("the events of outbox entry %d could not be applied", entry.id)
+        try:
+            dead = self.exceptions.release(entry.id, error if counted else None, MAX_ATTEMPTS)
+        except StoreUnavailable as down:  # the claim runs out by itself
+            log.warning("outbox entry %d stays claimed until its lease ends: %s", entry.id, down)
+            return
+        if dead:
+            log.error("the events of outbox entry %d are a dead letter: %s", entry.id, error)
+
+    def _stored(self, batch: _Batch) -> dict[str, TradeRow]:
+        named = {e.trade_id for e in batch.lifecycle} | {e.trade_id for e in batch.outcome}
+        return {t.trade_id: t for t in self.exceptions.trades(named)}
 
     def _check(self, batch: _Batch, stored: dict[str, TradeRow]) -> None:
         """Every trade, account and instrument named must be known: nothing is written
@@ -254,41 +401,80 @@ class EventProcessor:
             if at is not None:
                 plan.touch(trade.trade_id, at)
 
-    def _rescore(self, plan: _Plan) -> tuple[list[RescoredTrade], Recorded]:
-        ids = [t for t in plan.as_of if t not in plan.decided]
-        rows = {t.trade_id: t for t in self.exceptions.trades(ids)}
-        ids = [t for t in ids if t in rows and rows[t].outcome is None]
-        trades = [as_trade(rows[t].payload, plan.lifecycle.get(t, rows[t].lifecycle)) for t in ids]
+    def _rescore(self, plan: _Plan) -> tuple[list[TradeScore], list[Trade], dict[str, float]]:
+        """Scores of the undecided trades of the plan, the trades scored, and each one's
+        latest probability before."""
+        rows = {t.trade_id: t for t in self.exceptions.trades(plan.as_of)}
+        ids = [t for t in plan.as_of if t in rows and rows[t].outcome is None]
+        trades = [as_trade(rows[t].payload, rows[t].lifecycle) for t in ids]
         scores: list[TradeScore] = []
         if trades:
             as_of = np.array([epoch_us(plan.as_of[t]) for t in ids], dtype=np.int64)
             scores = self.scorer().score(trades, as_of)
-        previous = self.exceptions.latest_probability(ids)
-        updates = [
-            TradeUpdate(trade_id, plan.as_of[trade_id], lifecycle=lifecycle)
-            for trade_id, lifecycle in plan.lifecycle.items()
-        ]
-        updates += [
-            TradeUpdate(trade_id, at, outcome=status, fail_reason=reason)
-            for trade_id, (status, at, reason) in plan.decided.items()
-        ]
-        recorded = self.exceptions.record(
-            [ScoreRecord.of(s, t) for s, t in zip(scores, trades, strict=True)], updates=updates
+        return scores, trades, self.exceptions.latest_probability(ids)
+
+
+def _lifecycle_plan(batch: _Batch, stored: dict[str, TradeRow]) -> _Plan:
+    """The lifecycle and outcome each trade of the batch has after it, and the instant of
+    its latest lifecycle event."""
+    plan = _Plan()
+    for event in sorted(batch.lifecycle, key=lambda e: e.event_ts):
+        state = plan.lifecycle.get(event.trade_id, stored[event.trade_id].lifecycle)
+        plan.lifecycle[event.trade_id] = lifecycle_after(
+            state, event.event_type, iso(event.event_ts)
         )
-        rescored = [
-            RescoredTrade(
-                trade_id=s.trade_id,
-                stage=s.stage,
-                fail_probability=s.fail_probability,
-                previous_probability=previous.get(s.trade_id),
-                risk_tier=s.risk_tier,
-                expected_cost=s.expected_cost,
-                currency=s.currency,
-                scored_at=s.scored_at,
+        if event.event_type == CANCELLED:
+            plan.decided[event.trade_id] = (CANCELLED, event.event_ts, None)
+        plan.touch(event.trade_id, event.event_ts)
+    for outcome in batch.outcome:
+        plan.decided[outcome.trade_id] = (outcome.status, outcome.known_ts, outcome.fail_reason)
+    return plan
+
+
+def _keyed(events: Sequence[AnyEvent]) -> Keyed:
+    """The batch by event id; an id twice with other content is refused."""
+    keyed: Keyed = {}
+    for position, event in enumerate(events):
+        key, digest = event_key(event)
+        if key in keyed and keyed[key][1] != digest:
+            raise Conflict(
+                f"events[{position}].event_id {key!r}: given twice in the batch with other "
+                "content; an event id names one event"
             )
-            for s in scores
-        ]
-        return rescored, recorded
+        keyed.setdefault(key, (event, digest))
+    return keyed
+
+
+def _refuse_conflicts(keyed: Keyed, seen: Mapping[str, tuple[str, int]]) -> None:
+    clashes = sorted(
+        key for key, (_, digest) in keyed.items() if key in seen and seen[key][0] != digest
+    )
+    if clashes:
+        raise Conflict(
+            f"event_id: {_few(clashes)} received before with other content; an event id "
+            "names one event (send a new id for a new event)"
+        )
+
+
+def _rescored(score: TradeScore, previous: float | None) -> RescoredTrade:
+    return RescoredTrade(
+        trade_id=score.trade_id,
+        stage=score.stage,
+        fail_probability=score.fail_probability,
+        previous_probability=previous,
+        risk_tier=score.risk_tier,
+        expected_cost=score.expected_cost,
+        currency=score.currency,
+        scored_at=score.scored_at,
+    )
+
+
+def _sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for count in counts:
+        for name, n in count.items():
+            total[name] = total.get(name, 0) + n
+    return total
 
 
 def _frame(events: Sequence[BaseModel], kind_table: str) -> pd.DataFrame:

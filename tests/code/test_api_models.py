@@ -20,10 +20,10 @@ from serving.workflow.event_models import (
 
 MODELS: list[tuple[type[BaseModel], str, tuple[str, ...]]] = [
     (Trade, "trades", ("lifecycle",)),
-    (LifecycleEvent, EVENT_KINDS["lifecycle"], ("kind",)),
-    (SsiEvent, EVENT_KINDS["ssi"], ("kind",)),
-    (InventoryEvent, EVENT_KINDS["inventory"], ("kind",)),
-    (OutcomeEvent, EVENT_KINDS["outcome"], ("kind",)),
+    (LifecycleEvent, EVENT_KINDS["lifecycle"], ("kind", "event_id")),
+    (SsiEvent, EVENT_KINDS["ssi"], ("kind", "event_id")),
+    (InventoryEvent, EVENT_KINDS["inventory"], ("kind", "event_id")),
+    (OutcomeEvent, EVENT_KINDS["outcome"], ("kind", "event_id")),
 ]
 
 

@@ -16,7 +16,13 @@ when a later score finds the trade no longer at risk (resolved by failcast, with
 """
 
 from serving.workflow.store.exceptions import SYSTEM_ACTOR
-from serving.workflow.store.records import Recorded, ScoreRecord, TradeUpdate, as_dict
+from serving.workflow.store.records import (
+    OutboxEntry,
+    Recorded,
+    ScoreRecord,
+    TradeUpdate,
+    as_dict,
+)
 from serving.workflow.store.status import Status
 from serving.workflow.store.store import ExceptionStore
 from serving.workflow.store.tables import EXCEPTION_FIELDS, TradeRow
@@ -25,6 +31,7 @@ __all__ = [
     "EXCEPTION_FIELDS",
     "SYSTEM_ACTOR",
     "ExceptionStore",
+    "OutboxEntry",
     "Recorded",
     "ScoreRecord",
     "Status",

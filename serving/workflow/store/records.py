@@ -9,9 +9,9 @@ from typing import Any
 
 from core.costs import in_reporting_currency
 from serving.scoring.schemas import Trade, TradeScore
-from serving.workflow.store.tables import EXCEPTION_FIELDS, ExceptionRow
+from serving.workflow.store.tables import EXCEPTION_FIELDS, ExceptionRow, OutboxRow
 
-__all__ = ["TRADE_FIELDS", "Recorded", "ScoreRecord", "TradeUpdate", "as_dict"]
+__all__ = ["TRADE_FIELDS", "OutboxEntry", "Recorded", "ScoreRecord", "TradeUpdate", "as_dict"]
 
 TRADE_FIELDS = [
     "settlement_date",
@@ -88,6 +88,22 @@ class TradeUpdate:
     outcome: str | None = None  # SETTLED, FAILED or CANCELLED: closes the trade
     fail_reason: str | None = None
     note: str = ""
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """What a batch of events still has to do once taken in: push its features online and
+    score again the trades its lifecycle events touched (``rescore``: trade -> instant, ISO;
+    a trade decided by then is left out)."""
+
+    events: list[dict[str, Any]]
+    rescore: dict[str, str]
+    id: int | None = None  # None until stored
+    attempts: int = 0
+
+    @classmethod
+    def of(cls, row: OutboxRow) -> OutboxEntry:
+        return cls(row.events, row.rescore, row.id, row.attempts)
 
 
 def as_dict(row: ExceptionRow) -> dict[str, Any]:

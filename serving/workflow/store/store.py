@@ -9,10 +9,12 @@ masked), never a raw driver error: the caller may try again.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,14 +32,17 @@ from serving.workflow.store.exceptions import (
     latest_per_trade,
     mark_overdue,
 )
-from serving.workflow.store.records import Recorded, ScoreRecord, TradeUpdate
+from serving.workflow.store.records import OutboxEntry, Recorded, ScoreRecord, TradeUpdate
 from serving.workflow.store.status import Status, check_transition
 from serving.workflow.store.tables import (
     SCORE_FIELDS,
+    Base,
     ClockRow,
     DeadLetterRow,
     ExceptionRow,
     HistoryRow,
+    InboxRow,
+    OutboxRow,
     ScoreRow,
     TradeRow,
     aware,
@@ -48,6 +53,12 @@ __all__ = ["ExceptionStore"]
 
 _TRADE_KEYS = ["counterparty_id", "account_id", "instrument_id", "settlement_market"]
 Clock = Literal["events", "wall"]
+T = TypeVar("T")
+_RETRIES = 5
+_RETRYABLE = {"23505", "40001", "40P01"}
+"""PostgreSQL's unique violation, serialisation failure and deadlock: a concurrent writer's."""
+_IN_CHUNK = 5_000
+"""Keys per IN (...) list."""
 
 
 class ExceptionStore:
@@ -101,6 +112,8 @@ class ExceptionStore:
         try:
             yield
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+            if isinstance(exc, sa.exc.DBAPIError) and _sqlstate(exc) in _RETRYABLE:
+                raise  # a concurrent writer's: ``_transaction`` runs the work again
             raise StoreUnavailable(
                 f"the exception store at {self.name} does not answer: {_reason(exc)}"
             ) from exc
@@ -135,33 +148,210 @@ class ExceptionStore:
         follow their trades' newest scores, close, reopen and go OVERDUE as
         ``exceptions`` says."""
         now = now or dt.datetime.now(dt.UTC)
+        return self._transaction(lambda session: self._record(session, scores, updates, now))
+
+    def _record(
+        self,
+        session: Session,
+        scores: Sequence[ScoreRecord],
+        updates: Sequence[TradeUpdate],
+        now: dt.datetime,
+    ) -> Recorded:
         changes = Changes()
-        with self._writing() as session:
-            trades = _keep_trades(session, scores, updates, now)
-            new = self._insert_scores(session, scores)
-            latest = latest_per_trade(scores)
-            ids = list(latest.keys() | {u.trade_id for u in updates})
-            found = {
-                row.trade_id: row
-                for row in session.scalars(
-                    sa.select(ExceptionRow).where(ExceptionRow.trade_id.in_(ids))
-                )
-            }
-            decided = close_decided(session, found, updates, now, changes)
-            undecided = {
-                trade_id
-                for trade_id in latest
-                if trade_id not in decided
-                and (trade_id not in trades or trades[trade_id].outcome is None)
-            }
-            follow(session, found, latest, undecided, now, changes)
-            clock = _advance_clock(session, [s.scored_at for s in scores] + [u.at for u in updates])
-            session.flush()
-            if (now_for_deadlines := self._now(clock)) is not None:
-                mark_overdue(session, now_for_deadlines, self.grace, changes)
+        trades = _keep_trades(session, scores, updates, now)
+        new = self._insert_scores(session, scores)
+        latest = latest_per_trade(scores)
+        ids = sorted(latest.keys() | {u.trade_id for u in updates})
+        # rows locked in key order (PostgreSQL; SQLite's writers take turns): two writers
+        # of one trade queue, and never deadlock
+        found = {
+            row.trade_id: row
+            for row in session.scalars(
+                sa.select(ExceptionRow)
+                .where(ExceptionRow.trade_id.in_(ids))
+                .order_by(ExceptionRow.trade_id)
+                .with_for_update()
+            )
+        }
+        decided = close_decided(session, found, updates, now, changes)
+        undecided = {
+            trade_id
+            for trade_id in latest
+            if trade_id not in decided
+            and (trade_id not in trades or trades[trade_id].outcome is None)
+        }
+        follow(session, found, latest, undecided, now, changes)
+        clock = _advance_clock(session, [s.scored_at for s in scores] + [u.at for u in updates])
+        session.flush()
+        if (now_for_deadlines := self._now(clock)) is not None:
+            mark_overdue(session, now_for_deadlines, self.grace, changes)
         return Recorded(
             new, changes.opened, changes.updated, changes.closed, changes.reopened, changes.overdue
         )
+
+    def _transaction(self, work: Callable[[Session], T]) -> T:
+        """``work`` in one write transaction, run again when PostgreSQL refuses it for a
+        concurrent one (two writers inserting one new trade, a deadlock, a serialisation
+        failure): the second writer then sees the first's rows."""
+        for attempt in range(_RETRIES):
+            try:
+                with self._writing() as session:
+                    return work(session)
+            except sa.exc.DBAPIError as exc:
+                if attempt == _RETRIES - 1 or _sqlstate(exc) not in _RETRYABLE:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    # events: inbox and outbox -----------------------------------------------------------
+
+    def received(self, event_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """The events among ``event_ids`` received before: id -> (digest, outbox entry)."""
+        ids = list(event_ids)
+        out: dict[str, tuple[str, int]] = {}
+        with self._reading() as session:
+            for first in range(0, len(ids), _IN_CHUNK):
+                rows = session.execute(
+                    sa.select(InboxRow.event_id, InboxRow.digest, InboxRow.entry_id).where(
+                        InboxRow.event_id.in_(ids[first : first + _IN_CHUNK])
+                    )
+                )
+                out.update({event_id: (digest, entry) for event_id, digest, entry in rows})
+        return out
+
+    def accept(
+        self,
+        inbox: Sequence[tuple[str, str, str]],
+        entry: OutboxEntry,
+        updates: Sequence[TradeUpdate],
+        lease: dt.timedelta,
+        now: dt.datetime | None = None,
+    ) -> tuple[int, Recorded] | None:
+        """Take events in, in one transaction: their ids (``inbox``: id, digest, kind), what
+        they still have to do (``entry``, claimed for ``lease`` by the caller) and the trade
+        updates they make. None when another writer took one of the ids first (nothing is
+        written; the caller looks again)."""
+        now = now or dt.datetime.now(dt.UTC)
+
+        def work(session: Session) -> tuple[int, Recorded] | None:
+            row = OutboxRow(
+                created_at=now,
+                events=entry.events,
+                rescore=entry.rescore,
+                claimed_until=now + lease,
+                attempts=0,
+            )
+            session.add(row)
+            session.flush()
+            statement = self._insert(InboxRow).on_conflict_do_nothing(index_elements=["event_id"])
+            taken = session.execute(
+                statement.returning(InboxRow.event_id),
+                [
+                    {"event_id": i, "digest": d, "kind": k, "received_at": now, "entry_id": row.id}
+                    for i, d, k in inbox
+                ],
+            ).all()
+            if len(taken) < len(inbox):
+                raise _Raced
+            return row.id, self._record(session, [], updates, now)
+
+        try:
+            return self._transaction(work)
+        except _Raced:
+            return None
+
+    def claimable(self, limit: int, now: dt.datetime | None = None) -> list[OutboxEntry]:
+        """Entries not done whose claim (if any) has run out, oldest first."""
+        now = now or dt.datetime.now(dt.UTC)
+        with self._reading() as session:
+            rows = session.scalars(
+                sa.select(OutboxRow)
+                .where(
+                    OutboxRow.done_at.is_(None),
+                    sa.or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+                )
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            )
+            return [OutboxEntry.of(row) for row in rows]
+
+    def undone(self, entry_ids: Iterable[int]) -> set[int]:
+        """The entries among ``entry_ids`` not done yet."""
+        ids = list(entry_ids)
+        if not ids:
+            return set()
+        with self._reading() as session:
+            pending = sa.select(OutboxRow.id).where(
+                OutboxRow.id.in_(ids), OutboxRow.done_at.is_(None)
+            )
+            return set(session.scalars(pending))
+
+    def claim(self, entry_id: int, lease: dt.timedelta, now: dt.datetime | None = None) -> bool:
+        """Claim an entry for ``lease`` unless it is done or claimed by someone else."""
+        now = now or dt.datetime.now(dt.UTC)
+        with self._writing() as session:
+            claimed = session.execute(
+                sa.update(OutboxRow)
+                .where(
+                    OutboxRow.id == entry_id,
+                    OutboxRow.done_at.is_(None),
+                    sa.or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+                )
+                .values(claimed_until=now + lease)
+            )
+            return bool(getattr(claimed, "rowcount", 0))
+
+    def finish(
+        self, entry_id: int, scores: Sequence[ScoreRecord], now: dt.datetime | None = None
+    ) -> Recorded:
+        """An entry's scores stored and the entry done, in one transaction."""
+        now = now or dt.datetime.now(dt.UTC)
+
+        def work(session: Session) -> Recorded:
+            recorded = self._record(session, scores, [], now)
+            session.execute(
+                sa.update(OutboxRow)
+                .where(OutboxRow.id == entry_id)
+                .values(done_at=now, claimed_until=None)
+            )
+            return recorded
+
+        return self._transaction(work)
+
+    def release(
+        self, entry_id: int, error: str | None, give_up_after: int, now: dt.datetime | None = None
+    ) -> bool:
+        """Free an entry's claim after a failed attempt. With an ``error`` the attempt
+        counts, and after ``give_up_after`` of them the entry is a dead letter (and done):
+        True if it is now. Without one (a store was down) nothing counts."""
+        now = now or dt.datetime.now(dt.UTC)
+        with self._writing() as session:
+            row = session.get(OutboxRow, entry_id, with_for_update=True)
+            if row is None or row.done_at is not None:
+                return False
+            row.claimed_until = None
+            if error is None:
+                return False
+            row.attempts += 1
+            row.last_error = error[:2_000]
+            if row.attempts < give_up_after:
+                return False
+            row.done_at = now
+            self._dead_letter(
+                session,
+                f"outbox:{entry_id}",
+                "events",
+                None,
+                {"events": row.events, "rescore": row.rescore},
+                error,
+            )
+            return True
+
+    def pending_entries(self) -> int:
+        """Entries of events whose effects are not applied yet."""
+        with self._reading() as session:
+            count = sa.select(sa.func.count()).where(OutboxRow.done_at.is_(None))
+            return session.scalar(count) or 0
 
     def sweep(self) -> int:
         """Move the exceptions of trades past their settlement deadline to OVERDUE (the
@@ -178,6 +368,18 @@ class ExceptionStore:
     ) -> None:
         """Keep a record that could not be stored, with its error; ``source`` says where it
         came from, once (the same source again changes nothing)."""
+        with self._writing() as session:
+            self._dead_letter(session, source, kind, key, payload, error)
+
+    def _dead_letter(
+        self,
+        session: Session,
+        source: str,
+        kind: str,
+        key: str | None,
+        payload: dict[str, Any],
+        error: str,
+    ) -> None:
         row = {
             "source": source,
             "at": dt.datetime.now(dt.UTC),
@@ -186,12 +388,13 @@ class ExceptionStore:
             "payload": payload,
             "error": error,
         }
-        insert = (postgresql if self.writer.dialect.name == "postgresql" else sqlite).insert
-        with self._writing() as session:
-            statement = insert(DeadLetterRow.__table__).on_conflict_do_nothing(
-                index_elements=["source"]
-            )
-            session.connection().execute(statement, [row])
+        statement = self._insert(DeadLetterRow).on_conflict_do_nothing(index_elements=["source"])
+        session.execute(statement, [row])
+
+    def _insert(self, table: type[Base]) -> Any:
+        """An INSERT that can skip rows already there (ON CONFLICT DO NOTHING)."""
+        dialect = postgresql if self.writer.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
 
     def dead_letters(self, limit: int = 100) -> tuple[int, list[DeadLetterRow]]:
         """How many records are dead letters, and the latest of them."""
@@ -316,10 +519,13 @@ def _keep_trades(
     ids = list(kept.keys() | {u.trade_id for u in updates} | {s.trade_id for s in scores})
     if not ids:
         return {}
-    rows = {
-        r.trade_id: r
-        for r in session.scalars(sa.select(TradeRow).where(TradeRow.trade_id.in_(ids)))
-    }
+    locked = (
+        sa.select(TradeRow)
+        .where(TradeRow.trade_id.in_(sorted(ids)))
+        .order_by(TradeRow.trade_id)
+        .with_for_update()
+    )
+    rows = {r.trade_id: r for r in session.scalars(locked)}
     for trade_id, (payload, lifecycle) in kept.items():
         row = rows.get(trade_id)
         if row is None:
@@ -362,6 +568,16 @@ def _advance_clock(session: Session, instants: Sequence[dt.datetime]) -> dt.date
     if aware(row.at) < latest:
         row.at = latest
     return aware(row.at)
+
+
+class _Raced(Exception):
+    """Another writer took an event id first: this transaction is rolled back."""
+
+
+def _sqlstate(exc: sa.exc.DBAPIError) -> str | None:
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return state if isinstance(state, str) else None
 
 
 def _reason(exc: sa.exc.DBAPIError | sa.exc.TimeoutError) -> str:

@@ -20,6 +20,8 @@ __all__ = [
     "DeadLetterRow",
     "ExceptionRow",
     "HistoryRow",
+    "InboxRow",
+    "OutboxRow",
     "ScoreRow",
     "TradeRow",
     "aware",
@@ -117,6 +119,38 @@ class DeadLetterRow(Base):
     key: Mapped[str | None] = mapped_column(sa.String(MAX_ID_LENGTH))  # its trade, if known
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     error: Mapped[str] = mapped_column(sa.Text)
+
+
+class InboxRow(Base):
+    """An event received: a re-sent one (same id) changes nothing. ``digest`` is of its
+    content, so that an id sent again with other content is refused."""
+
+    __tablename__ = "inbox"
+
+    event_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH), primary_key=True)
+    digest: Mapped[str] = mapped_column(sa.String(64))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    received_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("outbox.id"), index=True)
+
+
+class OutboxRow(Base):
+    """What a batch of events still has to do outside the store's transaction: push its
+    features online and score the trades it touched. Written in the transaction that takes
+    the events in; done once its scores are stored (in the same transaction as ``done_at``).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_pending", "done_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    events: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)  # the new events, as sent
+    rescore: Mapped[dict[str, str]] = mapped_column(sa.JSON)  # trade -> as of (lifecycle)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    done_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class HistoryRow(Base):
