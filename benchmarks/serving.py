@@ -48,7 +48,8 @@ BATCH = 1_000
 TARGET_RATIO, TARGET_P99_MS, TARGET_BATCH_S = 2.0, 15.0, 1.0
 
 
-def _prepare(home: Path | None, scratch: Path, console: Console) -> Settings:
+def prepare(home: Path | None, scratch: Path, console: Console) -> Settings:
+    """The settings of ``home``, or of a scratch home with the demo world built and trained."""
     if home is not None:
         return Settings(home=home)
     from features.build import build_features
@@ -175,7 +176,7 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = _prepare(args.home, Path(tmp), console)
+        settings = prepare(args.home, Path(tmp), console)
         settings = settings.model_copy(update={"serve_workers": args.workers})
         data = Path(Reference.load(settings).manifest["data_dir"])
         trades = read_dataset(data)["trades"].tail(BATCH)

@@ -1,8 +1,13 @@
-"""`failcast serve`: the scoring service in the foreground."""
+"""`failcast serve`: the scoring service in the foreground.
+
+The command becomes BentoML's server (exec): a SIGTERM or Ctrl-C to its pid reaches
+BentoML's arbiter, which stops its workers, so a stop stops everything.
+"""
 
 from __future__ import annotations
 
-import subprocess
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -33,5 +38,7 @@ def serve_cmd(
     console.print(
         f"serving {SERVICE} on http://127.0.0.1:{port}; try:\n{CURL_EXAMPLE.format(port=port)}"
     )
-    done = subprocess.run(server_command(port), env=server_env(settings))
-    raise typer.Exit(done.returncode)
+    command = server_command(port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(command[0], command, server_env(settings))

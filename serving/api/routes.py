@@ -1,6 +1,8 @@
 """The exception workflow's HTTP routes, mounted on the scoring service (an ASGI app):
 
+GET  /docs.json                                the OpenAPI 3.1 document of every route
 GET  /ui                                       the queue as a web page (filters, reasons, buttons)
+GET  /status                                   journal, outbox, dead letters, stores, watermark
 GET  /queue?settlement_date=&team=&capacity=   open at-risk trades, largest expected cost first
 GET  /trades/{trade_id}                        the exception, its score trajectory and history
 POST /trades/{trade_id}/status                 acknowledge, resolve, ... (with who and why)
@@ -24,6 +26,7 @@ from core.errors import FailcastError, NotFound
 from core.limits import MAX_QUEUE_CAPACITY
 from features.data.contract import Identifier
 from serving.api.errors import error_response
+from serving.api.openapi import document
 from serving.workflow.store import ExceptionStore, Status, as_dict
 
 __all__ = ["ops"]
@@ -68,10 +71,29 @@ def _page() -> str:
     return page.replace("__TEAMS__", json.dumps([team.value for team in Team]))
 
 
+@ops.get("/docs.json", include_in_schema=False)
+def docs() -> dict[str, Any]:
+    """The OpenAPI document (BentoML's own route, relabelled and completed)."""
+    return _document()
+
+
+@cache
+def _document() -> dict[str, Any]:
+    return document(_service().bento_service.openapi_spec.asdict())
+
+
 @ops.get("/ui", response_class=HTMLResponse)
 def ui() -> str:
     """The exception queue as a web page."""
     return _page()
+
+
+@ops.get("/status")
+def status() -> dict[str, Any]:
+    """Whether the service is ready and why not; what waits in the journal and the outbox;
+    the dead letters; the stores and the online store's watermark."""
+    report: dict[str, Any] = _service().status()
+    return report
 
 
 @ops.get("/queue")

@@ -9,15 +9,25 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 from core.errors import ServerFailed
 from core.settings import Settings
 
-__all__ = ["free_port", "running_server", "server_command", "server_env"]
+__all__ = [
+    "Server",
+    "free_port",
+    "kill_tree",
+    "running_server",
+    "server_command",
+    "server_env",
+    "start_server",
+]
 
 SERVICE = "serving.api.service:Failcast"
 SERVICE_NAME = "failcast"  # the name in @bentoml.service
@@ -63,16 +73,32 @@ def server_command(port: int, service: str = SERVICE) -> list[str]:
     ]
 
 
-@contextmanager
-def running_server(
+@dataclass
+class Server:
+    """A service started by ``start_server``: its launcher process, URL and log."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+    def kill(self) -> None:
+        """SIGKILL the whole service, workers included, at once."""
+        kill_tree(self.process.pid)
+        self.process.wait()
+
+
+def start_server(
     settings: Settings,
     port: int | None = None,
     service: str = SERVICE,
     timeout: float = 180.0,
     log: Path | None = None,
     **env: str,
-) -> Iterator[str]:
-    """Start the service, wait until /readyz answers 200, yield its URL, stop it."""
+) -> Server:
+    """Start the service and wait until /readyz answers 200."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     log = log or settings.home.expanduser() / "logs" / f"service-{port}.log"
@@ -88,33 +114,77 @@ def running_server(
         )
     try:
         _wait_ready(process, url, timeout, log)
-        yield url
-    finally:
+    except BaseException:
         _stop(process)
+        raise
+    return Server(process, url, log)
+
+
+@contextmanager
+def running_server(
+    settings: Settings,
+    port: int | None = None,
+    service: str = SERVICE,
+    timeout: float = 180.0,
+    log: Path | None = None,
+    **env: str,
+) -> Iterator[str]:
+    """Start the service, wait until /readyz answers 200, yield its URL, stop it."""
+    server = start_server(settings, port, service, timeout, log, **env)
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:
     deadline = time.monotonic() + timeout
+    said = "no answer"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServerFailed(f"the service exited with {process.returncode}:\n{_tail(log)}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            ready = httpx.get(f"{url}/readyz", timeout=2)
+            if ready.status_code == 200:
                 return
+            said = ready.text
         except httpx.HTTPError:
             pass
         time.sleep(0.25)
-    raise ServerFailed(f"the service was not ready after {timeout:.0f} s:\n{_tail(log)}")
+    raise ServerFailed(f"the service was not ready after {timeout:.0f} s ({said}):\n{_tail(log)}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server (its arbiter stops the workers, which store what is pending),
+    then SIGKILL to anything of its tree still there after 20 s. BentoML's workers run in
+    sessions of their own, so the tree is taken before the stop, by parentage."""
+    tree = _tree(process.pid)
     if process.poll() is None:
-        os.killpg(process.pid, 15)
-        try:
+        process.terminate()
+        with suppress(subprocess.TimeoutExpired):
             process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
+    _, alive = psutil.wait_procs(tree, timeout=5)
+    kill_tree(process.pid, alive)
+    if process.poll() is None:
+        process.wait()
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def kill_tree(pid: int, known: list[psutil.Process] | None = None) -> None:
+    """SIGKILL a process and every descendant at once (what a crash of the machine does to
+    the service); ``known`` adds processes found earlier that may have been reparented."""
+    victims = {p.pid: p for p in [*(known or []), *_tree(pid)]}
+    for victim in victims.values():
+        with suppress(psutil.NoSuchProcess):
+            victim.kill()
+    psutil.wait_procs(list(victims.values()), timeout=10)
 
 
 def _tail(log: Path, lines: int = 40) -> str:

@@ -5,7 +5,8 @@
     POST /model    what is being served, and the last registry check
     POST /events   lifecycle, SSI, inventory and outcome events -> pushes and re-scores
     GET  /queue, GET /trades/{id}, POST /trades/{id}/status   the exception workflow
-    GET  /healthz /livez /readyz /metrics   BentoML's own
+    GET  /status   the journal, the outbox, dead letters, the stores and the watermark
+    GET  /healthz /livez /readyz /metrics   BentoML's (readiness and metrics with ours)
 
 Start it with ``failcast serve``; ``bentoml build`` packages it (see bentofile.yaml). Nothing
 happens at import: settings are read and stores opened when BentoML builds the service in a
@@ -20,17 +21,22 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import bentoml
+import numpy as np
+from starlette.exceptions import HTTPException
 
 from core.errors import BatchTooLarge, InvalidInput, StoreUnavailable
-from core.instants import epoch_us
+from core.instants import epoch_us, instants_us
 from core.runtime import quiet_libraries
 from core.settings import get_settings
 from features.data.contract import NotLater
 from features.reference import Reference
 from features.store import feature_store
+from serving.api.client import trade_records
 from serving.api.errors import http_errors
+from serving.api.media import JsonBodies
 from serving.api.routes import ops
 from serving.scoring.model_store import champion_tag, load_served
 from serving.scoring.schemas import Explanation, ModelInfo, ScoreResponse, Trade
@@ -45,6 +51,8 @@ from serving.workflow.store import ExceptionStore, ScoreRecord
 log = logging.getLogger("failcast.service")
 SWEEP_SECONDS = 60.0
 """How often exceptions past their settlement deadline are looked for."""
+OUTBOX_SECONDS = 2.0
+"""How often events taken in but not yet applied (a store was down) are tried again."""
 
 
 def _us(stamp: datetime | None) -> int | None:
@@ -69,6 +77,8 @@ class Failcast:
         )
         self.registry = "ok" if self.scorer.served.source == "registry" else "unreachable"
         self.loaded_at = datetime.now(UTC)
+        self._warm_lock = threading.Lock()
+        self.warm: str | None = "not warmed up yet"  # why not ready (None: warm)
         if self.settings.model_refresh_seconds > 0:
             threading.Thread(target=self._refresh_loop, daemon=True, name="champion").start()
         threading.Thread(target=self._sweep_loop, daemon=True, name="deadlines").start()
@@ -77,6 +87,8 @@ class Failcast:
         except StoreUnavailable as exc:
             log.warning("%s: scores are journaled until it answers", exc)
         self.drain.start()
+        threading.Thread(target=self._outbox_loop, daemon=True, name="outbox").start()
+        self._warm_up()
         gc.freeze()  # what start-up loaded lives as long as the service: keep it out of GC passes
 
     def _scorer(self) -> Scorer:
@@ -85,6 +97,156 @@ class Failcast:
             self.features,
             RiskTiers(self.settings.risk_high, self.settings.risk_medium),
             self.settings.reasons_per_trade,
+        )
+
+    def _warm_up(self) -> None:
+        """Score the build's sample of recent trades (nothing is stored): the first real
+        batch then finds the model, the explainer and the feature reads warm."""
+        with self._warm_lock:
+            if self.warm is None:
+                return
+            sample = self.features.reference.warmup_trades()
+            if sample.empty:
+                self.warm = None
+                return
+            trades = [Trade.model_validate(r) for r in trade_records(sample)]
+            as_of = instants_us(sample["execution_ts"]) + 60_000_000
+            try:
+                self.scorer.score(trades, as_of)
+            except StoreUnavailable as exc:
+                self.warm = f"warming up failed: {exc}"
+                log.warning("%s", self.warm)
+                return
+            self.warm = None
+            log.info("warmed up on %d trades", len(trades))
+
+    def _outbox_loop(self) -> None:
+        """Apply what events taken in still have to do once the stores answer again."""
+        down = False
+        while True:
+            time.sleep(OUTBOX_SECONDS)
+            try:
+                self.events_processor.catch_up()
+                down = False
+            except StoreUnavailable as exc:
+                if not down:
+                    log.warning("events wait in the outbox: %s", exc)
+                down = True
+            except Exception:  # a bug: say so, keep the loop
+                log.exception("the outbox catch-up failed")
+
+    def __is_ready__(self) -> bool:
+        """Ready: warmed up, the online store holds a fresh watermark, the journal has room.
+        Not ready is a 503 whose body says why."""
+        problems = self.readiness()
+        if problems:
+            raise HTTPException(status_code=503, detail="not ready: " + "; ".join(problems))
+        return True
+
+    def readiness(self) -> list[str]:
+        """Why the service is not ready (empty: it is)."""
+        problems = []
+        if self.warm is not None:
+            self._warm_up()  # the online store may have been filled since
+        if self.warm is not None:
+            problems.append(self.warm)
+        watermark = self.features.watermark
+        try:
+            mark = watermark.read()
+            if mark is None:
+                watermark.check(np.array([0]))  # raises, naming the store and the cure
+            elif (now := self._now()) is not None:
+                watermark.check_fresh(mark, now)
+        except StoreUnavailable as exc:
+            problems.append(str(exc))
+        if self.journal.full():
+            problems.append(self._journal_full())
+        return problems
+
+    def _now(self) -> datetime | None:
+        """Now for the watermark's age: the wall clock, or the store's own clock (the latest
+        instant stored, so that a replay of the past lives in its own time; None before
+        anything is stored, or while the store is down)."""
+        if self.settings.clock == "wall":
+            return datetime.now(UTC)
+        try:
+            return self.exceptions.clock()
+        except StoreUnavailable:
+            return None
+
+    def status(self) -> dict[str, Any]:
+        """What an SRE on call looks at first (GET /status)."""
+        drain, problems = self.drain.status(), self.readiness()
+        out: dict[str, Any] = {
+            "ready": not problems,
+            "problems": problems,
+            "journal": {
+                "pending": drain.pending,
+                "max_pending": drain.max_pending,
+                "last_error": drain.last_error,
+            },
+            "model": self.scorer.served.tag,
+        }
+        try:
+            total, latest = self.exceptions.dead_letters(limit=5)
+            out["exception_store"] = {
+                "up": True,
+                "outbox_pending": self.exceptions.pending_entries(),
+            }
+            out["dead_letters"] = {
+                "total": total,
+                "latest": [
+                    {"source": d.source, "kind": d.kind, "key": d.key, "at": d.at, "error": d.error}
+                    for d in latest
+                ],
+            }
+        except StoreUnavailable as exc:
+            out["exception_store"] = {"up": False, "error": str(exc)}
+        mark = self._watermark()
+        out["online_store"] = {
+            "name": self.features.watermark.name,
+            "materialised_until": mark.materialised_until if mark else None,
+            "built_at": mark.built_at if mark else None,
+        }
+        return out
+
+    def _watermark(self) -> Any:
+        try:
+            return self.features.watermark.read()
+        except StoreUnavailable:
+            return None
+
+    def __metrics__(self, text: str) -> str:
+        """BentoML's metrics, and the journal, outbox, dead letters and readiness."""
+        drain = self.drain.status()
+        lines = [
+            _gauge("failcast_ready", "1 when /readyz answers 200", float(not self.readiness())),
+            _gauge("failcast_journal_pending", "scores journaled, not yet stored", drain.pending),
+            _gauge(
+                "failcast_journal_max_pending", "journal bound (503 past it)", drain.max_pending
+            ),
+        ]
+        try:
+            total, _ = self.exceptions.dead_letters(limit=0)
+            lines.append(_gauge("failcast_dead_letters", "records kept as dead letters", total))
+            pending = self.exceptions.pending_entries()
+            lines.append(
+                _gauge("failcast_outbox_pending", "event batches not yet applied", pending)
+            )
+            lines.append(_gauge("failcast_exception_store_up", "the exception store answers", 1))
+        except StoreUnavailable:
+            lines.append(_gauge("failcast_exception_store_up", "the exception store answers", 0))
+        mark, now = self._watermark(), self._now()
+        if mark is not None and now is not None:
+            age = (now - mark.materialised_until).total_seconds()
+            lines.append(_gauge("failcast_watermark_age_seconds", "now minus the watermark", age))
+        return text + "".join(lines)
+
+    def _journal_full(self) -> str:
+        return (
+            f"{self.drain.last_error or 'the exception store does not keep up'}; "
+            f"{self.journal.pending():,} scores wait in the journal, at most "
+            f"{self.journal.max_pending:,} (FAILCAST_JOURNAL_MAX_PENDING)"
         )
 
     def _refresh_loop(self) -> None:
@@ -114,7 +276,7 @@ class Failcast:
 
     @bentoml.api(route="/score")
     @http_errors
-    async def score(self, trades: list[Trade], as_of: NotLater | None = None) -> ScoreResponse:
+    def score(self, trades: list[Trade], as_of: NotLater | None = None) -> ScoreResponse:
         """Score trades as of ``as_of`` (default: now): fail probability, risk tier, likely
         cause, expected cost and the reasons behind each score."""
         if not trades:
@@ -125,11 +287,7 @@ class Failcast:
                 f"(FAILCAST_MAX_BATCH), got {len(trades)}"
             )
         if self.journal.full():
-            raise StoreUnavailable(
-                f"{self.drain.last_error or 'the exception store does not keep up'}; "
-                f"{self.journal.pending():,} scores wait in the journal, at most "
-                f"{self.journal.max_pending:,} (FAILCAST_JOURNAL_MAX_PENDING)"
-            )
+            raise StoreUnavailable(self._journal_full())
         scores = self.scorer.score(trades, _us(as_of))
         # durable before the answer: journaled and fsynced, stored by the drain
         self.journal.append([ScoreRecord.of(s, t) for s, t in zip(scores, trades, strict=True)])
@@ -175,3 +333,12 @@ class Failcast:
             features=len(served.model.features),
             trees=served.model.booster.num_trees(),
         )
+
+
+def _gauge(name: str, about: str, value: float) -> str:
+    return f"# HELP {name} {about}\n# TYPE {name} gauge\n{name} {value:g}\n"
+
+
+# @bentoml.service made the class a Service (its decorator is untyped): a body of another
+# type than JSON is a 415, never parsed
+cast(Any, Failcast).add_asgi_middleware(JsonBodies)

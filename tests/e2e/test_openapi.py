@@ -1,0 +1,69 @@
+"""The service's OpenAPI document is valid for the version it declares and lists every
+route; schemathesis, generating requests from it for every operation, gets no 5xx. A
+bounded run: ``benchmarks/fuzz.py`` runs the same for longer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from openapi_spec_validator import OpenAPIV31SpecValidator
+
+from benchmarks.fuzz import run_schemathesis
+from core.settings import Settings
+from serving.api.openapi import OPENAPI_VERSION
+from serving.api.server import running_server
+from tests.conftest import trained_home
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+ROUTES = {
+    "/score": {"post"},
+    "/explain": {"post"},
+    "/events": {"post"},
+    "/model": {"post"},
+    "/queue": {"get"},
+    "/status": {"get"},
+    "/trades/{trade_id}": {"get"},
+    "/trades/{trade_id}/status": {"post"},
+    "/readyz": {"get"},
+    "/metrics": {"get"},
+}
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory, training_dir: Path) -> Iterator[str]:
+    home: Settings = trained_home(tmp_path_factory, training_dir, "openapi")
+    with running_server(home) as address:
+        yield address
+
+
+def test_the_document_is_valid_openapi_31_and_lists_every_route(url: str) -> None:
+    doc = httpx.get(f"{url}/docs.json", timeout=30).raise_for_status().json()
+    assert doc["openapi"] == OPENAPI_VERSION
+    errors = [str(e).splitlines()[0] for e in OpenAPIV31SpecValidator(doc).iter_errors()]
+    assert errors == []
+    for path, methods in ROUTES.items():
+        assert methods <= set(doc["paths"].get(path, {})), path
+    busy = doc["paths"]["/score"]["post"]["responses"]["503"]
+    assert "Retry-After" in busy["headers"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data", "application/x-www-form-urlencoded", "text/plain"]
+)
+@pytest.mark.parametrize("route", ["/score", "/events", "/explain", "/model"])
+def test_a_body_of_another_type_is_a_4xx(url: str, route: str, content_type: str) -> None:
+    answer = httpx.post(
+        f"{url}{route}", content=b"trades=1", headers={"content-type": content_type}, timeout=30
+    )
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.text[:200])
+
+
+def test_schemathesis_finds_no_server_error_on_any_route(url: str, tmp_path: Path) -> None:
+    fuzz = run_schemathesis(
+        url, max_examples=10, seconds=60, seed=20261201, phases="examples,coverage,fuzzing"
+    )
+    assert fuzz.returncode == 0, fuzz.stdout[-6000:]
