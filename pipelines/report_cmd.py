@@ -1,4 +1,5 @@
-"""`failcast report --date D --out report.html`: the ops lead's page about a settlement date."""
+"""`failcast report [--date D] --out report.html`: the ops lead's page about a settlement date
+(by default the latest one of a stored trade)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from core.errors import FailcastError
+from core.errors import FailcastError, NotFound
 from core.settings import get_settings
 from pipelines.console import console, err_console
 from pipelines.reports.day import day_report, render
@@ -20,8 +21,12 @@ __all__ = ["report_cmd"]
 
 def report_cmd(
     date: Annotated[
-        dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="settlement date (ISD) to report on")
-    ],
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="settlement date (ISD) to report on [default: the latest of a stored trade]",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("report.html"),
     top: Annotated[int, typer.Option(min=1, help="top at-risk trades explained")] = 5,
 ) -> None:
@@ -35,7 +40,13 @@ def report_cmd(
         scorer = None
     store = ExceptionStore.from_settings(settings)
     try:
-        report = day_report(store, date.date(), scorer, settings.risk_medium, top)
+        day = date.date() if date is not None else store.last_settlement_date()
+        if day is None:
+            raise NotFound(
+                f"{store.name}: no scored trade stored, so no settlement "
+                "date to report on; score trades first (POST /score or `make demo`)"
+            )
+        report = day_report(store, day, scorer, settings.risk_medium, top)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(render(report))
     finally:

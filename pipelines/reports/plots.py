@@ -19,6 +19,7 @@ __all__ = [
     "dimension_figure",
     "embedded",
     "outcome_figure",
+    "plain",
     "trend_figure",
     "waterfall_figure",
 ]
@@ -32,6 +33,12 @@ DIMENSIONS = {
 """Columns the day's risk is broken down by, and how the report names them."""
 _AT_RISK = "#b54708"
 _COST = "#1d4ed8"
+
+
+def plain(text: object) -> str:
+    """``text`` shown as it is: matplotlib reads ``$...$`` as mathtext, so an id such as
+    ``C$\\x$`` would fail to draw; an escaped dollar is drawn as one."""
+    return str(text).replace("$", r"\$")
 
 
 def embedded(fig: Figure) -> str:
@@ -49,11 +56,11 @@ def dimension_figure(book: pd.DataFrame, top: int = 10) -> Figure:
     for ax, (column, label) in zip(axes.flat, DIMENSIONS.items(), strict=True):
         grouped = (
             book.groupby(column)
-            .agg(cost=("expected_cost", "sum"), at_risk=("at_risk", "sum"))
+            .agg(cost=("expected_cost_usd", "sum"), at_risk=("at_risk", "sum"))
             .nlargest(top, "cost")
             .iloc[::-1]
         )
-        bars = ax.barh(grouped.index.astype(str), grouped["cost"], color=_COST)
+        bars = ax.barh([plain(v) for v in grouped.index], grouped["cost"], color=_COST)
         for bar, count in zip(bars, grouped["at_risk"], strict=True):
             ax.annotate(
                 f" {int(count)} at risk",
@@ -62,7 +69,7 @@ def dimension_figure(book: pd.DataFrame, top: int = 10) -> Figure:
                 fontsize=8,
                 color=_AT_RISK,
             )
-        ax.set(title=f"Expected cost by {label}", xlabel="expected penalty cost")
+        ax.set(title=f"Expected cost by {label}", xlabel="expected penalty cost (USD)")
         ax.margins(x=0.25)
     fig.tight_layout()
     return fig
@@ -74,9 +81,9 @@ def cause_figure(book: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(12, 4))
     (left, right) = fig.subplots(1, 2)
     at_risk = book.loc[book["at_risk"]]
-    predicted = at_risk.groupby("predicted_cause")["expected_cost"].sum().sort_values()
+    predicted = at_risk.groupby("predicted_cause")["expected_cost_usd"].sum().sort_values()
     left.barh(predicted.index, predicted.to_numpy(), color=_COST)
-    left.set(title="Likely cause of the at-risk trades", xlabel="expected penalty cost")
+    left.set(title="Likely cause of the at-risk trades", xlabel="expected penalty cost (USD)")
     actual = book.loc[book["outcome"] == "FAILED", "fail_reason"].fillna("OTHER").value_counts()
     if actual.empty:
         right.text(0.5, 0.5, "no fails known yet", ha="center", va="center")
@@ -94,7 +101,7 @@ def waterfall_figure(explanation: Explanation, shown: int = 8) -> Figure:
     contributions one by one, the rest as one bar."""
     contributions = explanation.contributions  # largest magnitude first
     top, rest = contributions[:shown], contributions[shown:]
-    labels = [FEATURES[c.feature].phrase(c.value) for c in top]
+    labels = [plain(FEATURES[c.feature].phrase(c.value)) for c in top]
     values = [c.contribution for c in top]
     if rest:
         labels.append(f"{len(rest)} other features")
@@ -112,7 +119,7 @@ def waterfall_figure(explanation: Explanation, shown: int = 8) -> Figure:
     ax.invert_yaxis()
     ax.set(
         xlabel="log-odds of failing (dotted: average trade; solid: this trade)",
-        title=f"{explanation.trade_id}: P(fail) {explanation.fail_probability:.1%}",
+        title=f"{plain(explanation.trade_id)}: P(fail) {explanation.fail_probability:.1%}",
     )
     fig.tight_layout()
     return fig
@@ -141,7 +148,7 @@ def trend_figure(trend: pd.DataFrame) -> Figure:
     ax = fig.subplots()
     dates = pd.to_datetime(trend["settlement_date"])
     ax.bar(dates, trend["expected_cost"], color=_COST, alpha=0.6, label="expected cost")
-    ax.set_ylabel("expected penalty cost")
+    ax.set_ylabel("expected penalty cost (USD)")
     counts = ax.twinx()
     counts.plot(dates, trend["at_risk"], color=_AT_RISK, marker="o", label="at-risk trades")
     counts.plot(dates, trend["failed"], color="black", marker="x", label="fails")

@@ -15,7 +15,7 @@ import pytest
 
 from core.errors import ContractError
 from core.instants import epoch_us, instant
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from features.compute.history import counterparty_history
 from features.data.contract import read_dataset
 from features.reference import Reference
@@ -29,7 +29,7 @@ from serving.workflow.event_models import events_adapter
 from serving.workflow.events import EventProcessor
 from serving.workflow.store import ExceptionStore, ScoreRecord
 from serving.workflow.trades import as_trade
-from tests.conftest import trained_home
+from tests.conftest import trained_home, use_settings
 
 
 @pytest.fixture(scope="module")
@@ -294,3 +294,46 @@ def test_the_ops_lead_report_shows_the_days_risk_and_how_the_scores_did(
     assert report.weeks.loc["this week", "trades"] >= len(rows)
     assert '<section id="week-over-week">' in page and '<table class="weeks">' in page
 
+
+def test_the_report_defaults_to_the_latest_date_sums_usd_and_draws_any_id(
+    home: Settings,
+    scorer: Scorer,
+    tmp_path: Path,
+    training_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from matplotlib.patches import Rectangle
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.reports.plots import dimension_figure
+
+    url = f"sqlite:///{tmp_path / 'report.db'}"
+    store = ExceptionStore(url)
+    dataset = read_dataset(training_dir)["trades"]
+    last = dataset["settlement_date"].max()
+    rows = dataset.loc[dataset["settlement_date"] == last].head(12).copy()
+    rows["trade_id"] = [f"C$\\x${n}" for n in range(len(rows))]  # mathtext, were it parsed
+    _score_at_execution(scorer, store, rows)
+    assert store.last_settlement_date() == last.date()
+
+    book = pd.DataFrame(store.book(last.date(), last.date()))
+    book["at_risk"] = book["risk_tier"] != "LOW"
+    figure = dimension_figure(book)
+    bars = [p for p in figure.axes[3].patches if isinstance(p, Rectangle)]  # by market
+    by_market = book.groupby("settlement_market")["expected_cost_usd"].sum()  # whatever ccy
+    assert sorted(b.get_width() for b in bars) == pytest.approx(sorted(by_market))
+    store.close()
+
+    use_settings(home, monkeypatch)
+    monkeypatch.setenv("FAILCAST_EXCEPTION_STORE_URL", url)
+    out = tmp_path / "report.html"
+    done = CliRunner().invoke(app, ["report", "--out", str(out), "--top", "3"])
+    assert done.exit_code == 0, done.output
+    assert f"trades settling {last:%Y-%m-%d}" in out.read_text()
+    assert f"{len(rows)} trades settling {last.date()}" in done.output
+
+    monkeypatch.setenv("FAILCAST_EXCEPTION_STORE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    get_settings.cache_clear()
+    empty = CliRunner().invoke(app, ["report"])
+    assert empty.exit_code != 0 and "no scored trade stored" in empty.output

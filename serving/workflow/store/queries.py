@@ -26,6 +26,7 @@ __all__ = [
     "counts",
     "hidden_risk",
     "history",
+    "last_settlement_date",
     "latest_probability",
     "queue",
     "trades",
@@ -51,6 +52,11 @@ def latest_probability(session: Session, trade_ids: Iterable[str]) -> dict[str, 
         latest, (ScoreRow.trade_id == latest.c.trade_id) & (ScoreRow.scored_at == latest.c.at)
     )
     return {trade_id: p for trade_id, p in session.execute(query)}
+
+
+def last_settlement_date(session: Session) -> dt.date | None:
+    """The latest settlement date of a stored trade (None: no trade stored)."""
+    return session.scalar(sa.select(sa.func.max(TradeRow.settlement_date)))
 
 
 def book(session: Session, first: dt.date, last: dt.date) -> list[dict[str, Any]]:

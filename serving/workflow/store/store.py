@@ -463,6 +463,10 @@ class ExceptionStore:
         with self._reading() as session:
             return queries.latest_probability(session, trade_ids)
 
+    def last_settlement_date(self) -> dt.date | None:
+        with self._reading() as session:
+            return queries.last_settlement_date(session)
+
     def book(self, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
         with self._reading() as session:
             return queries.book(session, first, last)
