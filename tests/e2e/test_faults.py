@@ -335,6 +335,7 @@ def test_a_sigterm_to_failcast_serve_stops_the_whole_service_workers_included(
             again.bind(("127.0.0.1", port))
     finally:
         kill_tree(launcher.pid)
+        launcher.wait(timeout=30)  # reaped: its exit status read
 
 
 def _ready(url: str) -> bool:
