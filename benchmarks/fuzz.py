@@ -81,8 +81,9 @@ def main() -> None:
         with running_server(settings) as url:
             console.print(f"schemathesis against {url}/docs.json for {args.seconds} s ...")
             done = run_schemathesis(url, max_examples=200, seconds=args.seconds, seed=args.seed)
-    summary = done.stdout[done.stdout.rfind("SUMMARY") - 40 :] if "SUMMARY" in done.stdout else ""
-    console.print(summary or done.stdout[-4000:], markup=False, highlight=False)
+    at = done.stdout.find(" SUMMARY ")  # schemathesis's summary, from its heading's line
+    start = done.stdout.rfind("\n", 0, at) + 1 if at >= 0 else max(0, len(done.stdout) - 4000)
+    console.print(done.stdout[start:], markup=False, highlight=False)
     console.print(
         "[green]no 5xx on any route[/]" if done.returncode == 0 else "[red]failures found[/]"
     )

@@ -23,6 +23,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import anyio
 import bentoml
 import numpy as np
 from starlette.exceptions import HTTPException
@@ -65,6 +66,8 @@ class Failcast:
     def __init__(self) -> None:
         quiet_libraries()
         self.settings = get_settings()
+        # online reads over the network are made off the event loop
+        self.network_reads = self.settings.online_store != "sqlite"
         # the service starts and scores into its journal even when the store is down
         self.exceptions = ExceptionStore.from_settings(self.settings, lazy=True)
         self.journal = Journal(self.settings.journal_dir, self.settings.journal_max_pending)
@@ -276,9 +279,16 @@ class Failcast:
 
     @bentoml.api(route="/score")
     @http_errors
-    def score(self, trades: list[Trade], as_of: NotLater | None = None) -> ScoreResponse:
+    async def score(self, trades: list[Trade], as_of: NotLater | None = None) -> ScoreResponse:
         """Score trades as of ``as_of`` (default: now): fail probability, risk tier, likely
         cause, expected cost and the reasons behind each score."""
+        if self.network_reads:  # a slow Redis must not hold the event loop
+            return await anyio.to_thread.run_sync(self._score, trades, as_of)
+        # local reads (SQLite in memory until it changes) and one local fsync: inline, as a
+        # thread hop would cost more than the work
+        return self._score(trades, as_of)
+
+    def _score(self, trades: list[Trade], as_of: datetime | None) -> ScoreResponse:
         if not trades:
             raise InvalidInput("trades: at least one trade is required")
         if len(trades) > self.settings.max_batch:
@@ -291,7 +301,6 @@ class Failcast:
         scores = self.scorer.score(trades, _us(as_of))
         # durable before the answer: journaled and fsynced, stored by the drain
         self.journal.append([ScoreRecord.of(s, t) for s, t in zip(scores, trades, strict=True)])
-        self.drain.wake()
         return ScoreResponse(scores=scores)
 
     @bentoml.api(route="/events")

@@ -25,7 +25,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ ROTATE_BYTES = 16 << 20
 
 def encode(record: ScoreRecord) -> dict[str, Any]:
     """A score as the journal keeps it: JSON values, its trade as the contract's fields."""
-    data = asdict(record)
+    data = {f.name: getattr(record, f.name) for f in fields(record)}  # asdict deep-copies
     data["trade"] = None if record.trade is None else record.trade.model_dump(mode="json")
     data["scored_at"] = record.scored_at.isoformat()
     data["settlement_date"] = record.settlement_date.isoformat()
