@@ -38,6 +38,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.training
 	$(BIN)/python -m benchmarks.serving
 	$(BIN)/python -m benchmarks.backtest
+	$(BIN)/python -m benchmarks.soak
+	$(BIN)/python -m benchmarks.fuzz
 
 clean:
 	rm -rf $(VENV) .failcast .pytest_cache
