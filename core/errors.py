@@ -14,6 +14,7 @@
      │    ├── StoreUnavailable   the feature store, its registry or the exception store
      │    ├── RegistryUnavailable   the MLflow tracking server or database
      │    └── ModelUnavailable   no model can be served
+     ├── ModelRefused            a model that fails its integrity or gate check
      ├── ServerFailed            the scoring service did not become ready
      └── AuthError               who is asking, and what they may do
           ├── NotAuthenticated   no identity, or one that does not verify
@@ -39,6 +40,7 @@ __all__ = [
     "InvalidInput",
     "InvalidTransition",
     "ModelMismatch",
+    "ModelRefused",
     "ModelUnavailable",
     "NotAuthenticated",
     "NotFound",
@@ -133,6 +135,11 @@ class RegistryUnavailable(Unavailable):
 
 class ModelUnavailable(Unavailable):
     """No model can be served: the registry failed and nothing usable is stored locally."""
+
+
+class ModelRefused(FailcastError):
+    """A model version that may not be served: an artefact whose SHA-256 differs from the
+    one recorded at registration, or a version the promotion gate did not pass."""
 
 
 class ServerFailed(FailcastError):

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import joblib
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -16,7 +15,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from core.errors import ModelMismatch
 
-__all__ = ["CATEGORICAL", "FailModel", "ModelParams", "fit_fail_model"]
+__all__ = ["CATEGORICAL", "Calibration", "FailModel", "ModelParams", "fit_fail_model"]
 
 CATEGORICAL = ("asset_class_code", "cpty_type_code", "settlement_market_code")
 """Integer codes LightGBM should split as categories, not as ordered numbers."""
@@ -64,10 +63,39 @@ class ModelParams:
         }
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """The isotonic map from the booster's probability to a calibrated one, as the
+    thresholds ``IsotonicRegression`` keeps: saved as JSON, so loading a model runs no code."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def fit(cls, raw: np.ndarray, failed: np.ndarray) -> Calibration:
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, failed)
+        return cls(np.asarray(iso.X_thresholds_, float), np.asarray(iso.y_thresholds_, float))
+
+    def to_json(self) -> dict[str, list[float]]:
+        return {"x": self.x.tolist(), "y": self.y.tolist()}  # floats round-trip exactly
+
+    @classmethod
+    def from_json(cls, data: dict[str, list[float]]) -> Calibration:
+        return cls(np.asarray(data["x"], float), np.asarray(data["y"], float))
+
+
 @dataclass
 class FailModel:
+    FILES: ClassVar[tuple[str, ...]] = (
+        "booster.txt",
+        "cause_booster.txt",
+        "calibration.json",
+        "model.json",
+    )
+    """What ``save`` writes and ``load`` reads: text and JSON only, nothing that runs code."""
+
     booster: lgb.Booster
-    calibrator: IsotonicRegression
+    calibrator: Calibration
     cause_booster: lgb.Booster
     causes: tuple[str, ...]
     features: list[str]
@@ -93,7 +121,7 @@ class FailModel:
         flat steps, and trades on one step would tie, losing the booster's order (and with
         it ranking quality) for nothing a probability needs."""
         c = self.calibrator
-        calibrated = np.interp(uncalibrated, c.X_thresholds_, c.y_thresholds_)
+        calibrated = np.interp(uncalibrated, c.x, c.y)  # clipped at both ends, as fitted
         return np.asarray(np.clip(calibrated + TIE_BREAK * uncalibrated, 0.0, 1.0))
 
     def cause_proba(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -109,7 +137,7 @@ class FailModel:
         directory.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(directory / "booster.txt")
         self.cause_booster.save_model(directory / "cause_booster.txt")
-        joblib.dump(self.calibrator, directory / "calibrator.joblib")
+        (directory / "calibration.json").write_text(json.dumps(self.calibrator.to_json()))
         (directory / "model.json").write_text(
             json.dumps({"features": self.features, "causes": list(self.causes), **self.meta})
         )
@@ -121,7 +149,9 @@ class FailModel:
         features, causes = info.pop("features"), tuple(info.pop("causes"))
         return cls(
             booster=lgb.Booster(model_file=str(directory / "booster.txt")),
-            calibrator=joblib.load(directory / "calibrator.joblib"),
+            calibrator=Calibration.from_json(
+                json.loads((directory / "calibration.json").read_text())
+            ),
             cause_booster=lgb.Booster(model_file=str(directory / "cause_booster.txt")),
             causes=causes,
             features=features,
@@ -155,8 +185,8 @@ def fit_fail_model(
         valid_sets=[valid_set],
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )
-    raw = booster.predict(x[calib], num_iteration=booster.best_iteration)
-    calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y[calib])
+    raw = np.asarray(booster.predict(x[calib], num_iteration=booster.best_iteration))
+    calibrator = Calibration.fit(raw, y[calib])
 
     cause_booster, causes = _fit_cause(x, rows["fail_reason"], train & y, valid & y, params)
     booster.free_dataset()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,14 @@ import httpx
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.models import infer_signature
 from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from core.errors import NotFound, RegistryUnavailable
+from core.redact import redacted
 from core.settings import Settings
+from training.artefacts import DIGESTS_TAG, digests, parse_digests, verify
 from training.model import FailModel
 
 __all__ = [
@@ -29,6 +33,7 @@ __all__ = [
     "dataset_fingerprint",
     "load_fail_model",
     "log_fail_model",
+    "registered_version",
     "tracking_client",
 ]
 
@@ -66,7 +71,9 @@ def check_registry(settings: Settings, timeout: float = 3.0) -> None:
                 engine.dispose()
     except Exception as exc:
         raise RegistryUnavailable(
-            f"MLflow registry at {uri} (FAILCAST_MLFLOW_TRACKING_URI) does not answer: {exc}"
+            redacted(
+                f"MLflow registry at {uri} (FAILCAST_MLFLOW_TRACKING_URI) does not answer: {exc}"
+            )
         ) from exc
 
 
@@ -102,7 +109,8 @@ class FailModelPyfunc(PythonModel):
 
 
 def log_fail_model(model: FailModel, example: pd.DataFrame) -> str:
-    """Log the model in the active run, register it, and return the new version."""
+    """Log the model in the active run, register it with the SHA-256 of each of its files
+    (a model-version tag), and return the new version."""
     example = example[model.features].astype(float).head(5)
     output = pd.DataFrame(
         {
@@ -111,23 +119,44 @@ def log_fail_model(model: FailModel, example: pd.DataFrame) -> str:
         }
     )
     with tempfile.TemporaryDirectory() as tmp:
+        saved = model.save(Path(tmp) / _ARTIFACT)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=FailModelPyfunc(),
-            artifacts={_ARTIFACT: str(model.save(Path(tmp) / _ARTIFACT))},
+            artifacts={_ARTIFACT: str(saved)},
             signature=infer_signature(example, output),
             input_example=example,
             registered_model_name=MODEL_NAME,
-            pip_requirements=["lightgbm", "scikit-learn", "pandas", "joblib"],
+            pip_requirements=["lightgbm", "scikit-learn", "pandas"],
         )
-    return str(info.registered_model_version)
+        version = str(info.registered_model_version)
+        MlflowClient().set_model_version_tag(
+            MODEL_NAME, version, DIGESTS_TAG, json.dumps(digests(saved))
+        )
+    return version
 
 
 def load_fail_model(uri: str) -> FailModel:
-    """The native model behind a model URI (``models:/settlement-fail@champion``, a run's
-    ``runs:/...`` URI, or a local directory)."""
+    """The native model behind a model URI (``models:/settlement-fail@champion``,
+    ``models:/settlement-fail/3``, a run's ``runs:/...`` URI, or a local directory). A
+    registered version's files are checked against the SHA-256 recorded at registration."""
     local = Path(uri) if Path(uri).exists() else Path(mlflow.artifacts.download_artifacts(uri))
     found = next(local.rglob("model.json"), None)
     if found is None:
         raise NotFound(f"{uri} holds no failcast model (no model.json)")
+    if uri.startswith("models:/"):
+        version = registered_version(uri)
+        what = f"{MODEL_NAME} version {version.version}"
+        verify(found.parent, parse_digests(version.tags.get(DIGESTS_TAG), what), what)
     return FailModel.load(found.parent)
+
+
+def registered_version(uri: str) -> ModelVersion:
+    """The registry's version behind ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``."""
+    client = MlflowClient()
+    name_and = uri.removeprefix("models:/")
+    if "@" in name_and:
+        name, alias = name_and.split("@", 1)
+        return client.get_model_version_by_alias(name, alias)
+    name, _, number = name_and.partition("/")
+    return client.get_model_version(name, number)

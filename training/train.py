@@ -25,6 +25,7 @@ from features.reference import MANIFEST, Reference, tables_dir
 from features.repo import FAIL_MODEL_V1, definitions
 from features.retrieval import feature_names, training_frame
 from features.store import open_store
+from training.artefacts import GATE_PASSED, GATE_TAG
 from training.baselines import fit_logistic, ops_rule_score
 from training.dataset import labelled, time_split
 from training.evaluate import Scorer, cause_accuracy, evaluation_table, truth_scorers
@@ -191,6 +192,9 @@ def train(
         version = log_fail_model(model, test)
         score, champion_score = _gate(scorers["model"][0], test, client)
         decision = CHAMPION if champion_score is None or score > champion_score else CHALLENGER
+        # the decision on the version itself: the service serves only what the gate passed
+        verdict = GATE_PASSED if decision == CHAMPION else f"held: {GATE_METRIC} {score:.4f}"
+        client.set_model_version_tag(MODEL_NAME, version, GATE_TAG, verdict)
         client.set_registered_model_alias(MODEL_NAME, decision, version)
         mlflow.log_param("gate.decision", decision)
         mlflow.log_metric(f"gate.new_{GATE_METRIC}", score)

@@ -28,8 +28,9 @@ import bentoml
 import numpy as np
 from starlette.exceptions import HTTPException
 
-from core.errors import BatchTooLarge, InvalidInput, StoreUnavailable
+from core.errors import BatchTooLarge, InvalidInput, ModelRefused, StoreUnavailable
 from core.instants import epoch_us, instants_us
+from core.redact import redacted
 from core.runtime import quiet_libraries
 from core.settings import get_settings
 from features.data.contract import NotLater
@@ -39,7 +40,7 @@ from serving.api.client import trade_records
 from serving.api.errors import http_errors
 from serving.api.media import JsonBodies
 from serving.api.routes import ops
-from serving.scoring.model_store import champion_tag, load_served
+from serving.scoring.model_store import import_champion, load_served
 from serving.scoring.schemas import Explanation, ModelInfo, ScoreResponse, Trade
 from serving.scoring.scorer import RiskTiers, Scorer
 from serving.scoring.vectors import ServingFeatures
@@ -78,7 +79,7 @@ class Failcast:
         self.events_processor = EventProcessor(
             lambda: self.scorer, self.exceptions, self.features.store, reference
         )
-        self.registry = "ok" if self.scorer.served.source == "registry" else "unreachable"
+        self.registry = self.scorer.served.fallback or "ok"
         self.loaded_at = datetime.now(UTC)
         self._warm_lock = threading.Lock()
         self.warm: str | None = "not warmed up yet"  # why not ready (None: warm)
@@ -257,14 +258,17 @@ class Failcast:
         while True:
             time.sleep(self.settings.model_refresh_seconds)
             try:
-                _, _, tag = champion_tag(self.settings)
+                tag = import_champion(self.settings)  # gate and digests checked
                 if tag != self.scorer.served.tag:
                     self.scorer = self._scorer()
                     self.loaded_at = datetime.now(UTC)
                     log.info("now serving %s", tag)
                 self.registry = "ok"
+            except ModelRefused as exc:  # a version that may not be served: keep ours
+                self.registry = f"refused: {redacted(str(exc))}"[:500]
+                log.error("%s; still serving %s", redacted(str(exc)), self.scorer.served.tag)
             except Exception as exc:  # keep serving what is loaded
-                self.registry = f"{type(exc).__name__}: {exc}"[:300]
+                self.registry = redacted(f"{type(exc).__name__}: {exc}")[:300]
                 log.warning("registry check failed; still serving %s", self.scorer.served.tag)
 
     def _sweep_loop(self) -> None:

@@ -207,13 +207,15 @@ def test_keeps_serving_when_the_registry_is_unreachable(
     assert served["source"] == "registry" and served["registry"] == "ok"
     offline = home.model_copy(
         update={
-            "mlflow_tracking_uri": "postgresql+psycopg://postgres@127.0.0.1:1/nowhere",
+            "mlflow_tracking_uri": "postgresql+psycopg://postgres:s3cr3t@127.0.0.1:1/nowhere",
             "model_refresh_seconds": 0.5,
         }
     )
     with running_server(offline) as other:
-        info = httpx.post(f"{other}/model", json={}).raise_for_status().json()
+        answer = httpx.post(f"{other}/model", json={}).raise_for_status()
+        info = answer.json()
         assert info["source"] == "local store"
+        assert "s3cr3t" not in answer.text and "postgres:***@" in info["registry"]
         assert info["bento_model"] == served["bento_model"]
         assert info["registry"] != "ok"
         body = {"trades": [_one(trades, 0)], "as_of": _soon_after(trades)}

@@ -14,6 +14,7 @@ import pytest
 from core.settings import Settings
 from features.data.contract import read_dataset, write_dataset
 from tests.conftest import TRAINING_SPLIT, Trained
+from training.artefacts import GATE_PASSED, GATE_TAG
 from training.model import ModelParams
 from training.tracking import CHALLENGER, CHAMPION, MODEL_NAME, load_fail_model
 from training.train import TrainResult, train
@@ -67,6 +68,12 @@ def test_the_gate_promotes_only_a_better_model(tmp_path: Path, training_dir: Pat
     client = mlflow.MlflowClient(settings.tracking_uri)
     assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == strong.version
     assert str(client.get_model_version_by_alias(MODEL_NAME, CHALLENGER).version) == again.version
+    gate = {
+        r.version: client.get_model_version(MODEL_NAME, r.version).tags.get(GATE_TAG)
+        for r in (weak, strong, again)
+    }
+    assert gate[weak.version] == gate[strong.version] == GATE_PASSED
+    assert gate[again.version].startswith("held: ")
 
 
 def test_test_window_labels_cannot_reach_the_model(
