@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the exception store (e.g. postgresql+psycopg://...); "
         "a SQLite file under the home directory when unset.",
     )
+    allowed_hosts: list[str] = Field(
+        default=["127.0.0.1", "localhost", "::1"],
+        min_length=1,
+        description="Host names the service answers for (the Host header), and the only "
+        "origins a browser page may call it from (JSON list).",
+    )
     serve_port: int = Field(default=3000, ge=1, le=65535, description="`failcast serve` port.")
     serve_workers: int = Field(default=1, ge=1, description="Scoring service worker processes.")
     max_batch: int = Field(default=5000, ge=1, description="Most trades one /score call takes.")

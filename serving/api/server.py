@@ -3,6 +3,7 @@ the demo, the tests and the benchmark."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -46,8 +47,10 @@ def server_env(settings: Settings, **overrides: str) -> dict[str, str]:
     FAILCAST_* variables, ``settings`` as FAILCAST_* variables, BentoML's home under the
     project home, then ``overrides``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAILCAST_")}
-    for name, value in settings.model_dump(exclude_none=True).items():
-        env[f"FAILCAST_{name.upper()}"] = str(value)
+    for name, value in settings.model_dump(mode="json", exclude_none=True).items():
+        # what pydantic-settings reads back: JSON for a list, the value itself otherwise
+        text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+        env[f"FAILCAST_{name.upper()}"] = text
     env["BENTOML_HOME"] = str(settings.bentoml_home)
     # BentoML's own configuration carries the worker count (the service reads no settings
     # at import, where BentoML would want it)

@@ -38,7 +38,7 @@ from features.reference import Reference
 from features.store import feature_store
 from serving.api.client import trade_records
 from serving.api.errors import http_errors
-from serving.api.media import JsonBodies
+from serving.api.guards import JsonBodies, KnownHosts
 from serving.api.routes import ops
 from serving.scoring.model_store import import_champion, load_served
 from serving.scoring.schemas import Explanation, ModelInfo, ScoreResponse, Trade
@@ -62,7 +62,7 @@ def _us(stamp: datetime | None) -> int | None:
 
 
 @bentoml.asgi_app(ops, path="/")
-@bentoml.service(name="failcast", traffic={"timeout": 60})
+@bentoml.service(name="failcast", traffic={"timeout": 60}, http={"host": "127.0.0.1"})
 class Failcast:
     def __init__(self) -> None:
         quiet_libraries()
@@ -352,6 +352,7 @@ def _gauge(name: str, about: str, value: float) -> str:
     return f"# HELP {name} {about}\n# TYPE {name} gauge\n{name} {value:g}\n"
 
 
-# @bentoml.service made the class a Service (its decorator is untyped): a body of another
-# type than JSON is a 415, never parsed
+# @bentoml.service made the class a Service (its decorator is untyped). Every request for a
+# host not allowed, or from a foreign origin, is a 403; a body other than JSON a 415
+cast(Any, Failcast).add_asgi_middleware(KnownHosts)
 cast(Any, Failcast).add_asgi_middleware(JsonBodies)

@@ -1,0 +1,109 @@
+"""Checks every request passes before any route sees it (ASGI middleware).
+
+``JsonBodies``: a POST body must be ``application/json``; anything else is a 415 before
+anything parses it. The form, multipart and plain-text bodies a browser sends cross-site
+without a preflight are refused with it (and BentoML would fail on a multipart body without
+a boundary with a 500).
+
+``KnownHosts``: the ``Host`` header must name one of ``FAILCAST_ALLOWED_HOSTS`` (a page of
+another site that rebinds its name to this address sends its own name), and an ``Origin``
+header, when a browser sends one, must be one of them too (a cross-site request); either is
+a 403 naming the host and the setting. The probes (``/healthz``, ``/livez``, ``/readyz``,
+``/metrics``) answer whatever the host: an orchestrator calls them by the pod's address.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from core.settings import get_settings
+
+__all__ = ["PROBES", "JsonBodies", "KnownHosts"]
+
+_JSON = "application/json"
+PROBES = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
+
+
+class JsonBodies:
+    """A POST whose ``content-type`` is not JSON is answered 415."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            kind = _header(scope, b"content-type")
+            if kind.split(";")[0].strip().lower() != _JSON:
+                shown = kind or "none"
+                await _refuse(
+                    send,
+                    HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                    f"content-type {shown!r}: a request body must be {_JSON}",
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+class KnownHosts:
+    """A request for another host, or from a page of another origin, is answered 403."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in PROBES:
+            allowed = _allowed()
+            host = _hostname(_header(scope, b"host"))
+            origin = _header(scope, b"origin")
+            if host not in allowed:
+                await _refuse(send, HTTPStatus.FORBIDDEN, _unknown("Host", host or "none"))
+                return
+            if origin and _hostname(urlsplit(origin).netloc) not in allowed:
+                await _refuse(send, HTTPStatus.FORBIDDEN, _unknown("Origin", origin))
+                return
+        await self.app(scope, receive, send)
+
+
+@cache
+def _allowed() -> frozenset[str]:
+    return frozenset(h.lower() for h in get_settings().allowed_hosts)
+
+
+def _unknown(header: str, value: str) -> str:
+    return (
+        f"{header} {value!r} is not an allowed host ({', '.join(sorted(_allowed()))}); "
+        "set FAILCAST_ALLOWED_HOSTS to serve another name"
+    )
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return ""
+
+
+def _hostname(netloc: str) -> str:
+    """The host of ``host[:port]`` or ``[v6]:port``, lower case."""
+    netloc = netloc.strip().lower()
+    if netloc.startswith("["):
+        return netloc[1 : netloc.find("]")] if "]" in netloc else netloc
+    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+
+
+async def _refuse(send: Send, status: HTTPStatus, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": int(status),
+            "headers": [(b"content-type", _JSON.encode()), (b"content-length", b"%d" % len(body))],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
