@@ -38,7 +38,7 @@ from features.reference import Reference
 from features.store import feature_store
 from serving.api.client import trade_records
 from serving.api.errors import http_errors
-from serving.api.guards import JsonBodies, KnownHosts
+from serving.api.guards import RequestGuard
 from serving.api.routes import ops
 from serving.scoring.model_store import import_champion, load_served
 from serving.scoring.schemas import Explanation, ModelInfo, ScoreResponse, Trade
@@ -354,5 +354,4 @@ def _gauge(name: str, about: str, value: float) -> str:
 
 # @bentoml.service made the class a Service (its decorator is untyped). Every request for a
 # host not allowed, or from a foreign origin, is a 403; a body other than JSON a 415
-cast(Any, Failcast).add_asgi_middleware(KnownHosts)
-cast(Any, Failcast).add_asgi_middleware(JsonBodies)
+cast(Any, Failcast).add_asgi_middleware(RequestGuard)

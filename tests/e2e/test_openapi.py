@@ -65,7 +65,7 @@ def test_a_body_of_another_type_is_a_415(url: str, route: str, content_type: str
 
 def test_a_foreign_host_or_origin_is_a_403_and_the_probes_answer_any_host(url: str) -> None:
     port = url.rsplit(":", 1)[1]
-    body = {"trades": [], "as_of": None}
+    body: dict[str, object] = {"trades": [], "as_of": None}
     rebound = httpx.get(f"{url}/queue", headers={"host": f"evil.example:{port}"}, timeout=30)
     assert rebound.status_code == 403
     assert "Host 'evil.example' is not an allowed host" in rebound.json()["error"]
