@@ -46,7 +46,7 @@ class Drain:
         self.journal, self.store = journal, store
         self._lock = threading.Lock()  # one drain at a time: the thread's, or a caller's
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # set by close: stop waiting for the interval
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self.dead_letters = 0
@@ -54,10 +54,6 @@ class Drain:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, daemon=True, name="journal-drain")
         self._thread.start()
-
-    def wake(self) -> None:
-        """Drain now rather than at the end of the interval."""
-        self._wake.set()
 
     def status(self) -> DrainStatus:
         return DrainStatus(
