@@ -13,11 +13,11 @@ refused with it (and BentoML would fail on a multipart body without a boundary w
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.settings import get_settings
@@ -39,7 +39,7 @@ class RequestGuard:
         if scope["type"] == "http":
             refusal = _refusal(scope)
             if refusal is not None:
-                await _refuse(send, *refusal)
+                await _refuse(scope, receive, send, *refusal)
                 return
         await self.app(scope, receive, send)
 
@@ -89,13 +89,8 @@ def _hostname(netloc: str) -> str:
     return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
 
 
-async def _refuse(send: Send, status: HTTPStatus, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": int(status),
-            "headers": [(b"content-type", _JSON.encode()), (b"content-length", b"%d" % len(body))],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: HTTPStatus, message: str
+) -> None:
+    """Answer with the body every failcast error has (``serving.api.errors``)."""
+    await JSONResponse({"error": message}, status_code=int(status))(scope, receive, send)

@@ -21,21 +21,21 @@ __all__ = ["Identifier", "Instant", "NotLater", "contract_field", "model_drift"]
 def _bounded_instant(value: dt.datetime) -> dt.datetime:
     days = get_settings().max_future_days
     latest = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
-    if not EARLIEST_INSTANT <= value <= latest:
-        raise ValueError(
-            f"must be between {EARLIEST_INSTANT:%Y-%m-%d} and {days} days from now "
-            f"(FAILCAST_MAX_FUTURE_DAYS); got {value.isoformat()}"
-        )
-    return value
+    return _from_earliest(value, latest, f"{days} days from now (FAILCAST_MAX_FUTURE_DAYS)")
 
 
 def _not_later_than_now(value: dt.datetime) -> dt.datetime:
     tolerance = get_settings().clock_tolerance_seconds
     latest = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=tolerance)
+    bound = f"now (plus {tolerance:g} s, FAILCAST_CLOCK_TOLERANCE_SECONDS)"
+    return _from_earliest(value, latest, bound)
+
+
+def _from_earliest(value: dt.datetime, latest: dt.datetime, bound: str) -> dt.datetime:
+    """``value`` if from EARLIEST_INSTANT to ``latest`` (said as ``bound``), else an error."""
     if not EARLIEST_INSTANT <= value <= latest:
         raise ValueError(
-            f"must be between {EARLIEST_INSTANT:%Y-%m-%d} and now (plus "
-            f"{tolerance:g} s, FAILCAST_CLOCK_TOLERANCE_SECONDS); got {value.isoformat()}"
+            f"must be between {EARLIEST_INSTANT:%Y-%m-%d} and {bound}; got {value.isoformat()}"
         )
     return value
 
