@@ -70,6 +70,40 @@ class Settings(BaseSettings):
         description="Host names the service answers for (the Host header), and the only "
         "origins a browser page may call it from (JSON list).",
     )
+    auth_cache_seconds: float = Field(
+        default=10.0,
+        ge=1,
+        le=300,
+        description="How often a worker reads the API keys again, and how long it trusts a "
+        "token it verified: a revoked key stops working within this time.",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The identity provider's issuer (the `iss` of its tokens): bearer JWTs "
+        "are accepted beside API keys when set.",
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="The `aud` every token must carry (required with an issuer)."
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None,
+        description="The provider's JWKS document (required with an issuer); fetched again "
+        "when a token names a key it does not hold (key rotation).",
+    )
+    oidc_subject_claim: str = Field(default="sub", description="The claim naming the caller.")
+    oidc_roles_claim: str = Field(
+        default="roles",
+        description="The claim listing failcast roles (a dotted path reaches a nested one, "
+        "e.g. realm_access.roles).",
+    )
+    oidc_teams_claim: str = Field(
+        default="teams", description="The claim listing the caller's teams (dotted path)."
+    )
+    oidc_algorithms: list[str] = Field(
+        default=["RS256", "ES256"],
+        min_length=1,
+        description="Signature algorithms accepted (asymmetric only).",
+    )
     serve_port: int = Field(default=3000, ge=1, le=65535, description="`failcast serve` port.")
     serve_workers: int = Field(default=1, ge=1, description="Scoring service worker processes.")
     max_batch: int = Field(default=5000, ge=1, description="Most trades one /score call takes.")
@@ -134,6 +168,29 @@ class Settings(BaseSettings):
                 f"risk_medium ({self.risk_medium}) must be below risk_high ({self.risk_high})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer and not (self.oidc_audience and self.oidc_jwks_url):
+            raise ValueError("oidc_issuer needs oidc_audience and oidc_jwks_url as well")
+        weak = [a for a in self.oidc_algorithms if not a.startswith(("RS", "PS", "ES", "Ed"))]
+        if weak:
+            raise ValueError(
+                f"oidc_algorithms: {weak[0]!r} is not an asymmetric signature algorithm "
+                "(RS*, PS*, ES*, EdDSA)"
+            )
+        return self
+
+    @property
+    def keys_dir(self) -> Path:
+        """The project's own API keys (`failcast demo` creates one per role; mode 0600)."""
+        return self.home.expanduser() / "keys"
+
+    @property
+    def keyring_file(self) -> Path:
+        """The service's snapshot of the users table (key hashes only), for starts while the
+        exception store is down."""
+        return self.home.expanduser() / "keyring.json"
 
     @property
     def default_exception_db(self) -> Path:

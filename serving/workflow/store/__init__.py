@@ -15,7 +15,7 @@ An exception leaves the queue when its trade settles or fails, when someone reso
 when a later score finds the trade no longer at risk (resolved by failcast, with the score).
 """
 
-from serving.workflow.store.exceptions import SYSTEM_ACTOR
+from core.access import SYSTEM_ACTOR
 from serving.workflow.store.records import (
     OutboxEntry,
     Recorded,

@@ -14,6 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from core.access import SYSTEM_ACTOR
 from core.actions import NO_REASON
 from core.calendar import SettlementCalendar
 from serving.workflow.store.records import TRADE_FIELDS, ScoreRecord, TradeUpdate
@@ -28,7 +29,6 @@ from serving.workflow.store.tables import (
 )
 
 __all__ = [
-    "SYSTEM_ACTOR",
     "Changes",
     "close_decided",
     "deadlines",
@@ -38,8 +38,6 @@ __all__ = [
     "mark_overdue",
 ]
 
-SYSTEM_ACTOR = "failcast"
-"""Who the history names for the changes failcast makes itself."""
 _NO_REASON = {"action": NO_REASON.text, "team": NO_REASON.team.value}
 _ANY_CALENDAR = SettlementCalendar(pd.DataFrame({"market": [], "date": []}))
 """Local midnights need time zones, not holidays."""

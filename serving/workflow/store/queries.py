@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from serving.workflow.store.exceptions import SYSTEM_ACTOR
+from core.access import SYSTEM_ACTOR
 from serving.workflow.store.status import ACTIVE, Status
 from serving.workflow.store.tables import (
     SCORE_FIELDS,
@@ -153,6 +153,18 @@ def history(session: Session, trade_id: str) -> list[HistoryRow]:
     return list(
         session.scalars(sa.select(HistoryRow).filter_by(trade_id=trade_id).order_by(*order))
     )
+
+
+def people_actions(session: Session, first: dt.date, last: dt.date) -> list[HistoryRow]:
+    """The status changes people (not failcast itself) made to exceptions of trades settling
+    from ``first`` to ``last``, oldest first."""
+    query = (
+        sa.select(HistoryRow)
+        .join(TradeRow, TradeRow.trade_id == HistoryRow.trade_id)
+        .where(TradeRow.settlement_date.between(first, last), HistoryRow.actor != SYSTEM_ACTOR)
+        .order_by(HistoryRow.at, HistoryRow.id)
+    )
+    return list(session.scalars(query))
 
 
 def hidden_risk(session: Session) -> list[str]:

@@ -9,6 +9,7 @@ masked), never a raw driver error: the caller may try again.
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import random
 import threading
 import time
@@ -20,9 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.access import Principal, Role
 from core.errors import InvalidTransition, StoreUnavailable
 from core.settings import Settings
 from serving.workflow.store import queries
+from serving.workflow.store import users as accounts
 from serving.workflow.store.engine import make_engine, upgrade
 from serving.workflow.store.exceptions import (
     Changes,
@@ -45,6 +48,7 @@ from serving.workflow.store.tables import (
     OutboxRow,
     ScoreRow,
     TradeRow,
+    UserRow,
     aware,
 )
 from serving.workflow.trades import merge_lifecycles, stored_trade
@@ -431,27 +435,77 @@ class ExceptionStore:
         self,
         trade_id: str,
         status: Status | str,
-        actor: str,
+        actor: Principal | str,
         note: str = "",
         action_taken: str | None = None,
         now: dt.datetime | None = None,
+        team: str | None = None,
     ) -> None:
-        """Move an exception to ``status`` (acknowledge, resolve, ...), with a history line."""
+        """Move an exception to ``status`` (acknowledge, resolve, ...), with a history line.
+        ``actor`` is the authenticated caller (their teams checked against the exception's)
+        or, for the system and tests, a name; ``team`` reassigns the exception (a lead's)."""
         status = Status(status)
         now = now or dt.datetime.now(dt.UTC)
         with self._writing() as session:
             row = session.get(ExceptionRow, trade_id, with_for_update=True)
             if row is None:
                 raise InvalidTransition(f"trade_id {trade_id!r}: no exception for this trade")
-            check_transition(trade_id, Status(row.status), status)
+            if isinstance(actor, Principal):
+                actor.require_team(row.team, f"changing the exception of {trade_id!r}")
+                if team is not None and team != row.team:
+                    actor.require({Role.LEAD}, "reassigning an exception to another team")
+                if status in (Status.SETTLED, Status.FAILED):  # outcomes come from the feed
+                    actor.require({Role.LEAD}, f"recording an outcome ({status}) by hand")
+            reassigned = team is not None and team != row.team
+            if not (reassigned and status == row.status):  # a reassignment alone keeps it
+                check_transition(trade_id, Status(row.status), status)
+            name = actor.subject if isinstance(actor, Principal) else actor
             row.status, row.updated_at = status.value, now
             if status is Status.RESOLVED:
-                row.resolved_by, row.resolved_tier = actor, row.risk_tier
+                row.resolved_by, row.resolved_tier = name, row.risk_tier
             elif status is Status.OPEN:
                 row.resolved_by = row.resolved_tier = None
             if action_taken:
                 row.action_taken = action_taken
-            session.add(history(trade_id, now, status, actor, note or action_taken or ""))
+            text = note or action_taken or ""
+            if reassigned and team is not None:
+                text = f"reassigned from {row.team} to {team}" + (f"; {text}" if text else "")
+                row.team = team
+            session.add(history(trade_id, now, status, name, text))
+
+    # users and the audit trail -----------------------------------------------------------
+
+    def add_user(self, name: str, role: Role, teams: Sequence[str] = ()) -> accounts.IssuedKey:
+        """A new user and their API key (shown once: only its hash is kept)."""
+        with self._writing() as session:
+            issued = accounts.add_user(session, name, role, teams)
+            accounts.append_audit(session, [_cli_entry("users add", f"{name} as {role}")])
+            return issued
+
+    def revoke_user(self, name: str) -> None:
+        """The user's key stops working (each worker forgets keys it knew within seconds)."""
+        with self._writing() as session:
+            accounts.revoke_user(session, name)
+            accounts.append_audit(session, [_cli_entry("users revoke", name)])
+
+    def users(self) -> list[UserRow]:
+        with self._reading() as session:
+            return accounts.listed(session)
+
+    def key_holder(self, key: str) -> Principal | None:
+        """Who holds this API key (None: nobody allowed in)."""
+        with self._reading() as session:
+            return accounts.holder(session, key)
+
+    def append_audit(self, entries: Sequence[accounts.AuditEntry]) -> None:
+        with self._writing() as session:
+            accounts.append_audit(session, entries)
+
+    def audit(
+        self, since: dt.datetime | None = None, subject: str | None = None, limit: int = 1_000
+    ) -> list[accounts.AuditEntry]:
+        with self._reading() as session:
+            return accounts.audit_rows(session, since, subject, limit)
 
     # reads -------------------------------------------------------------------------------
 
@@ -501,6 +555,10 @@ class ExceptionStore:
     def history(self, trade_id: str) -> list[HistoryRow]:
         with self._reading() as session:
             return queries.history(session, trade_id)
+
+    def people_actions(self, first: dt.date, last: dt.date) -> list[HistoryRow]:
+        with self._reading() as session:
+            return queries.people_actions(session, first, last)
 
     def hidden_risk(self) -> list[str]:
         with self._reading() as session:
@@ -576,6 +634,14 @@ def _advance_clock(session: Session, instants: Sequence[dt.datetime]) -> dt.date
 
 class _Raced(Exception):
     """Another writer took an event id first: this transaction is rolled back."""
+
+
+def _cli_entry(route: str, detail: str) -> accounts.AuditEntry:
+    """A change made with the command line, by whoever runs it on the store's machine."""
+    who = getpass.getuser()
+    return accounts.AuditEntry(
+        dt.datetime.now(dt.UTC), f"os:{who}"[:64], "admin", "cli", route, 0, detail
+    )
 
 
 def _sqlstate(exc: sa.exc.DBAPIError) -> str | None:

@@ -15,6 +15,7 @@ __all__ = [
     "EXCEPTION_FIELDS",
     "EXCEPTION_SCORE_FIELDS",
     "SCORE_FIELDS",
+    "AuditRow",
     "Base",
     "ClockRow",
     "DeadLetterRow",
@@ -24,6 +25,7 @@ __all__ = [
     "OutboxRow",
     "ScoreRow",
     "TradeRow",
+    "UserRow",
     "aware",
 ]
 
@@ -162,6 +164,38 @@ class HistoryRow(Base):
     status: Mapped[str] = mapped_column(sa.String(16))
     actor: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH))
     note: Mapped[str] = mapped_column(sa.Text)
+
+
+class UserRow(Base):
+    """A person or system with an API key. Only the key's SHA-256 is kept (the key is a
+    random 256-bit secret, shown once); a revoked user keeps their row, for the audit."""
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH), primary_key=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    teams: Mapped[list[str]] = mapped_column(sa.JSON)
+    key_id: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    key_sha256: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """One request or user change: who, as what, when, where and with which outcome.
+    Append-only: failcast never updates or deletes a row (PostgreSQL refuses it by trigger)."""
+
+    __tablename__ = "audit"
+    __table_args__ = (sa.Index("ix_audit_subject_at", "subject", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    subject: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH))
+    role: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(16))  # the HTTP method, or "cli"
+    route: Mapped[str] = mapped_column(sa.String(255))
+    outcome: Mapped[int]  # the HTTP status (the CLI's: 0)
+    detail: Mapped[str] = mapped_column(sa.Text)
 
 
 SCORE_FIELDS = [c.name for c in ScoreRow.__table__.columns if c.name != "id"]
