@@ -20,7 +20,9 @@ from pathlib import Path
 from rich.console import Console
 
 from benchmarks.serving import prepare
+from core.access import Role
 from core.runtime import quiet_libraries
+from serving.api.keys import local_keys
 from serving.api.server import running_server
 
 __all__ = ["run_schemathesis"]
@@ -35,9 +37,11 @@ def run_schemathesis(
     workers: int = 2,
     seed: int | None = None,
     phases: str = PHASES,
+    credential: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """schemathesis against the service at ``url``: every operation but the page, checking
-    that nothing answers a 5xx (a seed makes the run repeatable; no example is kept)."""
+    that nothing answers a 5xx (a seed makes the run repeatable; no example is kept), as the
+    holder of ``credential`` (none: every protected route answers 401)."""
     command = [
         str(Path(sys.executable).parent / "st"),
         "run",
@@ -62,6 +66,8 @@ def run_schemathesis(
     ]
     if seed is not None:
         command += ["--seed", str(seed)]
+    if credential is not None:
+        command += ["--header", f"Authorization: Bearer {credential}"]
     with tempfile.TemporaryDirectory() as scratch:  # its crash cache goes nowhere
         return subprocess.run(
             command, capture_output=True, text=True, timeout=seconds + 600, cwd=scratch
@@ -78,16 +84,26 @@ def main() -> None:
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         settings = prepare(args.home, Path(tmp), console)
+        keys = local_keys(settings)
+        failed = 0
         with running_server(settings) as url:
-            console.print(f"schemathesis against {url}/docs.json for {args.seconds} s ...")
-            done = run_schemathesis(url, max_examples=200, seconds=args.seconds, seed=args.seed)
-    at = done.stdout.find(" SUMMARY ")  # schemathesis's summary, from its heading's line
-    start = done.stdout.rfind("\n", 0, at) + 1 if at >= 0 else max(0, len(done.stdout) - 4000)
-    console.print(done.stdout[start:], markup=False, highlight=False)
-    console.print(
-        "[green]no 5xx on any route[/]" if done.returncode == 0 else "[red]failures found[/]"
-    )
-    sys.exit(done.returncode)
+            # the feed reaches the data routes, the lead the workflow's
+            for role in (Role.FEED, Role.LEAD):
+                seconds = args.seconds // 2
+                console.print(f"schemathesis against {url}/docs.json as {role} for {seconds} s")
+                done = run_schemathesis(
+                    url,
+                    max_examples=200,
+                    seconds=seconds,
+                    seed=args.seed,
+                    credential=keys.keys[role],
+                )
+                at = done.stdout.find(" SUMMARY ")  # schemathesis's summary, from its heading
+                start = done.stdout.rfind("\n", 0, at) + 1 if at >= 0 else len(done.stdout) - 4000
+                console.print(done.stdout[max(start, 0) :], markup=False, highlight=False)
+                failed = failed or done.returncode
+    console.print("[green]no 5xx on any route[/]" if failed == 0 else "[red]failures found[/]")
+    sys.exit(failed)
 
 
 if __name__ == "__main__":

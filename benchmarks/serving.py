@@ -33,11 +33,13 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from core.access import Role
 from core.runtime import quiet_libraries
 from core.settings import Settings
 from features.data.contract import read_dataset
 from features.reference import Reference
 from serving.api.client import trade_records
+from serving.api.keys import local_keys
 from serving.api.server import running_server
 
 NOOP_SERVICE = "benchmarks.noop_service:Noop"
@@ -115,10 +117,12 @@ def _explanations(settings: Settings, records: list[dict], as_of: str) -> dict:
     }
 
 
-def _paired(score_url: str, noop_url: str, bodies: list[dict]) -> dict[str, list[float]]:
+def _paired(
+    score_url: str, noop_url: str, bodies: list[dict], headers: dict[str, str]
+) -> dict[str, list[float]]:
     """Concurrency 1: each trade goes to both endpoints, the order alternating."""
     times: dict[str, list[float]] = {"score": [], "noop": []}
-    with httpx.Client() as client:
+    with httpx.Client(headers=headers) as client:
         for i in range(SINGLE_REQUESTS + 100):
             pair = [("score", score_url), ("noop", noop_url)]
             for name, url in pair if i % 2 else reversed(pair):
@@ -129,7 +133,7 @@ def _paired(score_url: str, noop_url: str, bodies: list[dict]) -> dict[str, list
     return times
 
 
-def _concurrent(url: str, bodies: list[dict]) -> tuple[float, list[float]]:
+def _concurrent(url: str, bodies: list[dict], headers: dict[str, str]) -> tuple[float, list[float]]:
     """CONCURRENCY clients posting single trades for CONCURRENT_SECONDS."""
     latencies: list[float] = []
     lock = threading.Lock()
@@ -137,7 +141,7 @@ def _concurrent(url: str, bodies: list[dict]) -> tuple[float, list[float]]:
 
     def client_loop(offset: int) -> None:
         mine = []
-        with httpx.Client() as client:
+        with httpx.Client(headers=headers) as client:
             i = offset
             while time.perf_counter() < stop:
                 start = time.perf_counter()
@@ -156,9 +160,9 @@ def _concurrent(url: str, bodies: list[dict]) -> tuple[float, list[float]]:
     return len(latencies) / (time.perf_counter() - started), latencies
 
 
-def _batch(url: str, trades: list[dict], as_of: str) -> list[float]:
+def _batch(url: str, trades: list[dict], as_of: str, headers: dict[str, str]) -> list[float]:
     out = []
-    with httpx.Client(timeout=60) as client:
+    with httpx.Client(timeout=60, headers=headers) as client:
         for _ in range(6):
             start = time.perf_counter()
             response = client.post(f"{url}/score", json={"trades": trades, "as_of": as_of})
@@ -184,15 +188,16 @@ def main() -> None:
         as_of = (trades["execution_ts"].max() + np.timedelta64(5, "m")).isoformat()
         explained = _explanations(settings, records, as_of)
         singles = [{"trades": [r], "as_of": as_of} for r in records]
+        feed = local_keys(settings).headers(Role.FEED)  # both behind the same key check
         console.print("serving the champion and a no-op endpoint ...")
         with (
             running_server(settings) as score_url,
             running_server(settings, service=NOOP_SERVICE) as noop_url,
         ):
-            paired = _paired(score_url, noop_url, singles)
-            rate_noop, lat_noop = _concurrent(noop_url, singles)
-            rate_score, lat_score = _concurrent(score_url, singles)
-            batch = _batch(score_url, records, as_of)
+            paired = _paired(score_url, noop_url, singles, feed)
+            rate_noop, lat_noop = _concurrent(noop_url, singles, feed)
+            rate_score, lat_score = _concurrent(score_url, singles, feed)
+            batch = _batch(score_url, records, as_of, feed)
 
     score_p50, score_p99 = _ms(paired["score"])
     noop_p50, noop_p99 = _ms(paired["noop"])

@@ -39,12 +39,14 @@ from rich.progress import Progress
 from rich.table import Table
 
 from benchmarks.serving import prepare
+from core.access import Role
 from core.runtime import quiet_libraries
 from core.settings import Settings
 from features.build import build_features
 from features.data.contract import read_dataset
 from features.reference import Reference
 from serving.api.client import trade_records
+from serving.api.keys import local_keys
 from serving.api.server import Server, free_port, start_server
 from tests.servers import PrivateRedis
 
@@ -86,12 +88,18 @@ def _send(
 
 
 def _client(
-    number: int, url: str, rows: pd.DataFrame, as_of: pd.Timestamp, tally: Tally, stop: Any
+    number: int,
+    url: str,
+    rows: pd.DataFrame,
+    as_of: pd.Timestamp,
+    tally: Tally,
+    stop: Any,
+    headers: dict[str, str],
 ) -> None:
     records = trade_records(rows)
     n = 0
     event_ts = (as_of + pd.Timedelta(minutes=1)).isoformat()
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, headers=headers) as client:
         while not stop.is_set():
             batch = []
             for i in range(BATCH):
@@ -186,8 +194,10 @@ def _run(
     port = free_port()
     server: Server = start_server(settings, port=port)
     tally, stop = Tally(), threading.Event()
+    keys = local_keys(settings)
+    feed = keys.headers(Role.FEED)
     clients = [
-        threading.Thread(target=_client, args=(c, server.url, rows, as_of, tally, stop))
+        threading.Thread(target=_client, args=(c, server.url, rows, as_of, tally, stop, feed))
         for c in range(args.clients)
     ]
     seconds = args.minutes * 60
@@ -218,8 +228,9 @@ def _run(
     stop.set()
     for client in clients:
         client.join()
-    httpx.get(f"{server.url}/queue", timeout=120).raise_for_status()  # drained, all workers
-    status = httpx.get(f"{server.url}/status", timeout=60).json()
+    lead = keys.headers(Role.LEAD)
+    httpx.get(f"{server.url}/queue", headers=lead, timeout=120).raise_for_status()  # drained
+    status = httpx.get(f"{server.url}/status", headers=lead, timeout=60).json()
     server.stop()
     left = {"journal pending at the end": int(status.get("journal", {}).get("pending", -1))}
     codes_ok = set(tally.codes) <= {200, 503, NO_ANSWER}

@@ -27,6 +27,7 @@ from pipelines.model_cmd import evaluate_cmd, train_cmd
 from pipelines.queue_cmd import queue_cmd
 from pipelines.report_cmd import report_cmd
 from pipelines.serve_cmd import serve_cmd
+from pipelines.users_cmd import audit_cmd, users_app
 
 app = typer.Typer(
     cls=ReportingGroup,
@@ -40,12 +41,14 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(features_app, name="features")
 app.add_typer(events_app, name="events")
 app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
 app.command("train")(train_cmd)
 app.command("evaluate")(evaluate_cmd)
 app.command("serve")(serve_cmd)
 app.command("queue")(queue_cmd)
 app.command("backtest")(backtest_cmd)
 app.command("report")(report_cmd)
+app.command("audit")(audit_cmd)
 
 DatasetDir = Annotated[
     Path, typer.Argument(help="dataset directory (one Parquet or CSV file per table)")

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from rich.table import Table
 
+from core.access import Role
 from core.settings import Settings, get_settings
 from features.build import build_features
 from features.data.contract import Dataset, read_dataset, write_dataset
@@ -33,6 +34,7 @@ from pipelines.model_cmd import metrics_table
 from pipelines.queue_cmd import queue_table
 from pipelines.replay import replay, split_at
 from pipelines.report_cmd import report_cmd
+from serving.api.keys import local_keys
 from serving.api.server import running_server
 from serving.scoring.reasons import by_action
 from serving.workflow.event_models import EVENT_KINDS
@@ -122,10 +124,21 @@ def run_demo() -> None:
     console.rule(f"failcast demo: a day of operations, {last:%Y-%m-%d}")
     if settings.exception_store_url is None:  # the demo's day starts with an empty queue
         settings.default_exception_db.unlink(missing_ok=True)
+    keys = local_keys(settings)  # one per role, under the home (0600): nothing to set up
+    console.print(
+        f"API keys of every role (feed, analyst, lead, admin) in {keys.directory}; "
+        "`failcast users add` issues more"
+    )
     console.print("starting the BentoML service with the champion (failcast serve) ...")
     with running_server(settings) as url:
         with progress_steps("replay") as step:
-            done = replay(url, history, day, lambda i, n: step(f"hour {i} of {n}", i / n))
+            done = replay(
+                url,
+                history,
+                day,
+                lambda i, n: step(f"hour {i} of {n}", i / n),
+                headers=keys.headers(Role.FEED),
+            )
         console.print(
             f"scored {done.morning:,} undecided trades in the morning and {done.trades:,} new "
             f"trades at execution; {sum(done.events.values()):,} events "
@@ -134,7 +147,11 @@ def run_demo() -> None:
             f"{done.rescored:,} trades; {done.opened:,} exceptions opened, {done.closed:,} "
             f"closed; {done.seconds:.0f} s over HTTP"
         )
-        queued = httpx.get(f"{url}/queue", timeout=30).raise_for_status().json()
+        queued = (
+            httpx.get(f"{url}/queue", headers=keys.headers(Role.LEAD), timeout=30)
+            .raise_for_status()
+            .json()
+        )
         store = ExceptionStore.from_settings(settings)
         try:
             hidden = store.hidden_risk()
@@ -152,8 +169,9 @@ def run_demo() -> None:
         page = f"{url}/ui"
         if sys.stdin.isatty():
             console.print(
-                f"\nqueue page: [bold]{page}[/] (also POST /score, /explain, /events; "
-                "GET /queue). Press Enter to stop the service."
+                f"\nqueue page: [bold]{page}[/] (sign in with the key in "
+                f"{keys.file(Role.LEAD)}; also POST /score, /explain, /events; GET /queue). "
+                "Press Enter to stop the service."
             )
             webbrowser.open(page)
             input()

@@ -101,13 +101,15 @@ def replay(
     history: Dataset,
     day: Day,
     on_hour: Callable[[int, int], None] = lambda done, total: None,
+    headers: dict[str, str] | None = None,
 ) -> Replayed:
-    """Drive the service through the day; returns what it did."""
+    """Drive the service through the day (``headers``: a feed's credentials); returns what
+    it did."""
     import time
 
     started = time.perf_counter()
     out = Replayed()
-    with httpx.Client(base_url=url, timeout=300) as client:
+    with httpx.Client(base_url=url, timeout=300, headers=headers) as client:
         morning = _undecided(history, day.start)
         lifecycle = lifecycle_state(
             morning["trade_id"], history["events"], np.full(len(morning), day.start.value // 1000)

@@ -53,7 +53,11 @@ def http_status(exc: FailcastError) -> HTTPStatus:
 
 def error_response(exc: FailcastError) -> JSONResponse:
     status = http_status(exc)
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if isinstance(exc, Unavailable) else None
+    headers = None
+    if isinstance(exc, Unavailable):
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    elif isinstance(exc, NotAuthenticated):  # RFC 6750: what the caller must send
+        headers = {"WWW-Authenticate": 'Bearer realm="failcast"'}
     return JSONResponse({"error": str(exc)}, status_code=status, headers=headers)
 
 

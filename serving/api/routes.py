@@ -5,7 +5,8 @@ GET  /ui                                       the queue as a web page (filters,
 GET  /status                                   journal, outbox, dead letters, stores, watermark
 GET  /queue?settlement_date=&team=&capacity=   open at-risk trades, largest expected cost first
 GET  /trades/{trade_id}                        the exception, its score trajectory and history
-POST /trades/{trade_id}/status                 acknowledge, resolve, ... (with who and why)
+POST /trades/{trade_id}/status                 acknowledge, resolve, reassign (who: the caller)
+GET  /whoami                                   who the credential names: subject, roles, teams
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from typing import Annotated, Any
 import bentoml
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.actions import Team
 from core.errors import FailcastError, NotFound
 from core.limits import MAX_QUEUE_CAPACITY
-from features.data.contract import Identifier
 from serving.api.errors import error_response
+from serving.api.guards import principal
 from serving.api.openapi import document
 from serving.workflow.store import ExceptionStore, Status, as_dict
 
@@ -40,10 +41,15 @@ async def _failcast_error(request: Request, exc: FailcastError) -> JSONResponse:
 
 
 class StatusChange(BaseModel):
+    """A change of an exception's status, made by the caller (the actor is who signed in:
+    never a field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     status: Status
-    actor: Identifier = Field(description="who makes the change")
-    note: str = ""
-    action_taken: str | None = None
+    note: str = Field(default="", max_length=2_000)
+    action_taken: str | None = Field(default=None, max_length=2_000)
+    team: Team | None = Field(default=None, description="reassign to this team (a lead's)")
 
 
 def _service() -> Any:
@@ -127,6 +133,17 @@ def trade(trade_id: str) -> dict[str, Any]:
 
 
 @ops.post("/trades/{trade_id}/status")
-def change_status(trade_id: str, change: StatusChange) -> dict[str, Any]:
-    _store().transition(trade_id, change.status, change.actor, change.note, change.action_taken)
-    return {"trade_id": trade_id, "status": change.status}
+def change_status(trade_id: str, change: StatusChange, request: Request) -> dict[str, Any]:
+    caller = principal(request.scope)
+    team = change.team.value if change.team else None
+    _store().transition(
+        trade_id, change.status, caller, change.note, change.action_taken, team=team
+    )
+    return {"trade_id": trade_id, "status": change.status, "actor": caller.subject}
+
+
+@ops.get("/whoami")
+def whoami(request: Request) -> dict[str, Any]:
+    """Who the credential sent names: for the page's sign-in, and for anyone checking a key."""
+    caller = principal(request.scope)
+    return {"subject": caller.subject, "roles": sorted(caller.roles), "teams": sorted(caller.teams)}

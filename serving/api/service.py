@@ -8,6 +8,9 @@
     GET  /status   the journal, the outbox, dead letters, the stores and the watermark
     GET  /healthz /livez /readyz /metrics   BentoML's (readiness and metrics with ours)
 
+Every route but the probes, the page and the OpenAPI document needs a bearer API key or
+token of a role the route allows (``serving.api.policy``); every request is audited.
+
 Start it with ``failcast serve``; ``bentoml build`` packages it (see bentofile.yaml). Nothing
 happens at import: settings are read and stores opened when BentoML builds the service in a
 worker; the worker count comes from BentoML's configuration (``failcast serve`` sets it from
@@ -36,6 +39,7 @@ from core.settings import get_settings
 from features.data.contract import NotLater
 from features.reference import Reference
 from features.store import feature_store
+from serving.api.auth import Access
 from serving.api.client import trade_records
 from serving.api.errors import http_errors
 from serving.api.guards import RequestGuard
@@ -73,6 +77,7 @@ class Failcast:
         self.exceptions = ExceptionStore.from_settings(self.settings, lazy=True)
         self.journal = Journal(self.settings.journal_dir, self.settings.journal_max_pending)
         self.drain = Drain(self.journal, self.exceptions)
+        self.access = Access.start(self.settings, self.exceptions)  # who calls; the audit
         reference = Reference.load(self.settings)
         self.features = ServingFeatures(feature_store(self.settings), reference)
         self.scorer = self._scorer()
@@ -325,6 +330,7 @@ class Failcast:
     @bentoml.on_shutdown
     def _store_what_is_pending(self) -> None:
         self.drain.close()
+        self.access.audit.close()
 
     @bentoml.api(route="/explain")
     @http_errors
@@ -353,5 +359,6 @@ def _gauge(name: str, about: str, value: float) -> str:
 
 
 # @bentoml.service made the class a Service (its decorator is untyped). Every request for a
-# host not allowed, or from a foreign origin, is a 403; a body other than JSON a 415
+# host not allowed, or from a foreign origin, is a 403; a body other than JSON a 415; a
+# caller not authenticated a 401, one without the route's role a 403
 cast(Any, Failcast).add_asgi_middleware(RequestGuard)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.access import Principal, Role
 from core.errors import ContractError
 from core.instants import epoch_us, instant
 from core.settings import Settings, get_settings
@@ -27,7 +28,7 @@ from serving.scoring.scorer import RiskTiers, Scorer
 from serving.scoring.vectors import ServingFeatures
 from serving.workflow.event_models import events_adapter
 from serving.workflow.events import EventProcessor
-from serving.workflow.store import ExceptionStore, ScoreRecord
+from serving.workflow.store import ExceptionStore, ScoreRecord, Status
 from serving.workflow.trades import as_trade
 from tests.conftest import trained_home, use_settings
 
@@ -293,6 +294,20 @@ def test_the_ops_lead_report_shows_the_days_risk_and_how_the_scores_did(
     assert f"<tr><td>failed</td><td>{failed:,} (expected" in page
     assert report.weeks.loc["this week", "trades"] >= len(rows)
     assert '<section id="week-over-week">' in page and '<table class="weeks">' in page
+
+    # who acted: the people's changes to the day's exceptions, never failcast's own
+    assert "No one has changed an exception of this date yet." in page
+    lead = Principal("ana", frozenset({Role.LEAD}))
+    queued = store.queue(settlement_date=day.date())
+    moved = [e.trade_id for e in queued if e.status == "OPEN"][:2]
+    assert len(moved) == 2
+    for trade_id in moved:
+        store.transition(trade_id, Status.ACKNOWLEDGED, lead, note="agent called")
+    page = render(day_report(store, day.date(), scorer, medium=scorer.tiers.medium, top=3))
+    who = page.split('<table class="who-acted">')[1].split("</table>")[0]
+    assert "<tr><td>ana</td><td>2</td></tr>" in who and "failcast" not in who
+    recent = page.split('<table class="latest-actions">')[1].split("</table>")[0]
+    assert all(f"<td>{t}</td><td>ACKNOWLEDGED</td><td>agent called</td>" in recent for t in moved)
 
 
 def test_the_report_defaults_to_the_latest_date_sums_usd_and_draws_any_id(

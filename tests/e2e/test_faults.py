@@ -23,6 +23,7 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
+from core.access import Role
 from core.settings import Settings
 from features.build import build_features
 from features.data.contract import read_dataset
@@ -30,6 +31,7 @@ from features.push import push_outcomes
 from features.reference import Reference
 from features.store import feature_store
 from serving.api.client import trade_records
+from serving.api.keys import local_keys
 from serving.api.server import free_port, kill_tree, running_server, server_env, start_server
 from tests.conftest import trained_home
 from tests.servers import PrivatePostgres, PrivateRedis, private_postgres, private_redis
@@ -76,20 +78,30 @@ def on_redis(home: Settings, redis: PrivateRedis, training_dir: Path) -> Setting
     return settings
 
 
-def _score(url: str, body: dict[str, Any], timeout: float = 30) -> httpx.Response:
-    return httpx.post(f"{url}/score", json=body, timeout=timeout)
+def _feed(settings: Settings) -> dict[str, str]:
+    """A feed's credentials in the exception store ``settings`` name."""
+    return local_keys(settings).headers(Role.FEED)
+
+
+def _lead(settings: Settings) -> dict[str, str]:
+    return local_keys(settings).headers(Role.LEAD)
+
+
+def _score(url: str, body: dict[str, Any], auth: dict[str, str]) -> httpx.Response:
+    return httpx.post(f"{url}/score", json=body, headers=auth, timeout=30)
 
 
 def test_redis_down_or_blackholed_is_a_503_naming_it_within_a_second_and_recovers(
     on_redis: Settings, redis: PrivateRedis, rows: pd.DataFrame
 ) -> None:
     body = {"trades": _renamed(rows.head(20), "R"), "as_of": _as_of(rows)}
+    feed = _feed(on_redis)
     with running_server(on_redis) as url:
-        assert _score(url, body).status_code == 200
+        assert _score(url, body, feed).status_code == 200
 
         redis.kill()
         started = time.monotonic()
-        down = _score(url, body)
+        down = _score(url, body, feed)
         took = time.monotonic() - started
         assert down.status_code == 503 and down.headers["retry-after"]
         assert f"the Redis online store at {redis.address}" in down.json()["error"]
@@ -98,28 +110,31 @@ def test_redis_down_or_blackholed_is_a_503_naming_it_within_a_second_and_recover
         assert ready.status_code == 503 and redis.address in ready.text
 
         redis.start()  # its append-only file brings the data back
-        assert _score(url, body).status_code == 200
+        assert _score(url, body, feed).status_code == 200
         assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
 
         # blackholed: the server takes connections and answers nothing
         redis.cli("CLIENT", "PAUSE", "3000", "ALL")
         started = time.monotonic()
-        paused = _score(url, body)
+        paused = _score(url, body, feed)
         took = time.monotonic() - started
         assert paused.status_code == 503 and redis.address in paused.json()["error"]
         assert took < 1.0, f"a 503 after {took:.2f} s"
         time.sleep(3.0)
-        assert _score(url, body).status_code == 200
+        assert _score(url, body, feed).status_code == 200
 
 
 def test_an_emptied_online_store_is_refused_not_scored_as_unknown(
     on_redis: Settings, redis: PrivateRedis, rows: pd.DataFrame, training_dir: Path
 ) -> None:
     body = {"trades": _renamed(rows.head(20), "E"), "as_of": _as_of(rows)}
+    feed = _feed(on_redis)
     with running_server(on_redis) as url:
-        tiers = [s["risk_tier"] for s in _score(url, body).raise_for_status().json()["scores"]]
+        tiers = [
+            s["risk_tier"] for s in _score(url, body, feed).raise_for_status().json()["scores"]
+        ]
         redis.cli("FLUSHALL")  # a Redis restarted without persistence
-        emptied = _score(url, body)
+        emptied = _score(url, body, feed)
         assert emptied.status_code == 503
         assert "holds no build watermark" in emptied.json()["error"]
         assert redis.address in emptied.json()["error"]
@@ -127,7 +142,7 @@ def test_an_emptied_online_store_is_refused_not_scored_as_unknown(
         assert ready.status_code == 503 and "holds no build watermark" in ready.text
 
         build_features(training_dir, on_redis)  # the cure the message names
-        again = _score(url, body).raise_for_status().json()["scores"]
+        again = _score(url, body, feed).raise_for_status().json()["scores"]
         assert [s["risk_tier"] for s in again] == tiers
         assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
 
@@ -206,12 +221,13 @@ def test_postgres_down_the_service_starts_scores_into_the_journal_and_catches_up
     home: Settings, postgres: PrivatePostgres, rows: pd.DataFrame
 ) -> None:
     settings = home.model_copy(update={"exception_store_url": postgres.url})
+    feed, lead = _feed(settings), _lead(settings)  # the service reads their snapshot
     postgres.stop()  # down before the service starts
     first = _renamed(rows.head(30), "PG-A")
     second = _renamed(rows.iloc[30:60], "PG-B")
     with running_server(settings) as url:
-        assert _score(url, {"trades": first, "as_of": _as_of(rows)}).status_code == 200
-        queue = httpx.get(f"{url}/queue", timeout=30)
+        assert _score(url, {"trades": first, "as_of": _as_of(rows)}, feed).status_code == 200
+        queue = httpx.get(f"{url}/queue", headers=lead, timeout=30)
         assert queue.status_code == 503 and f"127.0.0.1:{postgres.port}" in queue.json()["error"]
 
         postgres.start()
@@ -219,12 +235,12 @@ def test_postgres_down_the_service_starts_scores_into_the_journal_and_catches_up
         while len(_stored(postgres.url, [t["trade_id"] for t in first])) < len(first):
             assert time.monotonic() < deadline, "the journal was not drained in 30 s"
             time.sleep(0.5)
-        assert httpx.get(f"{url}/queue", timeout=30).status_code == 200
+        assert httpx.get(f"{url}/queue", headers=lead, timeout=30).status_code == 200
 
         postgres.stop()  # and down again mid-run
-        assert _score(url, {"trades": second, "as_of": _as_of(rows)}).status_code == 200
+        assert _score(url, {"trades": second, "as_of": _as_of(rows)}, feed).status_code == 200
         postgres.start()
-        assert httpx.get(f"{url}/queue", timeout=60).status_code == 200
+        assert httpx.get(f"{url}/queue", headers=lead, timeout=60).status_code == 200
     ids = [t["trade_id"] for t in first + second]
     assert _stored(postgres.url, ids) == dict.fromkeys(ids, 1), "each stored exactly once"
 
@@ -239,12 +255,13 @@ def test_two_workers_refuse_no_event_of_a_trade_just_scored_and_sigkill_loses_no
         update={"serve_workers": 2, "exception_store_url": f"sqlite:///{tmp_path / 'ex.db'}"}
     )
     as_of = _as_of(rows)
+    feed, lead = _feed(settings), _lead(settings)
     with running_server(settings) as url:
         refused = []
         for n, trade in enumerate(_renamed(rows.head(40), "W")):
-            with httpx.Client(timeout=30) as one:  # a new connection each: any worker
+            with httpx.Client(timeout=30, headers=feed) as one:  # a new connection each: any worker
                 one.post(f"{url}/score", json={"trades": [trade], "as_of": as_of})
-            with httpx.Client(timeout=30) as other:
+            with httpx.Client(timeout=30, headers=feed) as other:
                 event = {
                     "kind": "lifecycle",
                     "trade_id": trade["trade_id"],
@@ -266,7 +283,7 @@ def test_two_workers_refuse_no_event_of_a_trade_just_scored_and_sigkill_loses_no
 
     def load(client_id: int) -> None:
         n = 0
-        with httpx.Client(timeout=30) as client:
+        with httpx.Client(timeout=30, headers=feed) as client:
             while not stop.is_set():
                 batch = _renamed(rows.sample(10, random_state=n), f"K{client_id}-{n}")
                 n += 1
@@ -292,7 +309,7 @@ def test_two_workers_refuse_no_event_of_a_trade_just_scored_and_sigkill_loses_no
     assert set(codes) <= {200}, codes
 
     with running_server(settings) as url:  # the next start stores what the dead one journaled
-        httpx.get(f"{url}/queue", timeout=60).raise_for_status()
+        httpx.get(f"{url}/queue", headers=lead, timeout=60).raise_for_status()
     db = sqlite3.connect(tmp_path / "ex.db")
     stored = dict(
         db.execute("SELECT trade_id, count(*) FROM scores WHERE trade_id LIKE 'K%' GROUP BY 1")

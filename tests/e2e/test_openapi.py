@@ -12,8 +12,11 @@ import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from benchmarks.fuzz import run_schemathesis
+from core.access import Role
 from core.settings import Settings
+from serving.api.keys import LocalKeys, local_keys
 from serving.api.openapi import OPENAPI_VERSION
+from serving.api.policy import PUBLIC
 from serving.api.server import running_server
 from tests.conftest import trained_home
 
@@ -34,10 +37,31 @@ ROUTES = {
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory, training_dir: Path) -> Iterator[str]:
-    home: Settings = trained_home(tmp_path_factory, training_dir, "openapi")
+def home(tmp_path_factory: pytest.TempPathFactory, training_dir: Path) -> Settings:
+    return trained_home(tmp_path_factory, training_dir, "openapi")
+
+
+@pytest.fixture(scope="module")
+def keys(home: Settings) -> LocalKeys:
+    return local_keys(home)
+
+
+@pytest.fixture(scope="module")
+def url(home: Settings, keys: LocalKeys) -> Iterator[str]:
     with running_server(home) as address:
         yield address
+
+
+@pytest.fixture(scope="module")
+def feed(url: str, keys: LocalKeys) -> Iterator[httpx.Client]:
+    with keys.client(url, Role.FEED, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def lead(url: str, keys: LocalKeys) -> Iterator[httpx.Client]:
+    with keys.client(url, Role.LEAD, timeout=30) as client:
+        yield client
 
 
 def test_the_document_is_valid_openapi_31_and_lists_every_route(url: str) -> None:
@@ -49,6 +73,12 @@ def test_the_document_is_valid_openapi_31_and_lists_every_route(url: str) -> Non
         assert methods <= set(doc["paths"].get(path, {})), path
     busy = doc["paths"]["/score"]["post"]["responses"]["503"]
     assert "Retry-After" in busy["headers"]
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, operations in doc["paths"].items():
+        for operation in operations.values():
+            public = path in PUBLIC
+            assert ("security" in operation) != public, path
+            assert public or {"401", "403"} <= set(operation["responses"]), path
 
 
 @pytest.mark.parametrize(
@@ -63,24 +93,33 @@ def test_a_body_of_another_type_is_a_415(url: str, route: str, content_type: str
     assert "a request body must be application/json" in answer.json()["error"]
 
 
-def test_a_foreign_host_or_origin_is_a_403_and_the_probes_answer_any_host(url: str) -> None:
+def test_a_foreign_host_or_origin_is_a_403_and_the_probes_answer_any_host(
+    url: str, feed: httpx.Client, lead: httpx.Client
+) -> None:
     port = url.rsplit(":", 1)[1]
     body: dict[str, object] = {"trades": [], "as_of": None}
-    rebound = httpx.get(f"{url}/queue", headers={"host": f"evil.example:{port}"}, timeout=30)
+    rebound = lead.get("/queue", headers={"host": f"evil.example:{port}"}, timeout=30)
     assert rebound.status_code == 403
     assert "Host 'evil.example' is not an allowed host" in rebound.json()["error"]
     foreign = httpx.post(
         f"{url}/score", json=body, headers={"origin": "https://evil.example"}, timeout=30
     )
     assert foreign.status_code == 403 and "FAILCAST_ALLOWED_HOSTS" in foreign.json()["error"]
-    ours = httpx.post(f"{url}/score", json=body, headers={"origin": url}, timeout=30)
+    ours = feed.post("/score", json=body, headers={"origin": url}, timeout=30)
     assert ours.status_code == 400  # past the guard: refused by the route (no trades)
     probe = httpx.get(f"{url}/livez", headers={"host": "10.1.2.3:3000"}, timeout=30)
     assert probe.status_code == 200
 
 
-def test_schemathesis_finds_no_server_error_on_any_route(url: str, tmp_path: Path) -> None:
+def test_schemathesis_finds_no_server_error_on_any_route(
+    url: str, keys: LocalKeys, tmp_path: Path
+) -> None:
     fuzz = run_schemathesis(
-        url, max_examples=10, seconds=45, seed=20261201, phases="examples,coverage,fuzzing"
+        url,
+        max_examples=10,
+        seconds=45,
+        seed=20261201,
+        phases="examples,coverage,fuzzing",
+        credential=keys.keys[Role.FEED],  # past the key check, into the data routes
     )
     assert fuzz.returncode == 0, fuzz.stdout[-6000:]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import bentoml
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.access import Role
 from core.settings import Settings
 from features.data.contract import read_dataset
 from features.reference import Reference
@@ -23,6 +25,7 @@ from features.request import lifecycle_state
 from features.retrieval import OnlineRetriever
 from features.store import open_store
 from serving.api.client import trade_records
+from serving.api.keys import LocalKeys, local_keys
 from serving.api.server import running_server
 from serving.scoring.model_store import BENTO_MODEL, load_served
 from tests.conftest import trained_home
@@ -44,6 +47,23 @@ def url(home: Settings):
 
 
 @pytest.fixture(scope="module")
+def keys(home: Settings) -> LocalKeys:
+    return local_keys(home)
+
+
+@pytest.fixture(scope="module")
+def feed(url: str, keys: LocalKeys) -> Iterator[httpx.Client]:
+    with keys.client(url, Role.FEED, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def lead(url: str, keys: LocalKeys) -> Iterator[httpx.Client]:
+    with keys.client(url, Role.LEAD, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
 def trades(training_dir: Path) -> pd.DataFrame:
     return read_dataset(training_dir)["trades"].tail(40).reset_index(drop=True)
 
@@ -59,7 +79,7 @@ def _one(trades: pd.DataFrame, i: int) -> dict:
 
 def test_scores_keep_their_contract(home: Settings, url: str, trades: pd.DataFrame) -> None:
     as_of = trades["execution_ts"].max() + pd.Timedelta(minutes=5)
-    client = bentoml.SyncHTTPClient(url)
+    client = bentoml.SyncHTTPClient(url, token=local_keys(home).keys[Role.FEED])
     try:
         got = client.score(trades=trade_records(trades), as_of=as_of.isoformat())
     finally:
@@ -89,7 +109,7 @@ def test_scores_keep_their_contract(home: Settings, url: str, trades: pd.DataFra
 
 
 def test_service_scores_equal_the_offline_model(
-    home: Settings, url: str, trades: pd.DataFrame, training_dir: Path
+    home: Settings, url: str, trades: pd.DataFrame, training_dir: Path, feed: httpx.Client
 ) -> None:
     """Same trades, lifecycle and instant: the service's probability is the registered
     model's on the feature vector the offline retrieval path builds."""
@@ -99,7 +119,7 @@ def test_service_scores_equal_the_offline_model(
     events = read_dataset(training_dir)["events"]
     lifecycle = lifecycle_state(trades["trade_id"], events, scoring)
     body = {"trades": trade_records(trades, lifecycle), "as_of": as_of.isoformat()}
-    scores = httpx.post(f"{url}/score", json=body, timeout=60).raise_for_status().json()["scores"]
+    scores = feed.post("/score", json=body, timeout=60).raise_for_status().json()["scores"]
     served = load_served(home).model
     with open_store(home) as store:
         vectors = OnlineRetriever(store, Reference.load(home))(trades, scoring, lifecycle)
@@ -109,11 +129,13 @@ def test_service_scores_equal_the_offline_model(
     assert {s["stage"] for s in scores} != {"EXECUTION"}  # later stages were reached
 
 
-def test_explanations_are_exact(home: Settings, url: str, trades: pd.DataFrame) -> None:
+def test_explanations_are_exact(
+    home: Settings, url: str, trades: pd.DataFrame, feed: httpx.Client
+) -> None:
     trade = trades.iloc[3]
     as_of = trade["execution_ts"] + pd.Timedelta(minutes=1)
     body = {"trade": _one(trades, 3), "as_of": as_of.isoformat()}
-    got = httpx.post(f"{url}/explain", json=body, timeout=60).raise_for_status().json()
+    got = feed.post("/explain", json=body, timeout=60).raise_for_status().json()
     served = load_served(home).model
     scoring = np.array([as_of.value // 1000])
     with open_store(home) as store:
@@ -129,7 +151,7 @@ def test_explanations_are_exact(home: Settings, url: str, trades: pd.DataFrame) 
     assert got["base_value"] + sum(by_feature.values()) == pytest.approx(got["raw_score"], abs=1e-9)
     magnitudes = [abs(c["contribution"]) for c in got["contributions"]]
     assert magnitudes == sorted(magnitudes, reverse=True)
-    score = httpx.post(f"{url}/score", json={"trades": [body["trade"]], "as_of": body["as_of"]})
+    score = feed.post("/score", json={"trades": [body["trade"]], "as_of": body["as_of"]})
     assert score.json()["scores"][0]["fail_probability"] == pytest.approx(got["fail_probability"])
 
 
@@ -164,33 +186,35 @@ _DROP = object()
     ids=lambda v: v if isinstance(v, str) else None,
 )
 def test_bad_trades_get_a_400_naming_the_field_and_the_rule(
-    url: str, trades: pd.DataFrame, change: dict, field: str, rule: str
+    url: str, trades: pd.DataFrame, change: dict, field: str, rule: str, feed: httpx.Client
 ) -> None:
-    response = httpx.post(f"{url}/score", json={"trades": [_bad(_one(trades, 0), **change)]})
+    response = feed.post("/score", json={"trades": [_bad(_one(trades, 0), **change)]})
     assert response.status_code == 400, response.text
     assert field in response.text and rule in response.text
 
 
-def test_oversized_empty_and_malformed_requests_get_a_4xx(url: str, trades: pd.DataFrame) -> None:
+def test_oversized_empty_and_malformed_requests_get_a_4xx(
+    url: str, trades: pd.DataFrame, feed: httpx.Client
+) -> None:
     one = _one(trades, 0)
-    big = httpx.post(f"{url}/score", json={"trades": [one] * (MAX_BATCH + 1)}, timeout=60)
+    big = feed.post("/score", json={"trades": [one] * (MAX_BATCH + 1)}, timeout=60)
     assert big.status_code == 413
     assert "trades" in big.text and f"at most {MAX_BATCH}" in big.text
-    empty = httpx.post(f"{url}/score", json={"trades": []})
+    empty = feed.post("/score", json={"trades": []})
     assert empty.status_code == 400 and "at least one trade" in empty.text
-    broken = httpx.post(
-        f"{url}/score", content=b'{"trades": [', headers={"content-type": "application/json"}
+    broken = feed.post(
+        "/score", content=b'{"trades": [', headers={"content-type": "application/json"}
     )
     assert 400 <= broken.status_code < 500
 
 
 def test_unknown_counterparty_and_instrument_are_scored_cold(
-    url: str, trades: pd.DataFrame
+    url: str, trades: pd.DataFrame, feed: httpx.Client
 ) -> None:
     known = _one(trades, 0)
     new = _one(trades, 1) | {"counterparty_id": "NEW-CPTY", "instrument_id": "XS0000000000"}
     body = {"trades": [known, new], "as_of": _soon_after(trades)}
-    response = httpx.post(f"{url}/score", json=body, timeout=60)
+    response = feed.post("/score", json=body, timeout=60)
     assert response.status_code == 200, response.text
     first, second = response.json()["scores"]
     assert first["cold_start"] == []
@@ -199,11 +223,11 @@ def test_unknown_counterparty_and_instrument_are_scored_cold(
 
 
 def test_keeps_serving_when_the_registry_is_unreachable(
-    home: Settings, url: str, trades: pd.DataFrame
+    home: Settings, url: str, trades: pd.DataFrame, feed: httpx.Client
 ) -> None:
     """The first server copied the champion into BentoML's store; a service whose registry
     does not answer serves that copy, says so, and keeps checking."""
-    served = httpx.post(f"{url}/model", json={}).raise_for_status().json()
+    served = feed.post("/model", json={}).raise_for_status().json()
     assert served["source"] == "registry" and served["registry"] == "ok"
     offline = home.model_copy(
         update={
@@ -212,21 +236,23 @@ def test_keeps_serving_when_the_registry_is_unreachable(
         }
     )
     with running_server(offline) as other:
-        answer = httpx.post(f"{other}/model", json={}).raise_for_status()
+        answer = httpx.post(f"{other}/model", json={}, headers=feed.headers).raise_for_status()
         info = answer.json()
         assert info["source"] == "local store"
         assert "s3cr3t" not in answer.text and "postgres:***@" in info["registry"]
         assert info["bento_model"] == served["bento_model"]
         assert info["registry"] != "ok"
         body = {"trades": [_one(trades, 0)], "as_of": _soon_after(trades)}
-        response = httpx.post(f"{other}/score", json=body)
+        response = httpx.post(f"{other}/score", json=body, headers=feed.headers)
         assert response.status_code == 200
         assert response.json()["scores"][0]["model_version"] == served["model_version"]
     assert (home.bentoml_home / "models" / BENTO_MODEL).is_dir()
     assert dt.datetime.fromisoformat(info["loaded_at"])
 
 
-def test_bentoml_build_packages_the_service_with_its_model(home: Settings, url: str) -> None:
+def test_bentoml_build_packages_the_service_with_its_model(
+    home: Settings, url: str, feed: httpx.Client
+) -> None:
     """With the champion in the store (the server put it there), `bentoml build` makes a
     Bento that holds the service code and that model."""
     import os
@@ -249,22 +275,27 @@ def test_bentoml_build_packages_the_service_with_its_model(home: Settings, url: 
         [*bentoml_cli, "get", tag, "-o", "json"], env=env, capture_output=True, text=True
     )
     info = json.loads(listed.stdout)
-    served = httpx.post(f"{url}/model", json={}).json()["bento_model"]
+    served = feed.post("/model", json={}).json()["bento_model"]
     assert served in [m["tag"] for m in info["models"]]
     assert info["service"] == "serving.api.service:Failcast"
 
 
 def test_scores_land_in_the_queue_by_expected_cost(
-    home: Settings, url: str, trades: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+    home: Settings,
+    url: str,
+    trades: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
+    feed: httpx.Client,
+    lead: httpx.Client,
 ) -> None:
     """Every /score is stored; at-risk trades are queued, overdue ones first, then costliest
     first, and statuses move with a history."""
     as_of = (trades["execution_ts"].max() + pd.Timedelta(hours=2)).isoformat()
-    scores = httpx.post(
-        f"{url}/score", json={"trades": trade_records(trades), "as_of": as_of}, timeout=60
+    scores = feed.post(
+        "/score", json={"trades": trade_records(trades), "as_of": as_of}, timeout=60
     ).json()["scores"]
     at_risk = {s["trade_id"] for s in scores if s["risk_tier"] != "LOW"}
-    queue = httpx.get(f"{url}/queue").raise_for_status().json()
+    queue = lead.get("/queue").raise_for_status().json()
     assert {q["trade_id"] for q in queue} >= at_risk and at_risk
     overdue = [q for q in queue if q["status"] == "OVERDUE"]
     assert queue[: len(overdue)] == overdue
@@ -273,24 +304,24 @@ def test_scores_land_in_the_queue_by_expected_cost(
         assert costs == sorted(costs, reverse=True)
     top = next(q for q in queue if q["status"] == "OPEN")
     assert top["team"] == top["reasons"][0]["team"] and top["action"]
-    assert len(httpx.get(f"{url}/queue", params={"capacity": 2}).json()) == min(2, len(queue))
-    one_team = httpx.get(f"{url}/queue", params={"team": top["team"]}).json()
+    assert len(lead.get("/queue", params={"capacity": 2}).json()) == min(2, len(queue))
+    one_team = lead.get("/queue", params={"team": top["team"]}).json()
     assert {q["team"] for q in one_team} == {top["team"]}
 
     trade_id = top["trade_id"]
-    change = {"status": "ACKNOWLEDGED", "actor": "ana", "note": "calling the agent"}
-    assert httpx.post(f"{url}/trades/{trade_id}/status", json=change).status_code == 200
-    detail = httpx.get(f"{url}/trades/{trade_id}").json()
+    change = {"status": "ACKNOWLEDGED", "note": "calling the agent"}
+    assert lead.post(f"/trades/{trade_id}/status", json=change).status_code == 200
+    detail = lead.get(f"/trades/{trade_id}").json()
     assert detail["exception"]["status"] == "ACKNOWLEDGED"
     assert [h["status"] for h in detail["history"]] == ["OPEN", "ACKNOWLEDGED"]
     assert len(detail["trajectory"]) >= 2  # scored by the earlier tests too
-    resolved = {"status": "RESOLVED", "actor": "ana", "action_taken": "borrowed"}
-    assert httpx.post(f"{url}/trades/{trade_id}/status", json=resolved).status_code == 200
-    assert trade_id not in {q["trade_id"] for q in httpx.get(f"{url}/queue").json()}
-    assert httpx.get(f"{url}/trades/{trade_id}").json()["exception"]["status"] == "RESOLVED"
-    closed = httpx.post(f"{url}/trades/{trade_id}/status", json=change)
+    resolved = {"status": "RESOLVED", "action_taken": "borrowed"}
+    assert lead.post(f"/trades/{trade_id}/status", json=resolved).status_code == 200
+    assert trade_id not in {q["trade_id"] for q in lead.get("/queue").json()}
+    assert lead.get(f"/trades/{trade_id}").json()["exception"]["status"] == "RESOLVED"
+    closed = lead.post(f"/trades/{trade_id}/status", json=change)
     assert closed.status_code == 409 and "cannot go from RESOLVED to ACKNOWLEDGED" in closed.text
-    assert httpx.get(f"{url}/trades/NOPE").status_code == 404
+    assert lead.get("/trades/NOPE").status_code == 404
 
     from typer.testing import CliRunner
 
@@ -302,11 +333,17 @@ def test_scores_land_in_the_queue_by_expected_cost(
     shown = CliRunner().invoke(app, ["queue", "--json"])
     assert shown.exit_code == 0, shown.output
     listed = [q["trade_id"] for q in json.loads(shown.output)]
-    assert listed == [q["trade_id"] for q in httpx.get(f"{url}/queue").json()]
+    assert listed == [q["trade_id"] for q in lead.get("/queue").json()]
 
 
 def test_events_rescore_trades_over_http_and_from_a_file(
-    home: Settings, url: str, trades: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    home: Settings,
+    url: str,
+    trades: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    feed: httpx.Client,
+    lead: httpx.Client,
 ) -> None:
     """POST /events and `failcast events ingest` re-score the trades an event touches; the
     trajectory grows; an event for a trade never scored gets a 400 naming it."""
@@ -314,7 +351,7 @@ def test_events_rescore_trades_over_http_and_from_a_file(
     record = trade_records(trade)[0]
     executed = trade["execution_ts"].iloc[0]
     at = lambda minutes: (executed + pd.Timedelta(minutes=minutes)).isoformat()  # noqa: E731
-    httpx.post(f"{url}/score", json={"trades": [record], "as_of": at(1)}, timeout=60)
+    feed.post("/score", json={"trades": [record], "as_of": at(1)}, timeout=60)
     event = {
         "kind": "lifecycle",
         "trade_id": record["trade_id"],
@@ -322,15 +359,15 @@ def test_events_rescore_trades_over_http_and_from_a_file(
         "event_type": "AFFIRMED",
         "detail": None,
     }
-    applied = httpx.post(f"{url}/events", json={"events": [event]}, timeout=60).raise_for_status()
+    applied = feed.post("/events", json={"events": [event]}, timeout=60).raise_for_status()
     (rescored,) = applied.json()["rescored"]
     assert rescored["trade_id"] == record["trade_id"] and rescored["previous_probability"]
-    steps = httpx.get(f"{url}/trades/{record['trade_id']}").json()["trajectory"]
+    steps = lead.get(f"/trades/{record['trade_id']}").json()["trajectory"]
     assert {at(1)[:16], at(30)[:16]} <= {s["scored_at"][:16] for s in steps}
 
-    bad = httpx.post(f"{url}/events", json={"events": [{**event, "trade_id": "NOPE"}]})
+    bad = feed.post("/events", json={"events": [{**event, "trade_id": "NOPE"}]})
     assert bad.status_code == 400 and "trade never scored: NOPE" in bad.text
-    wrong = httpx.post(f"{url}/events", json={"events": [{**event, "event_type": "SHIPPED"}]})
+    wrong = feed.post("/events", json={"events": [{**event, "event_type": "SHIPPED"}]})
     assert wrong.status_code == 400 and "event_type" in wrong.text
 
     from typer.testing import CliRunner
@@ -346,7 +383,7 @@ def test_events_rescore_trades_over_http_and_from_a_file(
     done = CliRunner().invoke(app, ["events", "ingest", str(lines), "--json"])
     assert done.exit_code == 0, done.output
     assert [r["trade_id"] for r in json.loads(done.stdout)["rescored"]] == [record["trade_id"]]
-    steps = httpx.get(f"{url}/trades/{record['trade_id']}").json()["trajectory"]
+    steps = lead.get(f"/trades/{record['trade_id']}").json()["trajectory"]
     assert at(90)[:16] in {s["scored_at"][:16] for s in steps}
 
     table = tmp_path / "inventory.csv"
@@ -356,11 +393,9 @@ def test_events_rescore_trades_over_http_and_from_a_file(
 
 
 def test_a_future_scoring_instant_an_oversized_event_batch_and_a_huge_capacity_get_a_4xx(
-    url: str, trades: pd.DataFrame
+    url: str, trades: pd.DataFrame, feed: httpx.Client, lead: httpx.Client
 ) -> None:
-    ahead = httpx.post(
-        f"{url}/score", json={"trades": [_one(trades, 0)], "as_of": "2099-01-01T00:00:00Z"}
-    )
+    ahead = feed.post("/score", json={"trades": [_one(trades, 0)], "as_of": "2099-01-01T00:00:00Z"})
     assert ahead.status_code == 400 and "as_of" in ahead.text and "and now" in ahead.text
     event = {
         "kind": "lifecycle",
@@ -369,7 +404,7 @@ def test_a_future_scoring_instant_an_oversized_event_batch_and_a_huge_capacity_g
         "event_type": "ALLOCATED",
         "detail": None,
     }
-    many = httpx.post(f"{url}/events", json={"events": [event] * (MAX_BATCH + 1)}, timeout=60)
+    many = feed.post("/events", json={"events": [event] * (MAX_BATCH + 1)}, timeout=60)
     assert many.status_code == 413 and f"at most {MAX_BATCH} events" in many.text
-    huge = httpx.get(f"{url}/queue", params={"capacity": 2**63})
+    huge = lead.get("/queue", params={"capacity": 2**63})
     assert 400 <= huge.status_code < 500 and "capacity" in huge.text
