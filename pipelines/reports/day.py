@@ -50,6 +50,7 @@ class DayReport:
     explanations: list[Explanation]  # exact SHAP of the top at-risk trades, costliest first
     performance: dict[str, float]  # on the day's settled and failed trades
     medium: float  # probability from which a trade is at risk
+    actions: pd.DataFrame  # status changes people made to the day's exceptions (who acted)
 
 
 def day_report(
@@ -88,6 +89,14 @@ def day_report(
         explanations=explanations,
         performance=_performance(book, medium),
         medium=medium,
+        actions=pd.DataFrame(
+            [
+                {"at": h.at, "trade_id": h.trade_id, "status": h.status, "actor": h.actor}
+                | {"note": h.note}
+                for h in store.people_actions(day, day)
+            ],
+            columns=["at", "trade_id", "status", "actor", "note"],
+        ),
     )
 
 
@@ -153,6 +162,7 @@ def render(report: DayReport) -> str:
             "</div>",
         ),
         _section("How the scores did", _performance_html(report)),
+        _section("Who acted", _actions_html(report.actions)),
         _section(
             "Week over week",
             _img(trend_figure(report.trend), "trend by settlement date"),
@@ -246,6 +256,26 @@ def _performance_html(report: DayReport) -> str:
     ]
     return _table(["measure", "value"], [list(r) for r in rows], "performance") + _img(
         outcome_figure(decided, report.medium), "scores of settled and failed trades"
+    )
+
+
+def _actions_html(actions: pd.DataFrame, latest: int = 20) -> str:
+    """Per person, how many exceptions they moved to each status; then the latest changes."""
+    if actions.empty:
+        return "<p>No one has changed an exception of this date yet.</p>"
+    counts = actions.pivot_table(
+        index="actor", columns="status", values="trade_id", aggfunc="count", fill_value=0
+    )
+    statuses = list(counts.columns)
+    rows: list[list[object]] = [
+        [actor, *(int(n) for n in counts.loc[actor].to_numpy())] for actor in counts.index
+    ]
+    recent = [
+        [f"{r['at']:%H:%M}", r["actor"], r["trade_id"], r["status"], r["note"] or "—"]
+        for r in actions.tail(latest).to_dict("records")
+    ]
+    return _table(["who", *statuses], rows, "who-acted") + _table(
+        ["at (UTC)", "who", "trade", "status", "note"], recent, "latest-actions"
     )
 
 

@@ -13,11 +13,13 @@ import mlflow
 import pandas as pd
 import pytest
 
+from core.access import Role
 from core.errors import ModelRefused
 from core.redact import redacted
 from core.settings import Settings
 from features.data.contract import read_dataset
 from serving.api.client import trade_records
+from serving.api.keys import local_keys
 from serving.api.server import running_server
 from serving.scoring.model_store import BENTO_MODEL, load_copy, load_served, model_store
 from tests.conftest import trained_home
@@ -56,6 +58,22 @@ def test_a_saved_model_is_text_and_json_only(home: Settings, tmp_path: Path) -> 
     assert set(version.tags) >= {DIGESTS_TAG, GATE_TAG} and version.tags[GATE_TAG] == GATE_PASSED
 
 
+def test_the_registered_pyfunc_is_code_and_loads_without_a_pickle(home: Settings) -> None:
+    """MLflow's own flavour is logged as code (models-from-code): not one file of the
+    registered model is a pickle, and ``mlflow.pyfunc`` still loads and predicts with it."""
+    client = tracking_client(home)
+    version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version
+    uri = f"models:/{MODEL_NAME}/{version}"
+    local = Path(mlflow.artifacts.download_artifacts(uri))
+    files = [p for p in local.rglob("*") if p.is_file()]
+    assert files and not any(p.suffix in {".pkl", ".pickle", ".joblib"} for p in files), files
+    assert not [p.name for p in files if p.read_bytes()[:1] == b"\x80"], "a pickle is there"
+    model = load_fail_model(uri)
+    frame = pd.DataFrame([[0.0] * len(model.features)] * 3, columns=model.features)
+    predicted = mlflow.pyfunc.load_model(uri).predict(frame)
+    assert list(predicted["fail_probability"]) == list(model.predict(frame))
+
+
 def test_a_tampered_artefact_in_the_registry_or_the_local_copy_is_refused(
     home: Settings,
 ) -> None:
@@ -90,6 +108,7 @@ def test_a_refused_champion_leaves_the_running_service_serving_what_it_had(
         "trades": trade_records(rows),
         "as_of": (rows["execution_ts"].max() + pd.Timedelta(minutes=5)).isoformat(),
     }
+    feed = local_keys(settings).headers(Role.FEED)
     with running_server(settings) as url:
         # a version registered but never through the gate, the alias moved onto it by hand
         model = load_fail_model(f"models:/{MODEL_NAME}/{first}")
@@ -97,29 +116,35 @@ def test_a_refused_champion_leaves_the_running_service_serving_what_it_had(
         with mlflow.start_run():
             ungated = log_fail_model(model, example)
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, ungated)
-        info = _model_after_refresh(url)
+        info = _model_after_refresh(url, feed)
         assert info["model_version"] == str(first)
         assert (
             f"version {ungated} holds the champion alias but the promotion gate" in info["registry"]
         )
-        scores = httpx.post(f"{url}/score", json=body, timeout=30).raise_for_status().json()
+        scores = (
+            httpx.post(f"{url}/score", json=body, headers=feed, timeout=30)
+            .raise_for_status()
+            .json()
+        )
         assert {s["model_version"] for s in scores["scores"]} == {str(first)}
 
         # passed by the gate, but a file changed in the artefact store since registration
         client.set_model_version_tag(MODEL_NAME, ungated, GATE_TAG, GATE_PASSED)
         booster = _artefact_file(settings, ungated, "booster.txt")
         booster.write_bytes(booster.read_bytes() + b"\n")
-        info = _model_after_refresh(url, "booster.txt")
+        info = _model_after_refresh(url, feed, "booster.txt")
         assert info["model_version"] == str(first)
         assert "does not match its registration: booster.txt" in info["registry"]
     stored = [m.tag.version for m in model_store(settings).list(BENTO_MODEL)]
     assert not any(v.startswith(f"v{ungated}-") for v in stored), "no refused copy kept"
 
 
-def _model_after_refresh(url: str, wanted: str = "refused") -> dict:
+def _model_after_refresh(url: str, auth: dict[str, str], wanted: str = "refused") -> dict:
     deadline = time.monotonic() + 30
     while True:
-        info = httpx.post(f"{url}/model", json={}, timeout=30).raise_for_status().json()
+        info = (
+            httpx.post(f"{url}/model", json={}, headers=auth, timeout=30).raise_for_status().json()
+        )
         if info["registry"].startswith("refused") and wanted in info["registry"]:
             return info
         assert time.monotonic() < deadline, f"no refusal after 30 s: {info['registry']}"
