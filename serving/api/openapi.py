@@ -30,6 +30,7 @@ REFUSALS: dict[tuple[str, str], tuple[HTTPStatus, ...]] = {
     ("post", "/explain"): (*_BATCH, HTTPStatus.NOT_FOUND, *_STORE),
     ("post", "/events"): (*_BATCH, HTTPStatus.CONFLICT, *_STORE),
     ("post", "/model"): (*_BODY, *_STORE),
+    ("post", "/model/refresh"): (*_BODY, *_STORE),
     ("get", "/readyz"): _STORE,
     ("get", "/queue"): _STORE,
     ("get", "/trades/{trade_id}"): (HTTPStatus.NOT_FOUND, *_STORE),

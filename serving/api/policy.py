@@ -22,6 +22,7 @@ _RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/events"): frozenset({Role.FEED}),
     ("POST", "/explain"): frozenset({Role.FEED, Role.ANALYST, Role.LEAD}),
     ("POST", "/model"): _ANY,
+    ("POST", "/model/refresh"): frozenset({Role.ADMIN}),
     ("GET", "/status"): _ANY,
     ("GET", "/queue"): _READERS,
     ("GET", "/trades/*"): _READERS,

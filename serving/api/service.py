@@ -87,6 +87,7 @@ class Failcast:
         self.registry = self.scorer.served.fallback or "ok"
         self.loaded_at = datetime.now(UTC)
         self._warm_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()  # one registry check at a time
         self.warm: str | None = "not warmed up yet"  # why not ready (None: warm)
         if self.settings.model_refresh_seconds > 0:
             threading.Thread(target=self._refresh_loop, daemon=True, name="champion").start()
@@ -262,6 +263,12 @@ class Failcast:
         """Swap in a newly promoted champion; on any registry failure keep the loaded one."""
         while True:
             time.sleep(self.settings.model_refresh_seconds)
+            self.check_registry()
+
+    def check_registry(self) -> None:
+        """Serve the registry's champion if it changed and passes its checks; on a refusal
+        or a registry that does not answer keep serving what is loaded, saying why."""
+        with self._refresh_lock:
             try:
                 tag = import_champion(self.settings)  # gate and digests checked
                 if tag != self.scorer.served.tag:
@@ -339,9 +346,19 @@ class Failcast:
         ``base_value`` to ``raw_score``)."""
         return self.scorer.explain(trade, _us(as_of))
 
+    @bentoml.api(route="/model/refresh")
+    def refresh_model(self) -> ModelInfo:
+        """Check the registry now (an admin's): serve a newly promoted champion that passes
+        its checks, or say why not; then what is served."""
+        self.check_registry()
+        return self._model_info()
+
     @bentoml.api(route="/model")
     def model(self) -> ModelInfo:
         """What is being served, where it came from, and the last registry check."""
+        return self._model_info()
+
+    def _model_info(self) -> ModelInfo:
         served = self.scorer.served
         return ModelInfo(
             model_version=served.version,

@@ -96,6 +96,7 @@ def test_no_or_a_bad_credential_is_a_401_saying_what_is_missing(url: str) -> Non
         (Role.ANALYST, "POST", "/score", "feed"),
         (Role.ADMIN, "POST", "/events", "feed"),
         (Role.FEED, "POST", "/trades/X/status", "analyst or lead"),
+        (Role.LEAD, "POST", "/model/refresh", "admin"),
     ],
 )
 def test_each_role_reaches_its_routes_only(
@@ -104,6 +105,11 @@ def test_each_role_reaches_its_routes_only(
     answer = httpx.request(method, f"{url}{route}", json={}, headers=_as(keys, role))
     assert answer.status_code == 403
     assert f"{method} {route} needs the role {needs}; 'local-{role}' has {role}" in answer.text
+
+
+def test_an_admin_has_the_registry_checked_now(url: str, keys: LocalKeys) -> None:
+    checked = httpx.post(f"{url}/model/refresh", json={}, headers=_as(keys, Role.ADMIN))
+    assert checked.status_code == 200 and checked.json()["registry"] == "ok"
 
 
 def test_an_analyst_changes_their_own_teams_exceptions_as_themselves(

@@ -27,6 +27,7 @@ ROUTES = {
     "/explain": {"post"},
     "/events": {"post"},
     "/model": {"post"},
+    "/model/refresh": {"post"},
     "/queue": {"get"},
     "/status": {"get"},
     "/trades/{trade_id}": {"get"},
