@@ -130,6 +130,15 @@ class StoredReader:
                 for key, at in rows.items():
                     values[at, self._columns[v]] = self._remembered[v, key]
 
+    def version(self) -> int | None:
+        """SQLite's ``data_version`` now: the same number means nothing was written since
+        (None for any other store: no such number, read again)."""
+        if not self._sqlite:
+            return None
+        with self._lock:
+            version: int = self._connection().execute("PRAGMA data_version").fetchone()[0]
+            return version
+
     def _connection(self) -> sqlite3.Connection:
         """This reader's own connection to the store's file, used only to read, with the
         file mapped into memory: a lookup then reads pages without a system call."""

@@ -4,7 +4,7 @@
 Scoring refuses (``StoreUnavailable``, a 503) when the watermark is missing (the store was
 emptied, or never materialised) or older than the served views' shortest TTL before the
 scoring instant: otherwise every entity would silently read as unknown and every trade look
-risky. On SQLite the read costs a memory lookup until the store changes; on Redis one call.
+risky. On SQLite the read costs one pragma until the store changes; on Redis one call.
 """
 
 from __future__ import annotations
@@ -46,16 +46,22 @@ class OnlineWatermark:
             self._reader: StoredReader | None = None  # a build from before watermarks
         else:
             self._reader = StoredReader(store, [(view, list(WATERMARK_FEATURES))])
+        self._seen: tuple[int, Watermark | None] | None = None  # SQLite: (data version, mark)
 
     def read(self) -> Watermark | None:
-        """The watermark the store holds now (None: none)."""
+        """The watermark the store holds now (None: none). On SQLite it is read again only
+        when the database changed since (``PRAGMA data_version``)."""
         if self._reader is None:
             return None
+        version = self._reader.version()
+        if version is not None and self._seen is not None and self._seen[0] == version:
+            return self._seen[1]
         values = self._reader({WATERMARK_KEY: [WATERMARK_ROW]}, 1)
         until, built = (float(values[name][0]) for name in WATERMARK_FEATURES)
-        if np.isnan(until):
-            return None
-        return Watermark(_at(until), _at(built))
+        mark = None if np.isnan(until) else Watermark(_at(until), _at(built))
+        if version is not None:
+            self._seen = (version, mark)
+        return mark
 
     def check(self, scoring_us: np.ndarray) -> Watermark:
         """Raise ``StoreUnavailable`` unless the store can serve these scoring instants."""

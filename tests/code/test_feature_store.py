@@ -314,3 +314,23 @@ def test_a_cancellation_is_recorded_but_moves_no_rate(tmp_path: Path, small_worl
     assert push_outcomes(build.store, build.reference, cancelled).empty
     assert _cpty_online(build, counterparty) == before
     assert list(build.reference.pushed_outcomes()["trade_id"]) == list(cancelled["trade_id"])
+
+
+def test_the_watermark_read_follows_a_change_of_the_sqlite_store(
+    tmp_path: Path, small_dir: Path
+) -> None:
+    """The watermark is remembered until the database changes: a watermark deleted by
+    another connection (an emptied store) is seen on the next read."""
+    import sqlite3
+
+    from features.repo import WATERMARK_VIEW
+    from serving.scoring.watermark import OnlineWatermark
+
+    build = build_store(small_dir, tmp_path / "home")
+    store = build.store
+    watermark = OnlineWatermark(store, [store.get_feature_view(WATERMARK_VIEW)])
+    first = watermark.read()
+    assert first is not None and watermark.read() == first  # the second from memory
+    with sqlite3.connect(build.settings.feature_dir / "online.db") as other:
+        other.execute(f'DELETE FROM "{build.settings.feast_project}_{WATERMARK_VIEW}"')
+    assert watermark.read() is None
