@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the exception store (e.g. postgresql+psycopg://...); "
         "a SQLite file under the home directory when unset.",
     )
+    cost_regimes: Path | None = Field(
+        default=None,
+        description="A file of cost regimes by market (penalties, funding, buy-ins, FX) in "
+        "place of the one failcast ships (core/cost_regimes.yaml).",
+    )
     allowed_hosts: list[str] = Field(
         default=["127.0.0.1", "localhost", "::1"],
         min_length=1,

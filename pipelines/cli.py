@@ -19,6 +19,7 @@ from features.data.sources.sec_ftd import read_sec_ftd, write_sec_ftd
 from features.data.summary import summarise
 from pipelines.backtest_cmd import backtest_cmd
 from pipelines.console import calibration_table, console, progress_steps
+from pipelines.costs_cmd import costs_app
 from pipelines.db_cmd import db_app
 from pipelines.errors import ReportingGroup
 from pipelines.events_cmd import events_app
@@ -41,6 +42,7 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(features_app, name="features")
 app.add_typer(events_app, name="events")
 app.add_typer(db_app, name="db")
+app.add_typer(costs_app, name="costs")
 app.add_typer(users_app, name="users")
 app.command("train")(train_cmd)
 app.command("evaluate")(evaluate_cmd)
