@@ -2,8 +2,9 @@
 
 One run in a fresh process: build the features, train the champion (test window: the last
 40 trade dates), then `failcast backtest` over the settlement dates of those 40 days, on
-point-in-time features: fails flagged by stage, median lead time, and the penalties a daily
-queue of K trades catches beside a rules-only queue and the oracle's.
+point-in-time features: fails flagged by stage, median lead time, and what the fails a daily
+queue of K trades holds cost (by their markets' regimes, and under the one CSDR-style schedule
+failcast priced every market with before) beside a rules-only queue and the oracle's.
 
     python -m benchmarks.backtest [--data DIR] [--capacity K]
 """
@@ -78,12 +79,13 @@ def _markdown(out: dict) -> str:
     lines += [
         "",
         f"| Daily queue of {out['capacity']} (ranked on ISD-1) | Fails caught | Share | "
-        "Penalty caught | Share |",
-        "|---|---|---|---|---|",
+        "Cost caught by market regime (USD) | Share | One CSDR-style penalty caught | Share |",
+        "|---|---|---|---|---|---|---|",
     ]
     for q in out["queues"]:
         lines.append(
             f"| {q['queue']} | {q['fails_caught']:,} | {pct(q['fail_share'])} | "
+            f"{q['cost_caught_usd']:,.0f} | {pct(q['cost_share'])} | "
             f"{q['penalty_caught']:,.0f} | {pct(q['penalty_share'])} |"
         )
     return "\n".join(lines)

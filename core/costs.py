@@ -1,9 +1,13 @@
-"""What a fail costs: CSDR-style cash penalties, configurable, in the trade currency.
+"""What a fail is expected to cost, in the trade currency.
 
-expected_cost = P(fail) × notional × daily penalty rate × expected days late. Rates follow the
-CSDR cash-penalty schedule (basis points of the trade value per business day late): liquid
-shares 1.0, illiquid shares 0.5, sovereign debt 0.10, other debt 0.20. An equity or ETF is
-illiquid when its average daily volume is below ``ILLIQUID_ADV``.
+expected cost = P(fail) × (penalty + funding + buy-in exposure) of a fail lasting the expected
+days late, each part priced by the settlement market's regime (``core.regimes``, the data of
+``cost_regimes.yaml``). The expected days late are the training data's, by asset class.
+
+``PenaltySchedule`` is the single CSDR-style schedule failcast priced every market with
+before it had regimes (liquid shares and ETFs 1.0 bp, illiquid 0.5, sovereign debt 0.10,
+other debt 0.20): the training data's penalty and the backtest's comparison with it. An
+equity or ETF is illiquid when its average daily volume is below ``ILLIQUID_ADV``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from core.regimes import CostParts, CostRegimes, active_regimes, price_fails
 
 __all__ = [
     "DEFAULT_PENALTIES",
@@ -68,23 +74,10 @@ def penalty_cost(
     return cost * days_late
 
 
-REPORTING_CURRENCY = "USD"
-USD_PER_UNIT: Mapping[str, float] = MappingProxyType(
-    {"USD": 1.0, "CAD": 0.73, "GBP": 1.27, "EUR": 1.08, "JPY": 0.0067}
-)
-"""Indicative rates into the reporting currency: enough to rank trades in different
-currencies on one queue, not to book anything."""
-
-
 def in_reporting_currency(amount: ArrayLike, currency: ArrayLike) -> np.ndarray:
-    """Amounts in their currencies, in the reporting currency (NaN for an unknown one)."""
-    rates = np.array(
-        [USD_PER_UNIT.get(c, np.nan) for c in np.atleast_1d(np.asarray(currency, dtype=object))]
-    )
-    converted: np.ndarray = np.asarray(amount, dtype=float) * (
-        rates if np.ndim(currency) else rates[0]
-    )
-    return converted
+    """Amounts in their currencies, in the reporting currency at the indicative rates of the
+    cost regimes in force (NaN for an unknown currency)."""
+    return active_regimes().in_reporting_currency(amount, currency)
 
 
 DEFAULT_DAYS_LATE = 2.0
@@ -105,7 +98,7 @@ def expected_days_late(asset_class: ArrayLike, days_late: ArrayLike) -> dict[str
 
 @dataclass(frozen=True)
 class CostModel:
-    """expected_cost = P(fail) × notional × daily penalty rate × expected days late."""
+    """Expected days late by asset class, and what a fail costs from them."""
 
     days_late: Mapping[str, float] = field(
         default_factory=lambda: MappingProxyType({ALL_CLASSES: DEFAULT_DAYS_LATE})
@@ -117,6 +110,36 @@ class CostModel:
         classes = np.asarray(asset_class, dtype=object)
         return np.array([self.days_late.get(a, overall) for a in classes], dtype=float)
 
+    def expected_parts(
+        self,
+        probability: ArrayLike,
+        *,
+        notional: ArrayLike,
+        asset_class: ArrayLike,
+        adv: ArrayLike,
+        market: ArrayLike,
+        currency: ArrayLike,
+        side: ArrayLike,
+        cause: ArrayLike,
+        regimes: CostRegimes | None = None,
+    ) -> CostParts:
+        """Each trade's expected penalty, funding and buy-in exposure in its own currency,
+        by its market's regime; a fail predicted for lack of cash pays CSDR's cash rate."""
+        classes = np.asarray(asset_class, dtype=object)
+        liquid = ~(np.asarray(adv, dtype=float) < self.schedule.illiquid_adv)  # NaN: liquid
+        parts = price_fails(
+            regimes or active_regimes(),
+            market=market,
+            currency=currency,
+            asset_class=classes,
+            liquid=liquid,
+            side=side,
+            value=notional,
+            days_late=self.expected_days(classes),
+            lack_of_cash=np.asarray(cause, dtype=object) == "LACK_OF_CASH",
+        )
+        return parts.scaled(np.asarray(probability, dtype=float))
+
     def expected_cost(
         self,
         probability: ArrayLike,
@@ -124,8 +147,9 @@ class CostModel:
         asset_class: ArrayLike,
         adv: ArrayLike,
     ) -> np.ndarray:
-        """Expected penalty of each trade in its own currency; an unknown instrument (no
-        asset class) is priced at the highest rate, since its risk cannot be told."""
+        """Expected penalty of each trade under the one CSDR-style schedule everywhere (what
+        failcast priced before regimes); an unknown instrument (no asset class) at the
+        highest rate, since its risk cannot be told."""
         asset_class = np.asarray(asset_class, dtype=object)
         days = self.expected_days(asset_class)
         cost = np.asarray(probability, float) * penalty_cost(

@@ -19,21 +19,33 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
+import numpy as np
 import yaml
+from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.errors import ConfigError
+from core.markets import MARKETS
+from core.settings import get_settings
+from core.vocabulary import Currency as CurrencyCode
 
 __all__ = [
     "DEFAULT_REGIMES",
+    "PARTS",
     "CostBreakdown",
+    "CostParts",
     "CostRegimes",
     "CsdrCategory",
+    "active_regimes",
+    "cost_driver",
+    "csdr_categories",
     "csdr_category",
     "load_regimes",
+    "parts_text",
     "price_fail",
+    "price_fails",
 ]
 
 DEFAULT_REGIMES = Path(__file__).with_name("cost_regimes.yaml")
@@ -119,12 +131,29 @@ class CostRegimes(_Strict):
     markets: dict[str, Regime] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _reporting_currency_known(self) -> CostRegimes:
+    def _everything_priced(self) -> CostRegimes:
         if self.reporting_currency not in self.currencies:
             raise ValueError(
                 f"reporting_currency {self.reporting_currency!r} is not among the currencies"
             )
+        missing = sorted(set(MARKETS) - set(self.markets))
+        if missing:
+            raise ValueError(f"markets: no regime for the settlement markets {', '.join(missing)}")
+        money = sorted(set(get_args(CurrencyCode)) - set(self.currencies))
+        if money:
+            raise ValueError(f"currencies: no entry for {', '.join(money)}")
         return self
+
+    def in_reporting_currency(self, amount: ArrayLike, currency: ArrayLike) -> np.ndarray:
+        """Amounts in their currencies, in the reporting currency (NaN for an unknown one):
+        indicative rates, to rank across currencies, not to book anything."""
+        codes = np.atleast_1d(np.asarray(currency, dtype=object))
+        per_unit = self.currencies
+        rates = np.array([per_unit[c].usd_per_unit if c in per_unit else np.nan for c in codes])
+        converted: np.ndarray = np.asarray(amount, dtype=float) * (
+            rates if np.ndim(currency) else rates[0]
+        )
+        return converted
 
     def regime(self, market: str) -> Regime:
         found = self.markets.get(market)
@@ -162,24 +191,40 @@ def load_regimes(path: Path = DEFAULT_REGIMES) -> CostRegimes:
         raise ConfigError(f"{path}: {problems}") from None
 
 
+def active_regimes() -> CostRegimes:
+    """The regimes in force: ``FAILCAST_COST_REGIMES``'s file, or the one failcast ships."""
+    return load_regimes(get_settings().cost_regimes or DEFAULT_REGIMES)
+
+
 def _union_tag(part: object) -> bool:
     """pydantic names the member of a tagged union in the location: not a key of the file."""
     return part in ("csdr", "fails_charge", "none") or part == "function-after[_every_category()]"
 
 
-_CATEGORY = {
-    "GOVT_BOND": CsdrCategory.SOVEREIGN_DEBT,
-    "CORP_BOND": CsdrCategory.OTHER_DEBT,
-    "ETF": CsdrCategory.OTHER_INSTRUMENTS,  # not shares in the Annex's sense
-}
+def csdr_categories(asset_class: ArrayLike, liquid: ArrayLike) -> np.ndarray:
+    """The Annex category of each instrument of failcast's asset classes (an ETF is an
+    "other instrument", not a share; none is an SME growth-market instrument: the contract
+    does not say); "" for an instrument of unknown class."""
+    classes = np.asarray(asset_class, dtype=object)
+    liquid = np.asarray(liquid, dtype=bool)
+    equity = classes == "EQUITY"
+    known = np.array([isinstance(a, str) for a in classes], dtype=bool)
+    return np.select(
+        [equity & liquid, equity, classes == "GOVT_BOND", classes == "CORP_BOND", known],
+        [
+            CsdrCategory.LIQUID_SHARES.value,
+            CsdrCategory.ILLIQUID_SHARES.value,
+            CsdrCategory.SOVEREIGN_DEBT.value,
+            CsdrCategory.OTHER_DEBT.value,
+            CsdrCategory.OTHER_INSTRUMENTS.value,
+        ],
+        default="",
+    )
 
 
 def csdr_category(asset_class: str, liquid: bool) -> CsdrCategory:
-    """The Annex category of an instrument of failcast's asset classes (none of them is an
-    SME growth-market instrument: the contract does not say)."""
-    if asset_class == "EQUITY":
-        return CsdrCategory.LIQUID_SHARES if liquid else CsdrCategory.ILLIQUID_SHARES
-    return _CATEGORY.get(asset_class, CsdrCategory.OTHER_INSTRUMENTS)
+    """One instrument's Annex category (``csdr_categories``)."""
+    return CsdrCategory(str(csdr_categories([asset_class], [liquid])[0]))
 
 
 @dataclass(frozen=True)
@@ -199,6 +244,110 @@ class CostBreakdown:
         return max(parts, key=lambda k: parts[k])
 
 
+@dataclass(frozen=True)
+class CostParts:
+    """The cost of each of a batch of fails, in its trade's currency, by part."""
+
+    penalty: np.ndarray
+    funding: np.ndarray
+    buy_in: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        total: np.ndarray = self.penalty + self.funding + self.buy_in
+        return total
+
+    def scaled(self, factor: np.ndarray) -> CostParts:
+        """Each part times ``factor`` (a fail probability: the expected parts)."""
+        return CostParts(self.penalty * factor, self.funding * factor, self.buy_in * factor)
+
+
+PARTS = ("penalty", "funding", "buy-in")
+
+
+def parts_text(penalty: float, funding: float, buy_in: float) -> str:
+    """A cost's parts as a queue shows them: "penalty 20 · funding 1,200" (parts under one
+    unit left out)."""
+    parts = zip(PARTS, (penalty, funding, buy_in), strict=True)
+    shown = [f"{name} {amount:,.0f}" for name, amount in parts if amount >= 0.5]
+    return " · ".join(shown) or "—"
+
+
+def cost_driver(penalty: float, funding: float, buy_in: float, currency: str) -> str:
+    """Which part dominates a cost, as an analyst reads it: "funding: 1,200 USD of 1,450"."""
+    parts = dict(zip(PARTS, (penalty, funding, buy_in), strict=True))
+    total = penalty + funding + buy_in
+    if total <= 0:
+        return "no cost: no penalty, funding or buy-in applies"
+    name = max(parts, key=lambda k: parts[k])
+    return f"{name}: {parts[name]:,.0f} {currency} of {total:,.0f}"
+
+
+def price_fails(
+    regimes: CostRegimes,
+    *,
+    market: ArrayLike,
+    currency: ArrayLike,
+    asset_class: ArrayLike,
+    liquid: ArrayLike,
+    side: ArrayLike,
+    value: ArrayLike,
+    days_late: ArrayLike,
+    lack_of_cash: ArrayLike,
+) -> CostParts:
+    """What each fail lasting ``days_late`` business days costs: its market's penalty on the
+    value, funding on the cash leg, and the buy-in exposure of a failing delivery (a sale).
+    An instrument of unknown class is priced at its market's highest penalty."""
+    market = np.asarray(market, dtype=object)
+    currency = np.asarray(currency, dtype=object)
+    asset_class = np.asarray(asset_class, dtype=object)
+    liquid = np.asarray(liquid, dtype=bool)
+    selling = np.asarray(side, dtype=object) == "SELL"
+    value = np.asarray(value, dtype=float)
+    days = np.asarray(days_late, dtype=float)
+    cash_short = np.asarray(lack_of_cash, dtype=bool)
+    calendar_days = days * CALENDAR_PER_BUSINESS_DAY
+    penalty, funding, buy_in, cash_daily = (np.zeros(len(value)) for _ in range(4))
+    for code in np.unique(currency):
+        money = regimes.currency(str(code))
+        at = currency == code
+        funding[at] = value[at] * money.overnight_rate / money.day_count * calendar_days[at]
+        cash_daily[at] = max(money.overnight_rate, 0.0) / 365  # CSDR's lack-of-cash rate
+    for code in np.unique(market):
+        regime, at = regimes.regime(str(code)), market == code
+        rule = regime.penalty
+        if isinstance(rule, CsdrPenalty):
+            bps = _csdr_bps(rule, asset_class[at], liquid[at])
+            securities = value[at] * bps / 1e4 * days[at]
+            cash = value[at] * cash_daily[at] * days[at]
+            penalty[at] = np.where(cash_short[at], cash, securities)
+        else:
+            charged = np.zeros(int(at.sum()))
+            if isinstance(rule, FailsCharge):
+                applies = _charged(rule, asset_class[at])
+                daily = rule.annual_rate / rule.day_count
+                charged = np.where(applies, value[at] * daily * calendar_days[at], 0.0)
+            penalty[at] = charged
+        bought_in = selling[at] & (days[at] > regime.buy_in.after_days)
+        exposure = regime.buy_in.probability * regime.buy_in.price_move_bps / 1e4
+        buy_in[at] = np.where(bought_in, value[at] * exposure, 0.0)
+    return CostParts(penalty, funding, buy_in)
+
+
+def _csdr_bps(rule: CsdrPenalty, asset_class: np.ndarray, liquid: np.ndarray) -> np.ndarray:
+    """The Annex rate of each instrument; one of unknown class at the highest."""
+    rates = {category.value: bps for category, bps in rule.bps_per_day.items()}
+    highest = max(rates.values())
+    categories = csdr_categories(asset_class, liquid)
+    return np.array([rates.get(c, highest) for c in categories], dtype=float)
+
+
+def _charged(rule: FailsCharge, asset_class: np.ndarray) -> np.ndarray:
+    """Whether the charge applies: to its classes, and to an instrument of unknown class."""
+    known = np.array([isinstance(a, str) for a in asset_class], dtype=bool)
+    return ~known | np.isin(asset_class.astype(str), rule.applies_to)
+
+
 def price_fail(
     regimes: CostRegimes,
     *,
@@ -211,21 +360,17 @@ def price_fail(
     days_late: float,
     lack_of_cash: bool = False,
 ) -> CostBreakdown:
-    """What a fail lasting ``days_late`` business days costs: the market's penalty on the
-    value, funding on the cash leg, and the buy-in exposure of a failing delivery (a sale)."""
-    regime, money = regimes.regime(market), regimes.currency(currency)
-    calendar_days = days_late * CALENDAR_PER_BUSINESS_DAY
-    penalty = 0.0
-    rule = regime.penalty
-    if isinstance(rule, CsdrPenalty):
-        if lack_of_cash:  # the central bank's overnight rate, floored at zero, per day
-            penalty = value * max(money.overnight_rate, 0.0) / 365 * days_late
-        else:
-            penalty = value * rule.bps_per_day[category] / 1e4 * days_late
-    elif isinstance(rule, FailsCharge) and asset_class in rule.applies_to:
-        penalty = value * rule.annual_rate / rule.day_count * calendar_days
-    funding = value * money.overnight_rate / money.day_count * calendar_days
-    buy_in = 0.0
-    if side == "SELL" and days_late > regime.buy_in.after_days:
-        buy_in = value * regime.buy_in.probability * regime.buy_in.price_move_bps / 1e4
-    return CostBreakdown(penalty, funding, buy_in)
+    """One fail's cost (``price_fails`` of one row; ``category`` stands for the liquidity)."""
+    liquid = category is not CsdrCategory.ILLIQUID_SHARES
+    parts = price_fails(
+        regimes,
+        market=[market],
+        currency=[currency],
+        asset_class=[asset_class],
+        liquid=[liquid],
+        side=[side],
+        value=[value],
+        days_late=[days_late],
+        lack_of_cash=[lack_of_cash],
+    )
+    return CostBreakdown(float(parts.penalty[0]), float(parts.funding[0]), float(parts.buy_in[0]))

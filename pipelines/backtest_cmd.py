@@ -69,7 +69,17 @@ def backtest_tables(result: Backtest) -> list[Table]:
         title=f"Daily queue of {result.capacity} trades per settlement date, ranked on ISD-1",
         box=box.SIMPLE_HEAD,
     )
-    for column in ("queue", "queued", "fails caught", "share", "penalty caught", "share "):
+    columns = (
+        "queue",
+        "queued",
+        "fails caught",
+        "share",
+        "cost caught (USD, by regime)",
+        "share ",
+        "CSDR-style penalty caught",
+        "share  ",
+    )
+    for column in columns:
         queues.add_column(column, justify="left" if column == "queue" else "right")
     for r in result.queues.to_dict("records"):
         queues.add_row(
@@ -77,6 +87,8 @@ def backtest_tables(result: Backtest) -> list[Table]:
             f"{r['queued']:,}",
             f"{r['fails_caught']:,}",
             _pct(r["fail_share"]),
+            f"{r['cost_caught_usd']:,.0f}",
+            _pct(r["cost_share"]),
             f"{r['penalty_caught']:,.0f}",
             _pct(r["penalty_share"]),
             style="bold" if str(r["queue"]).startswith("model") else None,

@@ -11,11 +11,12 @@ import typer
 from rich import box
 from rich.table import Table
 
+from core.regimes import parts_text
 from core.settings import get_settings
 from pipelines.console import console
 from serving.workflow.store import ExceptionStore, as_dict
 
-__all__ = ["queue_cmd", "queue_table"]
+__all__ = ["cost_parts", "queue_cmd", "queue_table"]
 
 
 def queue_cmd(
@@ -40,6 +41,9 @@ def queue_cmd(
             "status",
             "expected_cost",
             "currency",
+            "expected_penalty",
+            "expected_funding",
+            "expected_buy_in",
             "fail_probability",
             "risk_tier",
             "predicted_cause",
@@ -59,14 +63,24 @@ def queue_cmd(
         console.print(f"{rank:>3}. {r.trade_id}: {r.action}", highlight=False)
 
 
+def cost_parts(entry: Mapping[str, Any]) -> str:
+    """An entry's expected cost by part (``GET /queue`` or store fields)."""
+    return parts_text(
+        entry.get("expected_penalty", 0.0),
+        entry.get("expected_funding", 0.0),
+        entry.get("expected_buy_in", 0.0),
+    )
+
+
 def queue_table(entries: Sequence[Mapping[str, Any]], title: str) -> Table:
     """Queue entries (``GET /queue`` items) as a table, in their order."""
     table = Table(title=title, box=box.SIMPLE_HEAD)
-    for column in ("#", "trade", "ISD", "P(fail)", "cause", "exp. cost", "status", "team", "why"):
+    columns = ("#", "trade", "ISD", "P(fail)", "cause", "exp. cost", "of which", "status", "team")
+    for column in (*columns, "why"):
         table.add_column(
             column,
             justify="right" if column in ("#", "P(fail)", "exp. cost") else "left",
-            no_wrap=column not in ("team", "why"),
+            no_wrap=column not in ("of which", "team", "why"),
         )
     for rank, q in enumerate(entries, 1):
         table.add_row(
@@ -76,6 +90,7 @@ def queue_table(entries: Sequence[Mapping[str, Any]], title: str) -> Table:
             f"{q['fail_probability']:.0%}",
             q["predicted_cause"],
             f"{q['expected_cost']:,.0f} {q['currency']}",
+            cost_parts(q),
             q["status"],
             q["team"],
             q["reasons"][0]["text"] if q["reasons"] else "—",

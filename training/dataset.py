@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.costs import penalty_cost
+from core.costs import ILLIQUID_ADV, penalty_cost
 from core.errors import InvalidInput
+from core.regimes import active_regimes, price_fails
 from features.data.contract import Dataset
 
 __all__ = ["SLICES", "Split", "labelled", "time_split"]
@@ -25,8 +26,10 @@ def labelled(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     """Training-frame rows of settled or failed trades with their label and what a fail cost.
 
     Adds ``failed``, ``fail_reason``, ``label_known_ts``, ``trade_date``, ``notional``,
-    ``asset_class``, ``days_late`` and ``penalty`` (the cash penalty the fail incurred;
-    0 when it settled).
+    ``asset_class``, ``days_late``, ``penalty`` (the cash penalty the fail incurred under the
+    one CSDR-style schedule; 0 when it settled) and ``cost_usd`` (what it cost by its
+    market's regime, penalty, funding and buy-in, in the reporting currency; 0 when it
+    settled).
     """
     outcomes = dataset["outcomes"].set_index("trade_id")
     trades = dataset["trades"].set_index("trade_id")
@@ -46,7 +49,32 @@ def labelled(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     days_late = ids.map(outcomes["days_late"]).to_numpy(float)
     out["days_late"] = np.nan_to_num(days_late)
     out["penalty"] = penalty_cost(out["notional"], out["asset_class"], adv, days_late)
+    out["cost_usd"] = _regime_cost_usd(out, trades, adv)
     return out
+
+
+def _regime_cost_usd(rows: pd.DataFrame, trades: pd.DataFrame, adv: np.ndarray) -> np.ndarray:
+    """What each fail cost by its market's regime, in the reporting currency."""
+    cost = np.zeros(len(rows))
+    failed = rows["failed"].to_numpy(bool)
+    if not failed.any():
+        return cost
+    ids = rows.loc[failed, "trade_id"]
+    currency = ids.map(trades["currency"]).to_numpy()
+    regimes = active_regimes()
+    parts = price_fails(
+        regimes,
+        market=ids.map(trades["settlement_market"]).to_numpy(),
+        currency=currency,
+        asset_class=rows.loc[failed, "asset_class"].to_numpy(),
+        liquid=~(adv[failed] < ILLIQUID_ADV),
+        side=ids.map(trades["side"]).to_numpy(),
+        value=rows.loc[failed, "notional"].to_numpy(float),
+        days_late=rows.loc[failed, "days_late"].to_numpy(float),
+        lack_of_cash=rows.loc[failed, "fail_reason"].eq("LACK_OF_CASH").to_numpy(),
+    )
+    cost[failed] = regimes.in_reporting_currency(parts.total, currency)
+    return cost
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ on the eve of its ISD:
 - the share of its fails flagged (MEDIUM or HIGH) by each stage, and how long before the
   fail became known they were first flagged (lead time);
 - each settlement date's queue sized to capacity K, costliest first on the eve of the ISD:
-  the cash penalties of the fails it held, against a rules-only queue (the ops desk's red
+  what the fails it held cost by their markets' regimes (penalty, funding, buy-in; in USD)
+  and their penalty under the one CSDR-style schedule failcast priced every market with
+  before, for the model ranked either way, against a rules-only queue (the ops desk's red
   flags, largest penalty exposure first) and, on simulated data, the queues of the oracle
   (everything known up to the eve) and of hindsight (the fail probabilities themselves).
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.costs import DEFAULT_PENALTIES, CostModel
+from core.costs import DEFAULT_PENALTIES, CostModel, in_reporting_currency
 from core.errors import InvalidInput
 from core.settings import Settings, get_settings
 from core.stages import STAGES
@@ -94,7 +96,23 @@ def backtest(
     rows["flagged"] = rows["p"] >= settings.risk_medium
     days_late = model.meta.get("expected_days_late")
     costs = CostModel(days_late=days_late) if days_late else CostModel()
-    rows["expected_cost"] = costs.expected_cost(
+    by_id = trades.set_index("trade_id")
+    cause = model.predict_cause(rows)
+    parts = costs.expected_parts(
+        rows["p"],
+        notional=rows["notional"],
+        asset_class=rows["asset_class"],
+        adv=rows["avg_daily_volume"],
+        market=rows["trade_id"].map(by_id["settlement_market"]),
+        currency=rows["trade_id"].map(by_id["currency"]),
+        side=rows["trade_id"].map(by_id["side"]),
+        cause=cause,
+    )
+    rows["expected_cost_usd"] = in_reporting_currency(
+        parts.total, rows["trade_id"].map(by_id["currency"]).to_numpy()
+    )
+    # the one CSDR-style schedule everywhere: what failcast ranked by before its regimes
+    rows["expected_penalty"] = costs.expected_cost(
         rows["p"], rows["notional"], rows["asset_class"], rows["avg_daily_volume"]
     )
     rows["rule"] = ops_rule_score(rows)
@@ -108,7 +126,12 @@ def backtest(
     step("queues", 0.96)
     eve = rows.loc[rows["stage"] == QUEUE_STAGE]
     queues = {
-        "model (expected cost)": eve.sort_values("expected_cost", ascending=False),
+        "model (expected cost by market regime)": eve.sort_values(
+            "expected_cost_usd", ascending=False
+        ),
+        "model (expected penalty, one CSDR schedule)": eve.sort_values(
+            "expected_penalty", ascending=False
+        ),
         "ops rule (red flags, largest exposure)": eve.loc[eve["rule"] > 0].sort_values(
             ["rule", "exposure"], ascending=False
         ),
@@ -122,12 +145,9 @@ def backtest(
             "value", ascending=False
         )
     fails = eve.loc[eve["failed"]]
-    total_penalty = float(fails["penalty"].sum())
+    totals = {"penalty": float(fails["penalty"].sum()), "cost_usd": float(fails["cost_usd"].sum())}
     table = pd.DataFrame(
-        [
-            _queue(name, ranked, capacity, len(fails), total_penalty)
-            for name, ranked in queues.items()
-        ]
+        [_queue(name, ranked, capacity, len(fails), totals) for name, ranked in queues.items()]
     )
     step("done", 1.0)
     return Backtest(
@@ -144,18 +164,27 @@ def backtest(
 
 
 def _queue(
-    name: str, ranked: pd.DataFrame, capacity: int, fails: int, penalty: float
+    name: str, ranked: pd.DataFrame, capacity: int, fails: int, totals: dict[str, float]
 ) -> dict[str, Any]:
-    """Each settlement date's top ``capacity`` trades of ``ranked`` (already in order)."""
+    """Each settlement date's top ``capacity`` trades of ``ranked`` (already in order): the
+    fails it held, what they cost by their markets' regimes (USD) and the penalty of the one
+    CSDR-style schedule, each beside its total over all fails."""
     queued = ranked.groupby("settlement_date", sort=False).head(capacity)
     caught = queued.loc[queued["failed"]]
+
+    def share(column: str) -> float:
+        total = totals[column]
+        return float(caught[column].sum()) / total if total else float("nan")
+
     return {
         "queue": name,
         "queued": len(queued),
         "fails_caught": len(caught),
         "fail_share": len(caught) / fails if fails else float("nan"),
+        "cost_caught_usd": float(caught["cost_usd"].sum()),
+        "cost_share": share("cost_usd"),
         "penalty_caught": float(caught["penalty"].sum()),
-        "penalty_share": float(caught["penalty"].sum()) / penalty if penalty else float("nan"),
+        "penalty_share": share("penalty"),
     }
 
 

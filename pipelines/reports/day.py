@@ -5,7 +5,7 @@ did on the trades that have settled or failed, and the trend week over week.
 
 Everything comes from the exception store (scores, trades, outcomes, statuses); the
 waterfalls come from the served model, explaining each top trade as of its latest score.
-Amounts are summed in USD at indicative rates (``core.costs.USD_PER_UNIT``).
+Amounts are summed in USD at the indicative rates of the cost regimes (``core.regimes``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from core.errors import NotFound
 from core.instants import epoch_us
+from core.regimes import parts_text
 from pipelines.reports.plots import (
     DIMENSIONS,
     cause_figure,
@@ -232,12 +233,23 @@ def _trades_table(rows: pd.DataFrame) -> str:
                 f"{r['fail_probability']:.1%}",
                 r["stage"],
                 f"{r['expected_cost']:,.0f} {r['currency']}",
+                parts_text(r["expected_penalty"], r["expected_funding"], r["expected_buy_in"]),
                 r["predicted_cause"],
                 r["status"] or "—",
                 reasons or "—",
             ]
         )
-    columns = ["trade", "counterparty", "P(fail)", "at", "expected cost", "cause", "status", "why"]
+    columns = [
+        "trade",
+        "counterparty",
+        "P(fail)",
+        "at",
+        "expected cost",
+        "of which",
+        "cause",
+        "status",
+        "why",
+    ]
     return _table(columns, out, "top-trades")
 
 

@@ -22,6 +22,7 @@ from core.vocabulary import Currency, MarketCode, Side
 from features.data.contract import TABLES, Identifier, Instant, contract_field
 
 __all__ = [
+    "CostBreakdownOut",
     "Explanation",
     "FeatureAttribution",
     "Lifecycle",
@@ -150,16 +151,29 @@ class ReasonOut(BaseModel):
     team: str = Field(description="the team that owns the action")
 
 
+class CostBreakdownOut(BaseModel):
+    """A fail's expected cost by part, in the trade currency (each times P(fail))."""
+
+    penalty: float = Field(description="the settlement market's cash penalty or fails charge")
+    funding: float = Field(description="the overnight rate of the currency on the cash leg")
+    buy_in: float = Field(description="P(buy-in) × the expected price move, on a sale")
+
+
 class TradeScore(BaseModel):
     trade_id: str
     fail_probability: float = Field(description="calibrated probability of failing on the ISD")
     risk_tier: RiskTier
     predicted_cause: str = Field(description="most likely cause if it fails")
-    expected_cost: float = Field(description="P(fail) × notional × penalty rate × days late")
+    expected_cost: float = Field(
+        description="P(fail) × (penalty + funding + buy-in) of a fail lasting the expected "
+        "days late, by the settlement market's regime (`failcast costs show`)"
+    )
     currency: str = Field(description="currency of expected_cost (the trade's)")
     expected_cost_usd: float = Field(
         description="expected_cost in USD at indicative rates: what the queue ranks by"
     )
+    cost_breakdown: CostBreakdownOut
+    cost_driver: str = Field(description='the part that dominates: "funding: 1,200 USD of 1,450"')
     reasons: list[ReasonOut]
     cold_start: list[Literal["counterparty", "instrument"]] = Field(
         description="entities the feature store has never seen: scored with missing history"

@@ -15,6 +15,7 @@ from core.catalogue import FEATURES
 from core.costs import CostModel, in_reporting_currency
 from core.errors import ModelMismatch
 from core.instants import instant
+from core.regimes import CostParts, cost_driver
 from core.settings import Settings
 from core.stages import stage_at
 from serving.scoring.explain import PARALLEL_MIN_ROWS, TreeExplainer
@@ -22,6 +23,7 @@ from serving.scoring.model_store import ServedModel
 from serving.scoring.predict import TreePredictor
 from serving.scoring.reasons import top_reasons
 from serving.scoring.schemas import (
+    CostBreakdownOut,
     Explanation,
     FeatureAttribution,
     ReasonOut,
@@ -61,7 +63,8 @@ class Scored:
     raw: np.ndarray
     contributions: np.ndarray  # n × (features + 1), last column the base value
     cause: np.ndarray
-    cost: np.ndarray
+    cost: np.ndarray  # expected: P(fail) × (penalty + funding + buy-in), trade currency
+    parts: CostParts  # the expected cost by part, trade currency
     cost_usd: np.ndarray  # in the reporting currency, to rank across currencies
     stage: np.ndarray
     scored_at_us: np.ndarray
@@ -118,16 +121,31 @@ class Scorer:
         else:
             cause_raw = np.asarray(model.cause_booster.predict(x, raw_score=True))
         cause = np.asarray(model.causes, dtype=object)[cause_raw.argmax(1)]
-        cost = self.costs.expected_cost(
+        parts = self.costs.expected_parts(
             probability,
-            columns["notional"],
-            vectors.asset_class,
-            vectors.column("avg_daily_volume"),
+            notional=columns["notional"],
+            asset_class=vectors.asset_class,
+            adv=vectors.column("avg_daily_volume"),
+            market=columns["settlement_market"],
+            currency=columns["currency"],
+            side=columns["side"],
+            cause=cause,
         )
+        cost = parts.total
         cost_usd = in_reporting_currency(cost, columns["currency"])
         stage = stage_at(scoring, vectors.stage_starts)
         return Scored(
-            vectors, x, probability, raw, contributions, cause, cost, cost_usd, stage, scoring
+            vectors,
+            x,
+            probability,
+            raw,
+            contributions,
+            cause,
+            cost,
+            parts,
+            cost_usd,
+            stage,
+            scoring,
         )
 
     def score(self, trades: Sequence[Trade], as_of_us: AsOf = None) -> list[TradeScore]:
@@ -143,6 +161,11 @@ class Scorer:
             if s.vectors.unknown_instrument[i]:
                 cold.append("instrument")
             reasons = top_reasons(features, x[i], s.contributions[i], self.reasons)
+            penalty, funding, buy_in = (
+                float(s.parts.penalty[i]),
+                float(s.parts.funding[i]),
+                float(s.parts.buy_in[i]),
+            )
             # built from values made here, so without validating them again
             out.append(
                 TradeScore.model_construct(
@@ -153,6 +176,10 @@ class Scorer:
                     expected_cost=float(s.cost[i]),
                     currency=trade.currency,
                     expected_cost_usd=float(s.cost_usd[i]),
+                    cost_breakdown=CostBreakdownOut.model_construct(
+                        penalty=penalty, funding=funding, buy_in=buy_in
+                    ),
+                    cost_driver=cost_driver(penalty, funding, buy_in, trade.currency),
                     reasons=[ReasonOut.model_construct(**vars(r)) for r in reasons],
                     cold_start=cold,
                     model_version=self.served.version,

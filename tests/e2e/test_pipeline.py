@@ -112,15 +112,19 @@ def test_backtest_replays_the_queue_over_a_period(
     shares = [s["fails_flagged_by_then"] for s in small["stages"]]
     assert shares == sorted(shares) and 0 < shares[-1] <= 1, "flags only accumulate"
     assert small["median_lead_hours"] > 0
-    queues = {q["queue"].split(" ")[0]: q for q in small["queues"]}
-    assert set(queues) == {"model", "ops", "oracle", "hindsight"}
+    queues = {q["queue"]: q for q in small["queues"]}
+    assert {q.split(" ")[0] for q in queues} == {"model", "ops", "oracle", "hindsight"}
     for q in queues.values():
         assert q["queued"] <= 10 * small["settlement_dates"]
         assert 0 <= q["penalty_share"] <= 1 and q["fails_caught"] <= small["fails"]
-    model_all = next(q for q in everything["queues"] if q["queue"].startswith("model"))
+        assert 0 <= q["cost_share"] <= 1 and q["cost_caught_usd"] >= 0
+    by_regime = "model (expected cost by market regime)"
+    assert "model (expected penalty, one CSDR schedule)" in queues
+    model_all = next(q for q in everything["queues"] if q["queue"] == by_regime)
     assert model_all["fails_caught"] == everything["fails"], "an unbounded queue holds every fail"
     assert model_all["penalty_share"] == pytest.approx(1.0)
-    assert model_all["penalty_share"] >= queues["model"]["penalty_share"]
+    assert model_all["cost_share"] == pytest.approx(1.0)
+    assert model_all["cost_share"] >= queues[by_regime]["cost_share"]
 
     refused = CliRunner().invoke(
         app, ["backtest", "--data", str(training_dir), "--from", "1999-01-04", "--to", "1999-01-08"]

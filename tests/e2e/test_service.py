@@ -97,6 +97,11 @@ def test_scores_keep_their_contract(home: Settings, url: str, trades: pd.DataFra
         assert s["model_version"] == str(champion)
         assert s["stage"] in {"EXECUTION", "CUTOFF", "ISD_1"}
         assert s["expected_cost"] >= 0 and s["currency"] in {"USD", "CAD", "GBP", "EUR", "JPY"}
+        parts = s["cost_breakdown"]
+        assert sum(parts.values()) == pytest.approx(s["expected_cost"], rel=1e-12, abs=1e-9)
+        if s["expected_cost"] > 0:  # the part that dominates, in the analyst's words
+            name = max(parts, key=parts.get).replace("_", "-")
+            assert s["cost_driver"].startswith(f"{name}: {parts[max(parts, key=parts.get)]:,.0f}")
         assert s["cold_start"] == []
         assert 0 < len(s["reasons"]) <= home.reasons_per_trade
         contributions = [r["contribution"] for r in s["reasons"]]

@@ -44,6 +44,10 @@ class ScoreRecord:
     desk_id: str
     settlement_market: str
     notional: float
+    # the expected cost by part, trade currency (0 in journal lines of an older version)
+    expected_penalty: float = 0.0
+    expected_funding: float = 0.0
+    expected_buy_in: float = 0.0
     trade: Trade | None = None  # the scored trade, kept for re-scoring (None: not kept)
 
     @property
@@ -74,6 +78,9 @@ class ScoreRecord:
             desk_id=trade.desk_id,
             settlement_market=trade.settlement_market,
             notional=trade.notional,
+            expected_penalty=score.cost_breakdown.penalty,
+            expected_funding=score.cost_breakdown.funding,
+            expected_buy_in=score.cost_breakdown.buy_in,
             trade=trade,
         )
 

@@ -46,6 +46,10 @@ class _Score:
     expected_cost: Mapped[float]
     currency: Mapped[str] = mapped_column(sa.String(3))
     expected_cost_usd: Mapped[float]  # what the queue ranks by
+    # the expected cost by part (trade currency): the market's penalty, funding, buy-in
+    expected_penalty: Mapped[float] = mapped_column(server_default="0")
+    expected_funding: Mapped[float] = mapped_column(server_default="0")
+    expected_buy_in: Mapped[float] = mapped_column(server_default="0")
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
 
 
