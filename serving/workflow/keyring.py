@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from serving.workflow.store import ExceptionStore
 from serving.workflow.store.users import split_key
 
 __all__ = ["Keyring"]
+
+log = logging.getLogger("failcast.auth")
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,14 @@ class Keyring:
 
     @classmethod
     def read(cls, path: Path) -> Keyring | None:
-        """The snapshot at ``path``; None when there is none."""
-        if not path.exists():
+        """The snapshot at ``path``; None when there is none, or it cannot be read."""
+        try:
+            rows = json.loads(path.read_text())
+        except FileNotFoundError:
             return None
-        rows = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            log.error("the keyring snapshot %s cannot be read (%s): ignored", path, exc)
+            return None
         return cls(
             {
                 r["key_id"]: _Entry(
@@ -67,8 +75,9 @@ class Keyring:
         )
 
     def save(self, path: Path) -> None:
-        """Write the snapshot whole (a temporary file renamed over it), readable by its owner
-        only."""
+        """Write the snapshot whole (a temporary file of this process renamed over it: two
+        workers may write at once), readable by its owner only; unchanged, nothing is
+        written."""
         rows = [
             {
                 "key_id": key_id,
@@ -79,15 +88,23 @@ class Keyring:
             }
             for key_id, e in sorted(self._entries.items())
         ]
+        text = json.dumps(rows)
+        try:
+            if path.read_text() == text:
+                return
+        except OSError:
+            pass
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.unlink(missing_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(rows, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def knows(self, key: str) -> bool:
         parts = split_key(key)

@@ -181,6 +181,10 @@ def test_the_keyring_checks_keys_in_memory_and_survives_a_store_down_start(
     with pytest.raises(StoreUnavailable, match="the API key cannot be checked"):
         cold.verify(added)
     assert Keyring.read(snapshot) is None
+    snapshot.write_text('[{"key_id": ')  # torn: ignored, the service still starts
+    assert Keyring.read(snapshot) is None
+    with pytest.raises(StoreUnavailable):
+        Authenticator(settings, down).verify(added)
     store.close()
 
 
