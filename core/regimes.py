@@ -201,25 +201,27 @@ def _union_tag(part: object) -> bool:
     return part in ("csdr", "fails_charge", "none") or part == "function-after[_every_category()]"
 
 
+_BY_CLASS = {
+    "GOVT_BOND": CsdrCategory.SOVEREIGN_DEBT.value,
+    "CORP_BOND": CsdrCategory.OTHER_DEBT.value,
+    "ETF": CsdrCategory.OTHER_INSTRUMENTS.value,  # an ETF is not a share in the Annex's sense
+}
+
+
+def _category(asset_class: object, liquid: bool) -> str:
+    if not isinstance(asset_class, str):
+        return ""
+    if asset_class == "EQUITY":
+        return (CsdrCategory.LIQUID_SHARES if liquid else CsdrCategory.ILLIQUID_SHARES).value
+    return _BY_CLASS.get(asset_class, CsdrCategory.OTHER_INSTRUMENTS.value)
+
+
 def csdr_categories(asset_class: ArrayLike, liquid: ArrayLike) -> np.ndarray:
-    """The Annex category of each instrument of failcast's asset classes (an ETF is an
-    "other instrument", not a share; none is an SME growth-market instrument: the contract
-    does not say); "" for an instrument of unknown class."""
-    classes = np.asarray(asset_class, dtype=object)
-    liquid = np.asarray(liquid, dtype=bool)
-    equity = classes == "EQUITY"
-    known = np.array([isinstance(a, str) for a in classes], dtype=bool)
-    return np.select(
-        [equity & liquid, equity, classes == "GOVT_BOND", classes == "CORP_BOND", known],
-        [
-            CsdrCategory.LIQUID_SHARES.value,
-            CsdrCategory.ILLIQUID_SHARES.value,
-            CsdrCategory.SOVEREIGN_DEBT.value,
-            CsdrCategory.OTHER_DEBT.value,
-            CsdrCategory.OTHER_INSTRUMENTS.value,
-        ],
-        default="",
-    )
+    """The Annex category of each instrument of failcast's asset classes (none is an SME
+    growth-market instrument: the contract does not say); "" for one of unknown class."""
+    classes: list[object] = np.asarray(asset_class, dtype=object).tolist()
+    flags: list[bool] = np.asarray(liquid, dtype=bool).tolist()
+    return np.array([_category(a, q) for a, q in zip(classes, flags, strict=True)], dtype=object)
 
 
 def csdr_category(asset_class: str, liquid: bool) -> CsdrCategory:
@@ -308,12 +310,12 @@ def price_fails(
     cash_short = np.asarray(lack_of_cash, dtype=bool)
     calendar_days = days * CALENDAR_PER_BUSINESS_DAY
     penalty, funding, buy_in, cash_daily = (np.zeros(len(value)) for _ in range(4))
-    for code in np.unique(currency):
+    for code in dict.fromkeys(currency.tolist()):  # in order met: cheaper than np.unique
         money = regimes.currency(str(code))
         at = currency == code
         funding[at] = value[at] * money.overnight_rate / money.day_count * calendar_days[at]
         cash_daily[at] = max(money.overnight_rate, 0.0) / 365  # CSDR's lack-of-cash rate
-    for code in np.unique(market):
+    for code in dict.fromkeys(market.tolist()):
         regime, at = regimes.regime(str(code)), market == code
         rule = regime.penalty
         if isinstance(rule, CsdrPenalty):
@@ -338,14 +340,14 @@ def _csdr_bps(rule: CsdrPenalty, asset_class: np.ndarray, liquid: np.ndarray) ->
     """The Annex rate of each instrument; one of unknown class at the highest."""
     rates = {category.value: bps for category, bps in rule.bps_per_day.items()}
     highest = max(rates.values())
-    categories = csdr_categories(asset_class, liquid)
+    categories = csdr_categories(asset_class, liquid).tolist()
     return np.array([rates.get(c, highest) for c in categories], dtype=float)
 
 
 def _charged(rule: FailsCharge, asset_class: np.ndarray) -> np.ndarray:
     """Whether the charge applies: to its classes, and to an instrument of unknown class."""
-    known = np.array([isinstance(a, str) for a in asset_class], dtype=bool)
-    return ~known | np.isin(asset_class.astype(str), rule.applies_to)
+    applies = set(rule.applies_to)
+    return np.array([not isinstance(a, str) or a in applies for a in asset_class], dtype=bool)
 
 
 def price_fail(
