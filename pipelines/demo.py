@@ -21,6 +21,7 @@ import pandas as pd
 from rich.table import Table
 
 from core.access import Role
+from core.regimes import cost_driver, parts_text
 from core.settings import Settings, get_settings
 from features.build import build_features
 from features.data.contract import Dataset, read_dataset, write_dataset
@@ -186,6 +187,14 @@ def _actions(queued: list[dict[str, Any]], top: int = 3) -> str:
     """What to do first: the costliest trades' reasons as actions for their teams."""
     lines = ["What to do first:"]
     for q in queued[:top]:
+        driver = cost_driver(
+            q["expected_penalty"], q["expected_funding"], q["expected_buy_in"], q["currency"]
+        )
+        lines.append(
+            f"  {q['trade_id']}: expected cost {q['expected_cost']:,.0f} {q['currency']} = "
+            f"{parts_text(q['expected_penalty'], q['expected_funding'], q['expected_buy_in'])} "
+            f"({driver})"
+        )
         for action, texts in by_action(q["reasons"]).items():
             lines.append(f"  {q['trade_id']}: {'; '.join(texts)}\n      → {action}")
     return "\n".join(lines)
