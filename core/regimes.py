@@ -299,55 +299,65 @@ def price_fails(
 ) -> CostParts:
     """What each fail lasting ``days_late`` business days costs: its market's penalty on the
     value, funding on the cash leg, and the buy-in exposure of a failing delivery (a sale).
-    An instrument of unknown class is priced at its market's highest penalty."""
-    market = np.asarray(market, dtype=object)
-    currency = np.asarray(currency, dtype=object)
-    asset_class = np.asarray(asset_class, dtype=object)
-    liquid = np.asarray(liquid, dtype=bool)
-    selling = np.asarray(side, dtype=object) == "SELL"
+    Every part is proportional to the value: the cost of one unit is priced once per kind of
+    fail (``_unit_cost``), then scaled."""
+    keys = zip(
+        np.asarray(market, dtype=object).tolist(),
+        np.asarray(currency, dtype=object).tolist(),
+        [a if isinstance(a, str) else None for a in np.asarray(asset_class, dtype=object)],
+        np.asarray(liquid, dtype=bool).tolist(),
+        (np.asarray(side, dtype=object) == "SELL").tolist(),
+        np.asarray(days_late, dtype=float).tolist(),
+        np.asarray(lack_of_cash, dtype=bool).tolist(),
+        strict=True,
+    )
+    memo = _UNIT_COSTS.setdefault(id(regimes), (regimes, {}))[1]
+    units = []
+    for key in keys:
+        unit = memo.get(key)
+        if unit is None:
+            unit = memo[key] = _unit_cost(regimes, *key)
+        units.append(unit)
     value = np.asarray(value, dtype=float)
-    days = np.asarray(days_late, dtype=float)
-    cash_short = np.asarray(lack_of_cash, dtype=bool)
+    rates = np.array(units, dtype=float).reshape(len(value), 3)
+    return CostParts(value * rates[:, 0], value * rates[:, 1], value * rates[:, 2])
+
+
+_UnitKey = tuple[str, str, str | None, bool, bool, float, bool]
+_UNIT_COSTS: dict[int, tuple[CostRegimes, dict[_UnitKey, tuple[float, float, float]]]] = {}
+"""Per regimes object (kept alive beside its memo): the unit cost of each kind of fail."""
+
+
+def _unit_cost(
+    regimes: CostRegimes,
+    market: str,
+    currency: str,
+    asset_class: str | None,
+    liquid: bool,
+    selling: bool,
+    days: float,
+    lack_of_cash: bool,
+) -> tuple[float, float, float]:
+    """Penalty, funding and buy-in of a fail of one unit of value. An instrument of unknown
+    class (None) pays its market's highest penalty."""
+    regime, money = regimes.regime(market), regimes.currency(currency)
     calendar_days = days * CALENDAR_PER_BUSINESS_DAY
-    penalty, funding, buy_in, cash_daily = (np.zeros(len(value)) for _ in range(4))
-    for code in dict.fromkeys(currency.tolist()):  # in order met: cheaper than np.unique
-        money = regimes.currency(str(code))
-        at = currency == code
-        funding[at] = value[at] * money.overnight_rate / money.day_count * calendar_days[at]
-        cash_daily[at] = max(money.overnight_rate, 0.0) / 365  # CSDR's lack-of-cash rate
-    for code in dict.fromkeys(market.tolist()):
-        regime, at = regimes.regime(str(code)), market == code
-        rule = regime.penalty
-        if isinstance(rule, CsdrPenalty):
-            bps = _csdr_bps(rule, asset_class[at], liquid[at])
-            securities = value[at] * bps / 1e4 * days[at]
-            cash = value[at] * cash_daily[at] * days[at]
-            penalty[at] = np.where(cash_short[at], cash, securities)
+    rule = regime.penalty
+    penalty = 0.0
+    if isinstance(rule, CsdrPenalty):
+        if lack_of_cash:  # the central bank's overnight rate, floored at zero, per day
+            penalty = max(money.overnight_rate, 0.0) / 365 * days
         else:
-            charged = np.zeros(int(at.sum()))
-            if isinstance(rule, FailsCharge):
-                applies = _charged(rule, asset_class[at])
-                daily = rule.annual_rate / rule.day_count
-                charged = np.where(applies, value[at] * daily * calendar_days[at], 0.0)
-            penalty[at] = charged
-        bought_in = selling[at] & (days[at] > regime.buy_in.after_days)
-        exposure = regime.buy_in.probability * regime.buy_in.price_move_bps / 1e4
-        buy_in[at] = np.where(bought_in, value[at] * exposure, 0.0)
-    return CostParts(penalty, funding, buy_in)
-
-
-def _csdr_bps(rule: CsdrPenalty, asset_class: np.ndarray, liquid: np.ndarray) -> np.ndarray:
-    """The Annex rate of each instrument; one of unknown class at the highest."""
-    rates = {category.value: bps for category, bps in rule.bps_per_day.items()}
-    highest = max(rates.values())
-    categories = csdr_categories(asset_class, liquid).tolist()
-    return np.array([rates.get(c, highest) for c in categories], dtype=float)
-
-
-def _charged(rule: FailsCharge, asset_class: np.ndarray) -> np.ndarray:
-    """Whether the charge applies: to its classes, and to an instrument of unknown class."""
-    applies = set(rule.applies_to)
-    return np.array([not isinstance(a, str) or a in applies for a in asset_class], dtype=bool)
+            category = _category(asset_class, liquid)
+            bps = rule.bps_per_day.get(CsdrCategory(category)) if category else None
+            penalty = (bps if bps is not None else max(rule.bps_per_day.values())) / 1e4 * days
+    elif isinstance(rule, FailsCharge) and (asset_class is None or asset_class in rule.applies_to):
+        penalty = rule.annual_rate / rule.day_count * calendar_days
+    funding = money.overnight_rate / money.day_count * calendar_days
+    buy_in = 0.0
+    if selling and days > regime.buy_in.after_days:
+        buy_in = regime.buy_in.probability * regime.buy_in.price_move_bps / 1e4
+    return penalty, funding, buy_in
 
 
 def price_fail(
