@@ -229,6 +229,10 @@ def csdr_category(asset_class: str, liquid: bool) -> CsdrCategory:
     return CsdrCategory(str(csdr_categories([asset_class], [liquid])[0]))
 
 
+PARTS = ("penalty", "funding", "buy-in")
+"""A fail's cost, part by part, as the queue and the reasons name them."""
+
+
 @dataclass(frozen=True)
 class CostBreakdown:
     """The cost of one fail, in the trade currency, by part."""
@@ -242,7 +246,8 @@ class CostBreakdown:
         return self.penalty + self.funding + self.buy_in
 
     def dominant(self) -> str:
-        parts = {"penalty": self.penalty, "funding": self.funding, "buy-in": self.buy_in}
+        """The name of the largest part (``PARTS``)."""
+        parts = dict(zip(PARTS, (self.penalty, self.funding, self.buy_in), strict=True))
         return max(parts, key=lambda k: parts[k])
 
 
@@ -262,9 +267,6 @@ class CostParts:
     def scaled(self, factor: np.ndarray) -> CostParts:
         """Each part times ``factor`` (a fail probability: the expected parts)."""
         return CostParts(self.penalty * factor, self.funding * factor, self.buy_in * factor)
-
-
-PARTS = ("penalty", "funding", "buy-in")
 
 
 def parts_text(penalty: float, funding: float, buy_in: float) -> str:
