@@ -39,17 +39,6 @@ ANALYST = Principal("ana", frozenset({Role.ANALYST}), frozenset({SETTLEMENTS}))
 LEAD = Principal("lee", frozenset({Role.LEAD}))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'exceptions.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    opened = ExceptionStore(url)
-    yield opened
-    opened.close()
-
-
 def test_roles_and_teams_refuse_naming_what_is_required() -> None:
     ANALYST.require({Role.ANALYST, Role.LEAD}, "GET /queue")
     with pytest.raises(PermissionDenied, match=r"POST /score needs the role feed; 'ana' has"):

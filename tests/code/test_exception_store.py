@@ -51,17 +51,6 @@ def score(
     )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'exceptions.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    opened = ExceptionStore(url)
-    yield opened
-    opened.close()
-
-
 def test_at_risk_trades_open_exceptions_queued_by_expected_cost(store: ExceptionStore) -> None:
     recorded = store.record(
         [
