@@ -97,20 +97,18 @@ def backtest(
     days_late = model.meta.get("expected_days_late")
     costs = CostModel(days_late=days_late) if days_late else CostModel()
     by_id = trades.set_index("trade_id")
-    cause = model.predict_cause(rows)
+    currency = rows["trade_id"].map(by_id["currency"]).to_numpy()
     parts = costs.expected_parts(
         rows["p"],
         notional=rows["notional"],
         asset_class=rows["asset_class"],
         adv=rows["avg_daily_volume"],
         market=rows["trade_id"].map(by_id["settlement_market"]),
-        currency=rows["trade_id"].map(by_id["currency"]),
+        currency=currency,
         side=rows["trade_id"].map(by_id["side"]),
-        cause=cause,
+        cause=model.predict_cause(rows),
     )
-    rows["expected_cost_usd"] = in_reporting_currency(
-        parts.total, rows["trade_id"].map(by_id["currency"]).to_numpy()
-    )
+    rows["expected_cost_usd"] = in_reporting_currency(parts.total, currency)
     # the one CSDR-style schedule everywhere: what failcast ranked by before its regimes
     rows["expected_penalty"] = costs.expected_cost(
         rows["p"], rows["notional"], rows["asset_class"], rows["avg_daily_volume"]

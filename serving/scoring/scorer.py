@@ -12,10 +12,10 @@ from typing import Literal
 import numpy as np
 
 from core.catalogue import FEATURES
-from core.costs import CostModel, in_reporting_currency
+from core.costs import CostModel
 from core.errors import ModelMismatch
 from core.instants import instant
-from core.regimes import CostParts, cost_driver
+from core.regimes import CostParts, active_regimes, cost_driver
 from core.settings import Settings
 from core.stages import stage_at
 from serving.scoring.explain import PARALLEL_MIN_ROWS, TreeExplainer
@@ -87,6 +87,7 @@ class Scorer:
         self.cause_predictor = TreePredictor(model.cause_booster)
         days_late = model.meta.get("expected_days_late")
         self.costs = CostModel(days_late=days_late) if days_late else CostModel()
+        self.regimes = active_regimes()  # read once: pricing and FX of every batch
         self._columns = [features.names.index(f) for f in model.features]
 
     @classmethod
@@ -130,9 +131,10 @@ class Scorer:
             currency=columns["currency"],
             side=columns["side"],
             cause=cause,
+            regimes=self.regimes,
         )
         cost = parts.total
-        cost_usd = in_reporting_currency(cost, columns["currency"])
+        cost_usd = self.regimes.in_reporting_currency(cost, columns["currency"])
         stage = stage_at(scoring, vectors.stage_starts)
         return Scored(
             vectors,
