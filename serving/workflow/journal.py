@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
 import json
 import logging
+import math
 import os
 import socket
 import threading
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from serving.scoring.schemas import Trade
 from serving.workflow.store import ScoreRecord
@@ -40,13 +44,27 @@ ROTATE_BYTES = 16 << 20
 """A drained segment this large is replaced by a new one (and deleted)."""
 
 
-def encode(record: ScoreRecord) -> dict[str, Any]:
-    """A score as the journal keeps it: JSON values, its trade as the contract's fields."""
-    data = {f.name: getattr(record, f.name) for f in fields(record)}  # asdict deep-copies
-    data["trade"] = None if record.trade is None else record.trade.model_dump(mode="json")
-    data["scored_at"] = record.scored_at.isoformat()
-    data["settlement_date"] = record.settlement_date.isoformat()
-    return data
+@functools.cache
+def _serializer() -> TypeAdapter[ScoreRecord]:
+    return TypeAdapter(ScoreRecord)
+
+
+def encode(record: ScoreRecord) -> bytes:
+    """A score as the journal keeps it: one JSON object, its trade as the contract's fields,
+    times in ISO 8601. A number that is not finite is refused (JSON has none; pydantic
+    would write it as null, and the record would come back as something it never was)."""
+    if not all(map(math.isfinite, _numbers(record))):
+        raise ValueError(f"{record.trade_id}: a score with a number that is not finite")
+    return _serializer().dump_json(record)
+
+
+def _numbers(record: ScoreRecord) -> Iterator[float]:
+    yield from (record.fail_probability, record.expected_cost, record.notional)
+    yield from (record.expected_penalty, record.expected_funding, record.expected_buy_in)
+    for reason in record.reasons:
+        yield from (v for v in reason.values() if isinstance(v, float))
+    if record.trade is not None:
+        yield from (record.trade.quantity, record.trade.price, record.trade.notional)
 
 
 def decode(data: dict[str, Any]) -> ScoreRecord:
@@ -59,7 +77,7 @@ def decode(data: dict[str, Any]) -> ScoreRecord:
 
 
 def _line(record: ScoreRecord) -> bytes:
-    body = json.dumps(encode(record), separators=(",", ":"), allow_nan=False).encode()
+    body = encode(record)
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 

@@ -5,6 +5,9 @@ journal is read, a dead one's adopted."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import os
 import subprocess
 import sys
@@ -14,7 +17,7 @@ import pytest
 
 from core.errors import StoreUnavailable
 from serving.workflow.drain import Drain
-from serving.workflow.journal import Journal
+from serving.workflow.journal import Journal, decode, encode
 from serving.workflow.store import ExceptionStore
 from tests.code.test_exception_store import traded
 from tests.conftest import REPO
@@ -132,3 +135,15 @@ def test_a_live_process_journal_is_read_not_adopted(tmp_path: Path, store: Excep
     first.close()
     second.close()
     assert os.listdir(tmp_path / "journal") == []
+
+
+def test_a_line_decodes_to_the_score_it_was_and_refuses_a_number_that_is_not_finite(
+    tmp_path: Path,
+) -> None:
+    record = traded("T1", 0.3)
+    assert decode(json.loads(encode(record))) == record
+    journal = Journal(tmp_path / "journal", max_pending=10)
+    for change in ({"expected_cost": math.nan}, {"reasons": [{"code": "X", "weight": math.inf}]}):
+        with pytest.raises(ValueError, match="T1: a score with a number that is not finite"):
+            journal.append([traded("T0", 0.3), dataclasses.replace(record, **change)])
+    assert journal.pending() == 0, "a batch with a bad record is refused whole"
