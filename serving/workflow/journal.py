@@ -27,7 +27,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +58,22 @@ def encode(record: ScoreRecord) -> bytes:
     return _serializer().dump_json(record)
 
 
+@functools.cache
+def _float_fields() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The float fields of a score and of its trade (read off the types, so a field added
+    later is checked too)."""
+    scored = tuple(f.name for f in fields(ScoreRecord) if f.type in (float, "float"))
+    traded = tuple(n for n, f in Trade.model_fields.items() if f.annotation is float)
+    return scored, traded
+
+
 def _numbers(record: ScoreRecord) -> Iterator[float]:
-    yield from (record.fail_probability, record.expected_cost, record.notional)
-    yield from (record.expected_penalty, record.expected_funding, record.expected_buy_in)
-    for reason in record.reasons:
+    scored, traded = _float_fields()
+    yield from (getattr(record, name) for name in scored)
+    for reason in record.reasons:  # flat: code, feature, value, contribution, text, ...
         yield from (v for v in reason.values() if isinstance(v, float))
     if record.trade is not None:
-        yield from (record.trade.quantity, record.trade.price, record.trade.notional)
+        yield from (getattr(record.trade, name) for name in traded)
 
 
 def decode(data: dict[str, Any]) -> ScoreRecord:
