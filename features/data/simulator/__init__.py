@@ -15,11 +15,11 @@ from core.calendar import SettlementCalendar
 from core.markets import market_holidays
 from core.stages import stage_instants
 from features.data.contract import Dataset
-from features.data.simulator import params as P
 from features.data.simulator.config import SimulationConfig
 from features.data.simulator.paths import draw_path, draw_path_after_eve
 from features.data.simulator.ssi import draw_ssi
 from features.data.simulator.state import build_state
+from features.data.simulator.stress import draw_stress
 from features.data.simulator.tables import (
     events_table,
     inventory_table,
@@ -33,7 +33,17 @@ from features.data.simulator.world import draw_world
 __all__ = ["SimulationConfig", "holidays_table", "simulate"]
 
 # Appending a stream leaves the earlier ones (and so the world) unchanged.
-_STREAMS = ("world", "trades", "ssi", "state", "actual", "replicas", "tables", "eve_replicas")
+_STREAMS = (
+    "world",
+    "trades",
+    "ssi",
+    "state",
+    "actual",
+    "replicas",
+    "tables",
+    "eve_replicas",
+    "stress",
+)
 
 
 def holidays_table(first_year: int, last_year: int) -> pd.DataFrame:
@@ -52,6 +62,7 @@ def simulate(
     ``on_step(name, fraction_done)`` reports progress.
     """
     config = config or SimulationConfig()
+    P = config.mechanisms
     report = on_step or (lambda name, frac: None)
     rngs = dict(
         zip(
@@ -78,6 +89,7 @@ def simulate(
     report("world", 0.0)
     world = draw_world(
         rngs["world"],
+        P,
         n_counterparties=config.n_counterparties,
         n_instruments=config.n_instruments,
         accounts_per_desk=config.accounts_per_desk,
@@ -87,14 +99,17 @@ def simulate(
     )
     report("trades", 0.05)
     trades = draw_trades(
-        rngs["trades"], world, calendar, days, config.trades_per_day, config.t1_switch
+        rngs["trades"], P, world, calendar, days, config.trades_per_day, config.t1_switch
     )
     report("ssi", 0.2)
     start_us = int(first.astype("datetime64[us]").astype(np.int64))
     end_us = int((days[-1] + np.timedelta64(10, "D")).astype("datetime64[us]").astype(np.int64))
-    ssi = draw_ssi(rngs["ssi"], world, start_us, end_us)
+    ssi = draw_ssi(rngs["ssi"], P, world, start_us, end_us)
     report("state", 0.25)
-    state = build_state(rngs["state"], world, trades, ssi, calendar, days, config.t1_switch)
+    stress = draw_stress(rngs["stress"], P, world, trades, days.size)
+    state = build_state(
+        rngs["state"], P, world, trades, ssi, stress, calendar, days, config.t1_switch
+    )
     report("actual", 0.3)
     actual = draw_path(state, rngs["actual"], actual=True)
     p_sum = np.zeros(state.n)

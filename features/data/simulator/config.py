@@ -1,4 +1,4 @@
-"""What a simulated world looks like: size, seed, dates. The mechanisms' strengths are in params."""
+"""What a simulated world looks like: size, seed, dates and the strengths of its mechanisms."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from features.data.simulator.params import Mechanisms
 
 __all__ = ["SimulationConfig"]
 
@@ -29,6 +31,10 @@ class SimulationConfig(BaseModel):
     n_counterparties: int = Field(400, ge=10, le=100_000)
     n_instruments: int = Field(3_000, ge=20, le=200_000)
     accounts_per_desk: int = Field(20, ge=1, le=1_000)
+    mechanisms: Mechanisms = Field(
+        default_factory=Mechanisms,
+        description="the strengths of the planted mechanisms (default: the default world's)",
+    )
     replicas: int = Field(
         32,
         ge=2,

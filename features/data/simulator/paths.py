@@ -16,7 +16,6 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from core.vocabulary import FAIL_REASONS
-from features.data.simulator import params as P
 from features.data.simulator.state import ExecState
 
 __all__ = ["CAUSES", "NEVER", "Path", "draw_path", "draw_path_after_eve"]
@@ -62,18 +61,34 @@ def _minutes(x: np.ndarray) -> np.ndarray:
 
 
 def _block_alloc_mu(s: ExecState) -> np.ndarray:
-    return np.asarray(np.log(P.BLOCK_ALLOC_MEDIAN_MIN) + 0.5 * np.log(s.quality))
+    P = s.mechanisms
+    return np.asarray(
+        np.log(P.BLOCK_ALLOC_MEDIAN_MIN) + 0.5 * np.log(s.quality) + np.log(s.alloc_stress)
+    )
+
+
+def _alloc_mean(s: ExecState) -> np.ndarray:
+    """Mean allocation lag (minutes) of a trade that is not a block."""
+    return np.asarray(s.mechanisms.ALLOC_LAG_MIN * s.alloc_stress)
+
+
+def _instruct_mean(s: ExecState) -> np.ndarray:
+    """Mean lag (minutes) from affirmation to our settlement instruction."""
+    return np.asarray(s.mechanisms.INSTRUCT_LAG_MIN * s.alloc_stress)
 
 
 def _never_affirmed(s: ExecState) -> np.ndarray:
+    P = s.mechanisms
     return np.asarray(P.AFFIRM_NEVER * s.quality**1.3 * np.where(s.cold, 2.0, 1.0))
 
 
 def _affirm_median(s: ExecState) -> np.ndarray:
-    return np.asarray(P.AFFIRM_MEDIAN_MIN * s.quality**0.9 * s.affirm_type)
+    P = s.mechanisms
+    return np.asarray(P.AFFIRM_MEDIAN_MIN * s.quality**0.9 * s.affirm_type * s.affirm_stress)
 
 
 def _amend_prob(s: ExecState) -> np.ndarray:
+    P = s.mechanisms
     return np.asarray(
         P.AMEND_PROB * np.sqrt(s.quality) * np.where(s.is_block, P.AMEND_BLOCK_MULT, 1.0)
     )
@@ -81,6 +96,7 @@ def _amend_prob(s: ExecState) -> np.ndarray:
 
 def _match_scale(s: ExecState, amended: np.ndarray, in_time: np.ndarray) -> np.ndarray:
     """Matching lag multiplier on the MATCH_MEDIAN_MIN lognormal."""
+    P = s.mechanisms
     return np.asarray(
         np.where(amended, P.MATCH_AMENDED_MULT, 1.0)
         * np.where(in_time, 1.0, P.MATCH_UNAFFIRMED_MULT)
@@ -90,19 +106,22 @@ def _match_scale(s: ExecState, amended: np.ndarray, in_time: np.ndarray) -> np.n
         * np.where(s.cold, P.COLD_START_MATCH_MULT, 1.0)
         * np.where(s.early_morning, P.EARLY_MORNING_MULT, 1.0)
         * s.ops
+        * s.match_stress
     )
 
 
 def _match_mu(s: ExecState, amended: np.ndarray, in_time: np.ndarray) -> np.ndarray:
     """Log-median of the matching lag (minutes)."""
+    P = s.mechanisms
     return np.log(P.MATCH_MEDIAN_MIN * _match_scale(s, amended, in_time))
 
 
 def _lifecycle(s: ExecState, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    P = s.mechanisms
     n = s.n
     block_lag = rng.lognormal(_block_alloc_mu(s), P.BLOCK_ALLOC_SIGMA)
     alloc = s.exec_us + _minutes(
-        np.where(s.is_block, block_lag, rng.exponential(P.ALLOC_LAG_MIN, n))
+        np.where(s.is_block, block_lag, rng.exponential(_alloc_mean(s), n))
     )
     confirm = alloc + _minutes(rng.exponential(P.CONFIRM_LAG_MIN, n))
     never = rng.random(n) < _never_affirmed(s)
@@ -115,7 +134,7 @@ def _lifecycle(s: ExecState, rng: np.random.Generator) -> dict[str, np.ndarray]:
     manual = s.cutoff_us + _minutes(rng.exponential(P.MANUAL_INSTRUCT_MEAN_MIN, n))
     instruct = np.where(
         in_time,
-        affirm + _minutes(rng.exponential(P.INSTRUCT_LAG_MIN, n)),
+        affirm + _minutes(rng.exponential(_instruct_mean(s), n)),
         np.minimum(affirm, manual),
     )
     lag = rng.lognormal(np.log(P.MATCH_MEDIAN_MIN), P.MATCH_SIGMA, n) * _match_scale(
@@ -128,6 +147,7 @@ def _lifecycle(s: ExecState, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def _ssi_hazard(s: ExecState, change: np.ndarray) -> np.ndarray:
+    P = s.mechanisms
     recent = s.ssi_age_days < P.SSI_RECENT_DAYS
     at_exec = np.select(
         [
@@ -145,7 +165,12 @@ def _ssi_hazard(s: ExecState, change: np.ndarray) -> np.ndarray:
 
 def _receipt_fails(s: ExecState) -> np.ndarray:
     """Probability that a pending receipt not in our book fails."""
-    return P.EXTERNAL_INCOMING_FAIL * np.where(s.htb, 2.0, 1.0)
+    P = s.mechanisms
+    return (
+        P.EXTERNAL_INCOMING_FAIL
+        * np.where(s.htb, 2.0, 1.0)
+        * np.where(s.scarce, P.SCARCITY_RECEIPT_MULT, 1.0)
+    )
 
 
 def _ssi_change_prob(s: ExecState, since_us: np.ndarray) -> np.ndarray:
@@ -158,6 +183,7 @@ def _operational_hazards(
     s: ExecState, life: dict[str, np.ndarray], change: np.ndarray
 ) -> np.ndarray:
     """Every cause's hazard but lack of securities, which waits on the buys' fails."""
+    P = s.mechanisms
     q, buy, vol = s.quality, ~s.sell, np.sqrt(s.vol)
     h = np.zeros((s.n, len(CAUSES)))
     h[:, _CASH] = buy * P.H_CASH * s.cash_stress * np.clip(s.notional_rel**0.25, 0.3, 4.0) * vol
@@ -191,6 +217,7 @@ def _settle(
     borrowed: np.ndarray,
 ) -> Path:
     """Add the sells' lack-of-securities hazard to ``h`` and draw every fail with ``u``."""
+    P = s.mechanisms
     covered = (s.available + arrived * s.incoming >= s.quantity) | borrowed
     h[:, _SEC] = s.sell * np.where(covered, P.H_SECURITIES_BASE, P.H_UNCOVERED) * s.env
     p_fail = _p_fail(h)
@@ -207,6 +234,7 @@ def _settle(
 
 def draw_path(s: ExecState, rng: np.random.Generator, *, actual: bool) -> Path:
     """One post-execution future of every trade, its hazards and its fail draws."""
+    P = s.mechanisms
     n = s.n
     life = _lifecycle(s, rng)
     if actual:
@@ -262,6 +290,7 @@ def _lifecycle_after(
     """Lifecycle instants that equal ``a``'s up to ``t`` and are drawn, conditioned on what was
     (not) seen by ``t``, after it. Exponential lags restart at ``t`` (memoryless); lognormal
     ones are drawn from their tail beyond the time already elapsed."""
+    P = s.mechanisms
     n = s.n
 
     def elapsed(since: np.ndarray) -> np.ndarray:
@@ -274,7 +303,7 @@ def _lifecycle_after(
         np.where(
             s.is_block,
             s.exec_us + _minutes(block_lag),
-            t + _minutes(rng.exponential(P.ALLOC_LAG_MIN, n)),
+            t + _minutes(rng.exponential(_alloc_mean(s), n)),
         ),
     )
     confirm = np.where(
@@ -298,7 +327,7 @@ def _lifecycle_after(
         a.instruct_us,
         np.where(
             in_time,
-            np.maximum(affirm, t) + _minutes(rng.exponential(P.INSTRUCT_LAG_MIN, n)),
+            np.maximum(affirm, t) + _minutes(rng.exponential(_instruct_mean(s), n)),
             np.minimum(affirm, manual),
         ),
     )
@@ -358,6 +387,7 @@ def draw_path_after_eve(
     A trade matched by then has nothing left in its lifecycle that moves its risk, so only
     unmatched trades' lifecycles are drawn again (the others keep their actual instants).
     """
+    P = s.mechanisms
     n = s.n
     life = {name: getattr(actual, name).copy() for name in _LIFECYCLE}
     unmatched = np.flatnonzero(actual.match_us > eve_us)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from core.markets import MARKETS
 from core.vocabulary import ASSET_CLASSES
-from features.data.simulator import params as P
+from features.data.simulator.params import Mechanisms
 from features.data.simulator.world import World
 
 __all__ = ["SsiBook", "draw_ssi"]
@@ -57,7 +57,9 @@ class SsiBook:
         return rate
 
 
-def draw_ssi(rng: np.random.Generator, world: World, start_us: int, end_us: int) -> SsiBook:
+def draw_ssi(
+    rng: np.random.Generator, P: Mechanisms, world: World, start_us: int, end_us: int
+) -> SsiBook:
     cp = world.counterparties
     n_c, n_m, n_a = len(cp), len(MARKETS), len(ASSET_CLASSES)
     q = world.cpty_quality

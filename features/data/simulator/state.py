@@ -14,8 +14,9 @@ import pandas as pd
 
 from core.calendar import SettlementCalendar
 from features.data.derive import holiday_in_window
-from features.data.simulator import params as P
+from features.data.simulator.params import Mechanisms
 from features.data.simulator.ssi import SsiBook
+from features.data.simulator.stress import Stress
 from features.data.simulator.trades import Trades
 from features.data.simulator.world import World
 
@@ -28,6 +29,7 @@ _DAY_US = 1_440 * _MIN_US
 @dataclass
 class ExecState:
     n: int
+    mechanisms: Mechanisms  # the strengths every later draw uses
     sell: np.ndarray
     is_block: np.ndarray
     quantity: np.ndarray
@@ -60,6 +62,11 @@ class ExecState:
     available: np.ndarray
     incoming: np.ndarray
     link: np.ndarray  # index of the buy trade whose receipt the incoming is, -1 if external
+    # what the latent mechanisms multiply (features.data.simulator.stress; 1 where off)
+    affirm_stress: np.ndarray
+    match_stress: np.ndarray
+    alloc_stress: np.ndarray
+    scarce: np.ndarray
 
     def ssi_changed_by(self, until_us: np.ndarray) -> np.ndarray:
         """A new SSI version took effect after execution and by ``until_us``."""
@@ -68,6 +75,7 @@ class ExecState:
 
 def _inventory(
     rng: np.random.Generator,
+    P: Mechanisms,
     st: dict[str, np.ndarray],
     asset: np.ndarray,
     adv: np.ndarray,
@@ -81,6 +89,7 @@ def _inventory(
         base
         * np.where(st["htb"], P.HTB_SHORT_MULT, 1.0)
         * np.where(st["new_issue"], P.NEW_ISSUE_SHORT_MULT, 1.0)
+        * np.where(st["scarce"], P.SCARCITY_SHORT_MULT, 1.0)
         * st["ftd_mult"]
         * account_short
         * size_adv
@@ -129,9 +138,11 @@ def _link_incoming(
 
 def build_state(
     rng: np.random.Generator,
+    P: Mechanisms,
     world: World,
     trades: Trades,
     ssi: SsiBook,
+    stress: Stress,
     calendar: SettlementCalendar,
     days: np.ndarray,
     t1_switch: dt.date | None,
@@ -176,9 +187,10 @@ def build_state(
         "new_issue": (td - issue).astype(np.int64) < P.NEW_ISSUE_DAYS,
         "ftd_mult": 0.5 + 2.0 * world.instr_ftd_rank[trades.instr] ** 2,
         "vol": vol,
+        "scarce": stress.scarce,
     }
     adv = ins["avg_daily_volume"].to_numpy()[trades.instr]
-    available, incoming = _inventory(rng, st, asset, adv, world.account_short[trades.account])
+    available, incoming = _inventory(rng, P, st, asset, adv, world.account_short[trades.account])
     link = _link_incoming(trades.instr, st["sell"], isd, exec_us, incoming)
 
     combo = SsiBook.combo_id(trades.cpty, market, asset)
@@ -189,6 +201,7 @@ def build_state(
     is_verified = verified <= exec_us
     return ExecState(
         n=n,
+        mechanisms=P,
         sell=st["sell"],
         is_block=f["is_block"].to_numpy(),
         quantity=st["quantity"],
@@ -220,4 +233,8 @@ def build_state(
         available=available,
         incoming=incoming,
         link=link,
+        affirm_stress=stress.affirm,
+        match_stress=stress.match,
+        alloc_stress=stress.alloc,
+        scarce=stress.scarce,
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from core.calendar import SettlementCalendar
-from features.data.simulator import params as P
+from features.data.simulator.params import Mechanisms
 from features.data.simulator.paths import CAUSES, NEVER, Path
 from features.data.simulator.state import ExecState
 
@@ -86,7 +86,7 @@ def receipts_by_eve(rng: np.random.Generator, s: ExecState, path: Path) -> np.nd
     sells = np.flatnonzero(s.sell)
     link = s.link[sells]
     linked_early = (link >= 0) & (s.isd_day[np.maximum(link, 0)] < s.isd_day[sells])
-    external_early = (link < 0) & (rng.random(sells.size) < P.EXTERNAL_EARLY_SHARE)
+    external_early = (link < 0) & (rng.random(sells.size) < s.mechanisms.EXTERNAL_EARLY_SHARE)
     seen = np.zeros(s.n, dtype=bool)
     seen[sells] = path.arrived[sells] & (linked_early | external_early)
     return seen
@@ -126,7 +126,7 @@ def inventory_table(
     return frame.sort_values("as_of_ts", ignore_index=True)
 
 
-def _days_late(rng: np.random.Generator, cause: np.ndarray) -> np.ndarray:
+def _days_late(rng: np.random.Generator, P: Mechanisms, cause: np.ndarray) -> np.ndarray:
     n = cause.size
     p = np.where(
         cause == "LACK_OF_SECURITIES", P.DAYS_LATE_GEOMETRIC_SECURITIES, P.DAYS_LATE_GEOMETRIC
@@ -153,7 +153,7 @@ def outcomes_table(
     share = path.hazards / path.hazards.sum(axis=1, keepdims=True)
     pick = (rng.random(n)[:, None] > np.cumsum(share, axis=1)).sum(axis=1)
     cause = np.asarray(CAUSES, dtype=object)[np.minimum(pick, len(CAUSES) - 1)]
-    days_late = np.where(failed, _days_late(rng, cause), 0)
+    days_late = np.where(failed, _days_late(rng, s.mechanisms, cause), 0)
     settle_day = calendar.add_business_days(s.isd_day, days_late, market)
     settle_us = calendar.local_to_utc(settle_day, 7 * 60 + 540 * rng.random(n), market).astype(
         np.int64

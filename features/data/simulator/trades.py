@@ -11,7 +11,7 @@ import pandas as pd
 from core.calendar import SettlementCalendar
 from core.markets import MARKETS
 from core.vocabulary import ASSET_CLASSES
-from features.data.simulator import params as P
+from features.data.simulator.params import Mechanisms
 from features.data.simulator.world import DESKS, World
 
 __all__ = ["Trades", "draw_trades", "standard_cycle"]
@@ -58,7 +58,7 @@ def _weighted_pick(
     return picked
 
 
-def _local_minutes(rng: np.random.Generator, asset: np.ndarray) -> np.ndarray:
+def _local_minutes(rng: np.random.Generator, P: Mechanisms, asset: np.ndarray) -> np.ndarray:
     n = asset.size
     u = rng.random(n)
     session = np.where(
@@ -78,6 +78,7 @@ def _local_minutes(rng: np.random.Generator, asset: np.ndarray) -> np.ndarray:
 
 def draw_trades(
     rng: np.random.Generator,
+    P: Mechanisms,
     world: World,
     calendar: SettlementCalendar,
     days: np.ndarray,
@@ -140,7 +141,7 @@ def draw_trades(
     cycle = standard_cycle(market, asset, dates, t1_switch)
     cycle = cycle + (rng.random(n) < P.NON_STANDARD_CYCLE_SHARE)
     settlement = calendar.add_business_days(dates, cycle, market)
-    minutes = _local_minutes(rng, asset)
+    minutes = _local_minutes(rng, P, asset)
     execution = calendar.local_to_utc(dates, minutes, market)
 
     order = np.argsort(execution, kind="stable")

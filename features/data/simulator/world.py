@@ -16,7 +16,7 @@ import pandas as pd
 
 from core.markets import MARKETS
 from core.vocabulary import ASSET_CLASSES
-from features.data.simulator import params as P
+from features.data.simulator.params import Mechanisms
 from features.data.sources.sec_ftd import ftd_intensity, read_sec_ftd
 
 __all__ = ["DESKS", "World", "draw_world", "isin_from_nsin"]
@@ -109,7 +109,7 @@ def _pick(rng: np.random.Generator, shares: dict[str, float], size: int) -> np.n
 
 
 def _counterparties(
-    rng: np.random.Generator, n: int, start: dt.date, span_days: int
+    rng: np.random.Generator, P: Mechanisms, n: int, start: dt.date, span_days: int
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     types = _pick(rng, dict(P.CPTY_TYPE_SHARE), n)
     domicile = _pick(rng, dict(P.CPTY_DOMICILE_SHARE), n)
@@ -148,7 +148,12 @@ def _sec_universe(sec_dir: Path) -> pd.DataFrame:
 
 
 def _instruments(
-    rng: np.random.Generator, n: int, start: dt.date, span_days: int, sec_dir: Path | None
+    rng: np.random.Generator,
+    P: Mechanisms,
+    n: int,
+    start: dt.date,
+    span_days: int,
+    sec_dir: Path | None,
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     asset = _pick(rng, dict(P.INSTRUMENT_SHARE), n)
     market = np.empty(n, dtype=object)
@@ -224,19 +229,19 @@ def _instruments(
 
 
 def _accounts(
-    rng: np.random.Generator, per_desk: int
+    rng: np.random.Generator, P: Mechanisms, per_desk: int
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     desk = np.repeat(list(DESKS), per_desk)
     ids = [
         f"ACC-{d}-{k:03d}"
         for d, k in zip(desk, np.tile(np.arange(per_desk), len(DESKS)), strict=True)
     ]
-    short = np.exp(rng.normal(0.0, 0.7, desk.size))
+    short = np.exp(rng.normal(0.0, P.ACCOUNT_SHORT_SIGMA, desk.size))
     cash = np.exp(rng.normal(0.0, P.CASH_STRESS_SIGMA, desk.size))
     return pd.DataFrame({"account_id": ids, "desk_id": desk}), short, cash
 
 
-def _volatility(rng: np.random.Generator, days: np.ndarray) -> pd.DataFrame:
+def _volatility(rng: np.random.Generator, P: Mechanisms, days: np.ndarray) -> pd.DataFrame:
     """Per market and day: AR(1) log-volatility with global spikes, as a multiplier."""
     n, m = days.size, len(MARKET_CODES)
     shocks = rng.normal(0.0, P.VOL_NOISE, (n, m))
@@ -249,6 +254,7 @@ def _volatility(rng: np.random.Generator, days: np.ndarray) -> pd.DataFrame:
 
 def draw_world(
     rng: np.random.Generator,
+    P: Mechanisms,
     *,
     n_counterparties: int,
     n_instruments: int,
@@ -258,9 +264,9 @@ def draw_world(
     sec_dir: Path | None,
 ) -> World:
     span = int((days[-1] - days[0]).astype(int)) + 1
-    cpty, quality, drift_end, weight = _counterparties(rng, n_counterparties, start, span)
-    instr, htb, rank = _instruments(rng, n_instruments, start, span, sec_dir)
-    accounts, short, cash = _accounts(rng, accounts_per_desk)
+    cpty, quality, drift_end, weight = _counterparties(rng, P, n_counterparties, start, span)
+    instr, htb, rank = _instruments(rng, P, n_instruments, start, span, sec_dir)
+    accounts, short, cash = _accounts(rng, P, accounts_per_desk)
     return World(
         counterparties=cpty,
         instruments=instr,
@@ -272,5 +278,5 @@ def draw_world(
         instr_ftd_rank=rank,
         account_short=short,
         account_cash=cash,
-        vol=_volatility(rng, days),
+        vol=_volatility(rng, P, days),
     )
