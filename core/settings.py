@@ -154,6 +154,18 @@ class Settings(BaseSettings):
         description="Scores the service keeps in its journal while the exception store "
         "does not answer; past this, /score answers 503 with Retry-After.",
     )
+    tune_trials: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        description="Trials of the hyperparameter search `failcast train --tune` runs.",
+    )
+    tune_timeout_seconds: float = Field(
+        default=3_600.0,
+        gt=0,
+        description="Longest the hyperparameter search may take; it stops after the trial "
+        "under way.",
+    )
     model_refresh_seconds: float = Field(
         default=60.0,
         ge=0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -14,7 +14,10 @@ from rich.table import Table
 from core.settings import get_settings
 from pipelines.console import console, progress_steps
 
-__all__ = ["evaluate_cmd", "metrics_table", "train_cmd"]
+if TYPE_CHECKING:  # the search's libraries load only when a command needs them
+    from training.tune import TuneResult
+
+__all__ = ["evaluate_cmd", "importance_table", "metrics_table", "train_cmd", "tuning_table"]
 
 # What fits an 80-column terminal; ROC-AUC, Brier and recall@1% are in MLflow and in --json.
 _COLUMNS = (
@@ -49,26 +52,88 @@ def metrics_table(table: pd.DataFrame, title: str) -> Table:
     return out
 
 
+def importance_table(importance: pd.DataFrame) -> Table:
+    """PR-AUC lost on the test window when each family of features is permuted."""
+    out = Table(
+        title="What each family of features is worth",
+        box=box.SIMPLE_HEAD,
+        caption="PR-AUC the model loses on the test window when the family's features are "
+        "shuffled together; near 0: the model draws nothing from it",
+    )
+    out.add_column("family", no_wrap=True)
+    out.add_column("features", justify="right")
+    stages = [c for c in importance.columns if c not in ("family", "features")]
+    for stage in stages:
+        out.add_column(f"lost, {stage.lower().replace('_', '-')}", justify="right")
+    for row in importance.to_dict("records"):
+        out.add_row(row["family"], str(row["features"]), *(f"{row[s]:+.4f}" for s in stages))
+    return out
+
+
+def tuning_table(tuned: TuneResult) -> Table:
+    """The search: what it chose, and which settings mattered."""
+    from training.tune import SPACE
+
+    gain = tuned.best_pr_auc - tuned.baseline_pr_auc
+    out = Table(
+        title=f"Hyperparameter search: {len(tuned.trials)} trials, validation PR-AUC "
+        f"{tuned.baseline_pr_auc:.4f} -> {tuned.best_pr_auc:.4f} ({gain:+.4f})",
+        box=box.SIMPLE_HEAD,
+        caption="importance: share of the PR-AUC's variance across trials the setting "
+        "explains (Optuna's fANOVA)",
+    )
+    for column in ("setting", "chosen", "importance"):
+        out.add_column(column, justify="left" if column == "setting" else "right")
+    for name in SPACE:
+        value = getattr(tuned.params, name)
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        weight = tuned.importance.get(name)
+        out.add_row(name, shown, "—" if weight is None else f"{weight:.0%}")
+    return out
+
+
 def train_cmd(
     data: Annotated[Path, typer.Option(help="dataset directory to train on")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
     test_days: Annotated[int, typer.Option(help="trade dates in the test window")] = 40,
     calib_days: Annotated[int, typer.Option(help="trade dates for calibration")] = 20,
     valid_days: Annotated[int, typer.Option(help="trade dates for early stopping")] = 20,
+    tune: Annotated[
+        bool,
+        typer.Option(
+            "--tune",
+            help="search LightGBM's settings first (Optuna, scored on the validation slice; "
+            "FAILCAST_TUNE_TRIALS trials, at most FAILCAST_TUNE_TIMEOUT_SECONDS)",
+        ),
+    ] = False,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="trials of the search (implies --tune)")
+    ] = None,
 ) -> None:
     """Train, evaluate against the baselines and the oracle, log to MLflow, and promote the
     new version to champion only if it beats the current one on the same test window."""
     from training.train import TrainConfig, train
 
-    config = TrainConfig(test_days=test_days, calib_days=calib_days, valid_days=valid_days)
+    settings = get_settings()
+    searched = trials or (settings.tune_trials if tune else 0)
+    config = TrainConfig(
+        test_days=test_days,
+        calib_days=calib_days,
+        valid_days=valid_days,
+        tune_trials=searched,
+        tune_timeout_seconds=settings.tune_timeout_seconds,
+    )
     with progress_steps("train") as step:
-        result = train(data, get_settings(), config, step)
+        result = train(data, settings, config, step)
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2, default=str))
         return
     console.print(metrics_table(result.table, f"Test window: {result.sizes['test']:,} snapshots"))
     causes = ", ".join(f"{k} {v:.0%}" for k, v in result.cause_accuracy.items())
     console.print(f"predicted cause, accuracy on failed trades: {causes}")
+    console.print(importance_table(result.importance))
+    if result.tuned is not None:
+        console.print(tuning_table(result.tuned))
     against = (
         "no champion yet"
         if result.champion_score is None

@@ -29,6 +29,7 @@ from training.artefacts import GATE_PASSED, GATE_TAG
 from training.baselines import fit_logistic, ops_rule_score
 from training.dataset import labelled, time_split
 from training.evaluate import Scorer, cause_accuracy, evaluation_table, truth_scorers
+from training.importance import family_importance
 from training.metrics import score_metrics
 from training.model import FailModel, ModelParams, fit_fail_model
 from training.plots import calibration_figure, importance_figure, pr_figure, shap_figure
@@ -41,6 +42,7 @@ from training.tracking import (
     log_fail_model,
     tracking_client,
 )
+from training.tune import SPACE, TuneResult, tune
 
 __all__ = ["GATE_METRIC", "TrainConfig", "TrainResult", "ensure_features", "train"]
 
@@ -57,6 +59,8 @@ class TrainConfig:
     calib_days: int = 20
     valid_days: int = 20
     params: ModelParams = field(default_factory=ModelParams)
+    tune_trials: int = 0  # a hyperparameter search of this many trials first (0: none)
+    tune_timeout_seconds: float | None = None  # and no longer than this
 
 
 @dataclass
@@ -70,10 +74,26 @@ class TrainResult:
     cause_accuracy: dict[str, float]
     sizes: dict[str, int]
     seconds: dict[str, float]
+    importance: pd.DataFrame  # PR-AUC lost per family permuted (training.importance)
+    tuned: TuneResult | None = None  # the hyperparameter search, when there was one
 
     def summary(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "table"}
+        tables = ("table", "importance", "tuned")
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in tables}
         out["metrics"] = json.loads(self.table.to_json(orient="records"))
+        out["family_importance"] = dict(
+            zip(self.importance["family"], self.importance["ALL"], strict=True)
+        )
+        if self.tuned is not None:
+            out["tuning"] = {
+                "trials": len(self.tuned.trials),
+                "valid_pr_auc": {
+                    "start": self.tuned.baseline_pr_auc,
+                    "best": self.tuned.best_pr_auc,
+                },
+                "chosen": {k: getattr(self.tuned.params, k) for k in SPACE},
+                "importance": self.tuned.importance,
+            }
         return out
 
 
@@ -142,38 +162,59 @@ def train(
     split = time_split(rows, config.test_days, config.calib_days, config.valid_days)
     seconds["features"] = time.perf_counter() - t0
 
-    t1 = time.perf_counter()
-    step("fit LightGBM", 0.6)
-    model = fit_fail_model(
-        rows, names, split["train"], split["valid"], split["calib"], config.params
-    )
-    train_rows = rows.loc[split["train"]]
-    fails = train_rows.loc[train_rows["failed"] & (train_rows["stage"] == STAGES[0])]
-    model.meta["expected_days_late"] = expected_days_late(fails["asset_class"], fails["days_late"])
-    step("baselines", 0.75)
-    if len(train_rows) > LOGISTIC_MAX_ROWS:
-        train_rows = train_rows.sample(LOGISTIC_MAX_ROWS, random_state=config.params.seed)
-    logistic = fit_logistic(train_rows[names], train_rows["failed"].to_numpy())
-    seconds["fit"] = time.perf_counter() - t1
-
-    step("evaluate", 0.85)
-    test = rows.loc[split["test"]].reset_index(drop=True)
-    x_test = test[names].astype(float).replace([np.inf, -np.inf], np.nan)
-    scorers = {
-        "model": (model.predict(test), True),
-        "ops_rule": (ops_rule_score(test), False),
-        "logistic": (logistic.predict_proba(x_test)[:, 1], True),
-    }
-    scorers |= truth_scorers(data_dir, test)
-    table = evaluation_table(test, scorers)
-    causes = cause_accuracy(test, model.predict_cause(test))
-
-    step("log to MLflow", 0.9)
     client = tracking_client(settings)
-    with mlflow.start_run() as run:
+    with mlflow.start_run() as run:  # one run from the search to the gate
+        params, tuned = config.params, None
+        if config.tune_trials:
+            t1 = time.perf_counter()
+            step("tune", 0.6)
+            tuned = tune(
+                rows,
+                names,
+                split["train"],
+                split["valid"],
+                params,
+                config.tune_trials,
+                config.tune_timeout_seconds,
+                lambda n, best: step(f"tune: trial {n + 1}, best PR-AUC {best:.4f}", 0.6),
+            )
+            params = tuned.params
+            seconds["tune"] = time.perf_counter() - t1
+
+        t1 = time.perf_counter()
+        step("fit LightGBM", 0.65)
+        model = fit_fail_model(rows, names, split["train"], split["valid"], split["calib"], params)
+        train_rows = rows.loc[split["train"]]
+        fails = train_rows.loc[train_rows["failed"] & (train_rows["stage"] == STAGES[0])]
+        model.meta["expected_days_late"] = expected_days_late(
+            fails["asset_class"], fails["days_late"]
+        )
+        step("baselines", 0.75)
+        if len(train_rows) > LOGISTIC_MAX_ROWS:
+            train_rows = train_rows.sample(LOGISTIC_MAX_ROWS, random_state=params.seed)
+        logistic = fit_logistic(train_rows[names], train_rows["failed"].to_numpy())
+        seconds["fit"] = time.perf_counter() - t1
+
+        step("evaluate", 0.85)
+        test = rows.loc[split["test"]].reset_index(drop=True)
+        x_test = test[names].astype(float).replace([np.inf, -np.inf], np.nan)
+        scorers = {
+            "model": (model.predict(test), True),
+            "ops_rule": (ops_rule_score(test), False),
+            "logistic": (logistic.predict_proba(x_test)[:, 1], True),
+        }
+        scorers |= truth_scorers(data_dir, test)
+        table = evaluation_table(test, scorers)
+        causes = cause_accuracy(test, model.predict_cause(test))
+        step("family importance", 0.87)
+        importance = family_importance(
+            model, test, {s: (test["stage"] == s).to_numpy() for s in (STAGES[0], STAGES[-1])}
+        )
+
+        step("log to MLflow", 0.9)
         mlflow.log_params(
             {
-                **{f"model.{k}": v for k, v in asdict(config.params).items()},
+                **{f"model.{k}": v for k, v in asdict(params).items()},
                 "split.test_days": config.test_days,
                 "split.calib_days": config.calib_days,
                 "split.valid_days": config.valid_days,
@@ -184,11 +225,21 @@ def train(
                 "feature_service": FAIL_MODEL_V1,
                 "dataset.dir": str(data_dir.resolve()),
                 "dataset.fingerprint": dataset_fingerprint(data_dir),
+                "tune.trials": len(tuned.trials) if tuned else 0,
             }
         )
+        if tuned is not None:
+            _log_tuning(tuned)
         mlflow.log_metrics(_flat(table))
         mlflow.log_metrics({f"cause_accuracy.{k}": v for k, v in causes.items()})
-        _log_artifacts(model, test, scorers, table)
+        mlflow.log_metrics(
+            {
+                f"family_importance.{r['family']}.{stage}": r[stage]
+                for r in importance.to_dict("records")
+                for stage in importance.columns[2:]
+            }
+        )
+        _log_artifacts(model, test, scorers, table, importance)
         version = log_fail_model(model, test)
         score, champion_score = _gate(scorers["model"][0], test, client)
         decision = CHAMPION if champion_score is None or score > champion_score else CHALLENGER
@@ -212,11 +263,34 @@ def train(
         causes,
         split.sizes(),
         {k: round(v, 1) for k, v in seconds.items()},
+        importance,
+        tuned,
     )
 
 
+def _log_tuning(tuned: TuneResult) -> None:
+    """The search on the parent run: what was chosen, how much it gained on the validation
+    slice, and which settings mattered."""
+    mlflow.log_metrics(
+        {
+            "tune.valid_pr_auc.best": tuned.best_pr_auc,
+            "tune.valid_pr_auc.start": tuned.baseline_pr_auc,
+            **{f"tune.importance.{k}": v for k, v in tuned.importance.items()},
+        }
+    )
+    mlflow.log_params({f"tune.chosen.{k}": getattr(tuned.params, k) for k in SPACE})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tuning_trials.csv"
+        tuned.trials.to_csv(path, index=False)
+        mlflow.log_artifact(str(path))
+
+
 def _log_artifacts(
-    model: FailModel, test: pd.DataFrame, scorers: dict[str, Scorer], table: pd.DataFrame
+    model: FailModel,
+    test: pd.DataFrame,
+    scorers: dict[str, Scorer],
+    table: pd.DataFrame,
+    importance: pd.DataFrame,
 ) -> None:
     y = test["failed"].to_numpy()
     at_execution = (test["stage"] == "EXECUTION").to_numpy()
@@ -237,3 +311,6 @@ def _log_artifacts(
         html = Path(tmp) / "metrics_by_stage_and_asset_class.html"
         html.write_text(table.round(4).to_html(index=False))
         mlflow.log_artifact(str(html))
+        families = Path(tmp) / "family_importance.csv"
+        importance.to_csv(families, index=False)
+        mlflow.log_artifact(str(families))

@@ -13,10 +13,10 @@ import pytest
 
 from core.settings import Settings
 from features.data.contract import read_dataset, write_dataset
-from tests.conftest import TRAINING_SPLIT, Trained
+from tests.conftest import TRAINING_SPLIT, Trained, use_settings
 from training.artefacts import GATE_PASSED, GATE_TAG
 from training.model import ModelParams
-from training.tracking import CHALLENGER, CHAMPION, MODEL_NAME, load_fail_model
+from training.tracking import CHALLENGER, CHAMPION, EXPERIMENT, MODEL_NAME, load_fail_model
 from training.train import TrainResult, train
 
 WEAK = ModelParams(num_leaves=2, max_trees=2, early_stopping_rounds=1, cause_max_rounds=2)
@@ -107,3 +107,83 @@ def test_test_window_labels_cannot_reach_the_model(
     )
     np.testing.assert_array_equal(a.uncalibrated(probe), b.uncalibrated(probe))
     np.testing.assert_array_equal(a.predict(probe), b.predict(probe))
+
+
+def test_family_importance_is_logged_and_tells_signal_from_noise(trained: Trained) -> None:
+    importance = trained.result.importance
+    assert set(importance.columns) == {"family", "features", "ALL", "EXECUTION", "ISD_1"}
+    lost = importance.set_index("family")["ALL"]
+    # the families of what is known at the ISD's eve carry signal; nothing that the model
+    # cannot use costs it more than noise does
+    assert lost.max() > 0.01
+    assert lost["lifecycle"] > 0 and lost["inventory"] > 0
+    assert lost.min() > -0.02
+    client = mlflow.MlflowClient(trained.settings.tracking_uri)
+    metrics = client.get_run(trained.result.run_id).data.metrics
+    for family, value in lost.items():
+        assert metrics[f"family_importance.{family}.ALL"] == pytest.approx(value)
+
+
+def test_permuting_a_family_that_carries_the_signal_costs_ranking() -> None:
+    from training.importance import family_importance
+    from training.model import fit_fail_model
+
+    rng = np.random.default_rng(1)
+    n = 6_000
+    rows = pd.DataFrame(
+        {
+            "inventory_coverage": rng.random(n),  # the signal
+            "available_coverage": rng.random(n),
+            "holiday_in_window": rng.integers(0, 2, n),  # noise
+            "period_end": rng.integers(0, 2, n),
+        }
+    )
+    short = rows["inventory_coverage"].to_numpy() < 0.2
+    rows["failed"] = rng.random(n) < np.where(short, 0.6, 0.03)
+    cause = np.where(rng.random(n) < 0.7, "LACK_OF_SECURITIES", "OTHER")
+    rows["fail_reason"] = np.where(rows["failed"].to_numpy(), cause, None)
+    train_, valid, calib = (np.arange(n) % 3 == k for k in range(3))
+    features = ["inventory_coverage", "available_coverage", "holiday_in_window", "period_end"]
+    model = fit_fail_model(rows, features, train_, valid, calib, ModelParams(max_trees=50))
+    lost = family_importance(model, rows).set_index("family")["ALL"]
+    assert lost["inventory"] > 0.2
+    assert abs(lost["calendar"]) < 0.02
+
+
+def test_train_tune_searches_on_the_validation_slice_and_logs_every_trial(
+    tmp_path: Path, training_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    settings = _settings(tmp_path / "home")
+    use_settings(settings, monkeypatch)
+    monkeypatch.setenv("FAILCAST_TUNE_TRIALS", "3")
+    args = ["train", "--data", str(training_dir), "--test-days", "14"]
+    out = CliRunner().invoke(app, [*args, "--calib-days", "7", "--valid-days", "7", "--tune"])
+    assert out.exit_code == 0, out.output
+    assert "What each family of features is worth" in out.output
+    assert "Hyperparameter search: 3 trials" in out.output
+
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    (parent,) = client.search_runs(
+        [client.get_experiment_by_name(EXPERIMENT).experiment_id],
+        filter_string="params.`tune.trials` = '3'",
+    )
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+    )
+    assert len(children) == 3
+    scores = [c.data.metrics["valid.pr_auc"] for c in children]
+    first = min(children, key=lambda c: c.info.start_time)
+    # trial 0 ran the settings in use; the best trial is what the model was fitted with
+    assert first.data.params["model.num_leaves"] == str(ModelParams().num_leaves)
+    assert parent.data.metrics["tune.valid_pr_auc.best"] == pytest.approx(max(scores))
+    assert parent.data.metrics["tune.valid_pr_auc.start"] == pytest.approx(
+        first.data.metrics["valid.pr_auc"]
+    )
+    best = max(children, key=lambda c: c.data.metrics["valid.pr_auc"])
+    assert parent.data.params["model.num_leaves"] == best.data.params["model.num_leaves"]
+    assert "tuning_trials.csv" in {a.path for a in client.list_artifacts(parent.info.run_id)}
