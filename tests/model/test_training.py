@@ -139,9 +139,10 @@ def test_permuting_a_family_that_carries_the_signal_costs_ranking() -> None:
         }
     )
     short = rows["inventory_coverage"].to_numpy() < 0.2
-    rows["failed"] = rng.random(n) < np.where(short, 0.6, 0.03)
+    failed = rng.random(n) < np.where(short, 0.6, 0.03)
     cause = np.where(rng.random(n) < 0.7, "LACK_OF_SECURITIES", "OTHER")
-    rows["fail_reason"] = np.where(rows["failed"].to_numpy(), cause, None)
+    rows["failed"] = failed
+    rows["fail_reason"] = pd.Series(cause).where(failed)
     train_, valid, calib = (np.arange(n) % 3 == k for k in range(3))
     features = ["inventory_coverage", "available_coverage", "holiday_in_window", "period_end"]
     model = fit_fail_model(rows, features, train_, valid, calib, ModelParams(max_trees=50))
