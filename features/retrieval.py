@@ -20,10 +20,12 @@ import pandas as pd
 from feast import FeatureService, FeatureStore, FileSource
 from feast.transformation.base import Transformation
 
+from core.catalogue import INTRADAY
 from core.errors import ContractError, ModelMismatch, Violation
 from core.instants import instants_us
 from core.lifecycle import AMENDMENTS, STEPS
 from core.stages import STAGES, stage_instants
+from features.compute.intraday import IntradayState, dataset_intraday, intraday_request_fields
 from features.data.contract import Dataset
 from features.reference import Reference
 from features.repo import FAIL_MODEL_V1
@@ -112,11 +114,13 @@ def entity_frame(
     reference: Reference,
     scoring_us: np.ndarray,
     lifecycle: pd.DataFrame | None = None,
+    intraday: IntradayState | None = None,
 ) -> pd.DataFrame:
     """Join keys, ``event_timestamp`` (the scoring instant) and request fields per trade.
 
     ``lifecycle`` holds the lifecycle request fields as of scoring (``lifecycle_state``);
-    without it the trade is taken as just executed.
+    without it the trade is taken as just executed. ``intraday``: the day's other trades
+    (``features.compute.intraday``); without it the intraday fields are NaN.
     """
     frame = trades[[k for k in ENTITY_KEYS if k in trades.columns]].copy()
     frame["asset_class"] = reference.asset_class(trades["instrument_id"])
@@ -129,7 +133,17 @@ def entity_frame(
     missing = [c for c in fields if c not in lifecycle.columns]
     if missing:
         raise ContractError([Violation("lifecycle state", f"missing fields {missing}")])
-    return pd.concat([frame, context, lifecycle.set_axis(trades.index)], axis=1)
+    today = intraday_request_fields(
+        intraday,
+        trades["trade_id"].to_numpy(),
+        {key: trades[key].to_numpy() for key in dict.fromkeys(b.key for b in INTRADAY)},
+        trades["settlement_market"].to_numpy(),
+        np.asarray(scoring_us, dtype=np.int64),
+    )
+    return pd.concat(
+        [frame, context, lifecycle.set_axis(trades.index), pd.DataFrame(today, index=trades.index)],
+        axis=1,
+    )
 
 
 def historical_features(
@@ -189,11 +203,12 @@ def training_frame(
     """One row per (trade, stage): ``trade_id``, ``stage``, ``event_timestamp``, the entity
     keys and every feature as it was known at that stage's instant."""
     trades = dataset["trades"].reset_index(drop=True)
+    intraday = dataset_intraday(dataset)
     parts = []
     for stage in stages:
         at = stage_instants(trades, reference.calendar, stage)
         lifecycle = lifecycle_state(trades["trade_id"], dataset.get("events"), at)
-        rows = entity_frame(trades, reference, at, lifecycle)
+        rows = entity_frame(trades, reference, at, lifecycle, intraday)
         rows.insert(0, "stage", stage)
         rows.insert(0, "trade_id", trades["trade_id"].to_numpy())
         parts.append(rows)
@@ -214,13 +229,16 @@ class OnlineRetriever:
         trades: pd.DataFrame,
         scoring_us: np.ndarray | None = None,
         lifecycle: pd.DataFrame | None = None,
+        intraday: IntradayState | None = None,
     ) -> pd.DataFrame:
         """Latest stored features plus request-time features, one row per trade in input
         order, columns ``feature_names``. ``scoring_us`` defaults to now."""
         if scoring_us is None:
             now = pd.Timestamp.now(tz="UTC")
             scoring_us = np.full(len(trades), instants_us(pd.DatetimeIndex([now]))[0])
-        rows = entity_frame(trades.reset_index(drop=True), self.reference, scoring_us, lifecycle)
+        rows = entity_frame(
+            trades.reset_index(drop=True), self.reference, scoring_us, lifecycle, intraday
+        )
         response = self.store.get_online_features(
             features=self.service,
             entity_rows=[

@@ -15,6 +15,7 @@ from pipelines.console import console
 from serving.scoring.scorer import Scorer
 from serving.workflow.event_files import read_events
 from serving.workflow.events import Applied, EventProcessor
+from serving.workflow.intraday import IntradayBook
 from serving.workflow.store import ExceptionStore
 
 __all__ = ["events_app"]
@@ -36,11 +37,14 @@ def ingest_cmd(
     """Push the events' facts online and score the trades they touch again."""
     settings = get_settings()
     events = read_events(file)
-    scorer = Scorer.from_settings(settings)
     store = ExceptionStore.from_settings(settings)
+    today = IntradayBook(store)  # today's trades, as the service reads them
+    scorer = Scorer.from_settings(settings, intraday=today.state)
     try:
         features = scorer.features
-        processor = EventProcessor(lambda: scorer, store, features.store, features.reference)
+        processor = EventProcessor(
+            lambda: scorer, store, features.store, features.reference, today.refresh
+        )
         applied = processor.apply(events)
     finally:
         store.close()

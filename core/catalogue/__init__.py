@@ -10,6 +10,13 @@ the order their views hold them.
 from __future__ import annotations
 
 from core.catalogue._feature import Dtype, Family, Feature
+from core.catalogue._intraday import (
+    INTRADAY,
+    INTRADAY_FEATURES,
+    INTRADAY_REQUEST,
+    INTRADAY_VIEW,
+    Backlog,
+)
 from core.catalogue._request import (
     CONTEXT,
     CONTEXT_VIEW,
@@ -24,23 +31,33 @@ __all__ = [
     "CATALOGUE",
     "CONTEXT_VIEW",
     "FEATURES",
+    "INTRADAY",
+    "INTRADAY_VIEW",
     "LIFECYCLE_VIEW",
     "MODEL_FEATURES",
     "ON_DEMAND_VIEWS",
     "REQUEST_SOURCE",
     "STAMPS",
     "STORED_VIEWS",
+    "Backlog",
     "Dtype",
     "Family",
     "Feature",
     "of_view",
 ]
 
-CATALOGUE: tuple[Feature, ...] = (*STORED, *REQUEST, *CONTEXT, *LIFECYCLE)
+CATALOGUE: tuple[Feature, ...] = (
+    *STORED,
+    *REQUEST,
+    *INTRADAY_REQUEST,
+    *CONTEXT,
+    *LIFECYCLE,
+    *INTRADAY_FEATURES,
+)
 FEATURES: dict[str, Feature] = {f.name: f for f in CATALOGUE}
 STORED_VIEWS: tuple[str, ...] = tuple(dict.fromkeys(f.view for f in STORED))
 """Feast feature views, each over a feature table of the same name."""
-ON_DEMAND_VIEWS: tuple[str, ...] = (CONTEXT_VIEW, LIFECYCLE_VIEW)
+ON_DEMAND_VIEWS: tuple[str, ...] = (CONTEXT_VIEW, LIFECYCLE_VIEW, INTRADAY_VIEW)
 MODEL_FEATURES: tuple[Feature, ...] = tuple(f for f in CATALOGUE if f.is_model_feature)
 """What the model is trained and served on, in the feature service's order."""
 

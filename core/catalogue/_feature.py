@@ -52,6 +52,7 @@ class Family(StrEnum):
     TIMING = "timing"
     TRADE = "trade"
     LIFECYCLE = "lifecycle stage"
+    INTRADAY = "today's operations"
     REQUEST = "request"  # sent with each trade; inputs of the on-demand views, not features
 
 

@@ -12,7 +12,7 @@ from typing import Any, cast
 from feast import FeatureView, RequestSource
 from feast.on_demand_feature_view import OnDemandFeatureView, on_demand_feature_view
 
-from core.catalogue import CONTEXT_VIEW, LIFECYCLE_VIEW, REQUEST_SOURCE
+from core.catalogue import CONTEXT_VIEW, INTRADAY_VIEW, LIFECYCLE_VIEW, REQUEST_SOURCE
 from features.repo.views import fields
 
 __all__ = ["on_demand_views", "trade_request"]
@@ -34,6 +34,11 @@ def on_demand_views(views: dict[str, FeatureView]) -> list[OnDemandFeatureView]:
         from features.request import lifecycle_features
 
         return lifecycle_features(inputs)
+
+    def intraday_state(inputs: dict[str, Any]) -> dict[str, Any]:
+        from features.request import intraday_features
+
+        return intraday_features(inputs)
 
     # Feast compares an on-demand view's declared fields with ones it infers, descriptions
     # included, so output fields go undescribed (the catalogue describes them). The decorator
@@ -59,4 +64,12 @@ def on_demand_views(views: dict[str, FeatureView]) -> list[OnDemandFeatureView]:
         mode="python",
         description="Lifecycle stage: allocation, affirmation, instruction, matching at scoring.",
     )(lifecycle_stage)
-    return [cast(OnDemandFeatureView, context), cast(OnDemandFeatureView, lifecycle)]
+    intraday = on_demand_feature_view(
+        name=INTRADAY_VIEW,
+        sources=[trade_request],
+        schema=fields(INTRADAY_VIEW, described=False),
+        mode="python",
+        description="Today's operations: how the counterparty's, market's and desk's other "
+        "trades of the day are getting on at scoring.",
+    )(intraday_state)
+    return [cast(OnDemandFeatureView, v) for v in (context, lifecycle, intraday)]

@@ -15,11 +15,13 @@ from core.stages import STAGES, stage_starts
 from features.compute.reference import category_code
 from features.data.derive import holiday_in_window
 
-__all__ = ["DATE_FACTS", "DateFacts", "exec_local_minutes"]
+__all__ = ["DATE_FACTS", "DateFacts", "exec_local_minutes", "local_days"]
 
 _WINDOW_SPAN = 1 << 16
 """Settlement windows (days) the memo key has room for; the contract allows far fewer."""
 _HOUR_US = 3_600_000_000
+_FEW = 16
+"""Instants few enough to shift one by one."""
 _DAY_US = 86_400_000_000
 DATE_FACTS = (
     "req_cutoff_s",
@@ -35,16 +37,33 @@ def exec_local_minutes(execution_us: np.ndarray, market: np.ndarray) -> np.ndarr
     """Local time of day of each execution, minutes after midnight in its settlement
     market. UTC offsets change only on whole UTC hours in these markets, so one offset per
     (market, hour) serves every instant in that hour."""
-    execution_us = np.asarray(execution_us, dtype=np.int64)
-    hours = execution_us // _HOUR_US
-    offsets = np.empty(execution_us.size, dtype=np.int64)
+    return (_local_us(execution_us, market) % _DAY_US) / 60e6
+
+
+def local_days(instants_us: np.ndarray, market: np.ndarray) -> np.ndarray:
+    """The local date (datetime64[D]) of each instant in its market."""
+    return ((_local_us(instants_us, market)) // _DAY_US).astype("datetime64[D]")
+
+
+def _local_us(instants_us: np.ndarray, market: np.ndarray) -> np.ndarray:
+    """Each instant shifted by its market's UTC offset at that instant."""
+    instants_us = np.asarray(instants_us, dtype=np.int64)
+    if instants_us.size <= _FEW:  # a request's trades: no sorting, one memo lookup each
+        hours_of = (instants_us // _HOUR_US).tolist()
+        shifted = [
+            _utc_offset_us(str(m), h)
+            for m, h in zip(np.asarray(market).tolist(), hours_of, strict=True)
+        ]
+        return instants_us + np.array(shifted, dtype=np.int64)
+    hours = instants_us // _HOUR_US
+    offsets = np.empty(instants_us.size, dtype=np.int64)
     market = np.asarray(market, dtype=object)
     for code in dict.fromkeys(market.tolist()):  # the markets present, without a sort
         idx = np.flatnonzero(market == code)
         unique, inverse = np.unique(hours[idx], return_inverse=True)
         offset = np.array([_utc_offset_us(str(code), int(h)) for h in unique], dtype=np.int64)
         offsets[idx] = offset[inverse]
-    return ((execution_us + offsets) % _DAY_US) / 60e6
+    return instants_us + offsets
 
 
 @functools.lru_cache(maxsize=65_536)

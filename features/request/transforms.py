@@ -8,14 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from core.catalogue import CONTEXT_VIEW, LIFECYCLE_VIEW, Feature, of_view
+from core.catalogue import CONTEXT_VIEW, INTRADAY_VIEW, LIFECYCLE_VIEW, Feature, of_view
 from core.lifecycle import AMENDMENTS, STEP_OF, STEPS
 
-__all__ = ["context_features", "lifecycle_features"]
+__all__ = ["context_features", "intraday_features", "lifecycle_features"]
 
 _DAY_S = 86_400.0
 _CONTEXT = of_view(CONTEXT_VIEW)
 _LIFECYCLE = of_view(LIFECYCLE_VIEW)
+_INTRADAY = of_view(INTRADAY_VIEW)
 
 
 class _Columns:
@@ -107,3 +108,10 @@ def lifecycle_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
         AMENDMENTS.feature: x[AMENDMENTS.request],  # an int: NaN becomes 0 in _out
     }
     return _out(_LIFECYCLE, values)
+
+
+def intraday_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """The day's state of the trade's counterparty, market and desk: computed by whoever
+    scores (``features.compute.intraday``) and sent as request fields."""
+    x = _Columns(inputs)
+    return _out(_INTRADAY, {f.name: x[f"req_{f.name}"] for f in _INTRADAY})

@@ -51,6 +51,7 @@ from serving.scoring.vectors import ServingFeatures
 from serving.workflow.drain import Drain
 from serving.workflow.event_models import Event
 from serving.workflow.events import Applied, EventProcessor
+from serving.workflow.intraday import IntradayBook
 from serving.workflow.journal import Journal
 from serving.workflow.store import ExceptionStore, ScoreRecord
 
@@ -79,10 +80,18 @@ class Failcast:
         self.drain = Drain(self.journal, self.exceptions)
         self.access = Access.start(self.settings, self.exceptions)  # who calls; the audit
         reference = Reference.load(self.settings)
-        self.features = ServingFeatures(feature_store(self.settings), reference)
+        # today's trades from the exception store, for the intraday features
+        self.intraday = IntradayBook(self.exceptions)
+        self.features = ServingFeatures(
+            feature_store(self.settings), reference, intraday=self.intraday.state
+        )
         self.scorer = self._scorer()
         self.events_processor = EventProcessor(
-            lambda: self.scorer, self.exceptions, self.features.store, reference
+            lambda: self.scorer,
+            self.exceptions,
+            self.features.store,
+            reference,
+            before_rescoring=self.intraday.refresh,
         )
         self.registry = self.scorer.served.fallback or "ok"
         self.loaded_at = datetime.now(UTC)
@@ -97,6 +106,7 @@ class Failcast:
         except StoreUnavailable as exc:
             log.warning("%s: scores are journaled until it answers", exc)
         self.drain.start()
+        self.intraday.start()
         threading.Thread(target=self._outbox_loop, daemon=True, name="outbox").start()
         self._warm_up()
         gc.freeze()  # what start-up loaded lives as long as the service: keep it out of GC passes
@@ -212,6 +222,12 @@ class Failcast:
             }
         except StoreUnavailable as exc:
             out["exception_store"] = {"up": False, "error": str(exc)}
+        today = self.intraday.status()
+        out["intraday"] = {
+            "trades": today.trades,
+            "read_at": today.read_at,
+            "error": today.error,
+        }
         mark = self._watermark()
         out["online_store"] = {
             "name": self.features.watermark.name,

@@ -11,13 +11,15 @@ SQLite and on Redis).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from feast import FeatureStore
 
+from core.catalogue import INTRADAY
 from core.stages import STAGES
+from features.compute.intraday import IntradayState, intraday_request_fields
 from features.reference import UNKNOWN_KEY, Reference
 from features.repo import FAIL_MODEL_V1
 from features.request import DateFacts, request_fields
@@ -44,13 +46,24 @@ class FeatureVectors:
         return self.matrix[:, self.names.index(name)]
 
 
+IntradaySource = Callable[[], IntradayState | None]
+"""Today's trades as the scorer's side knows them (the service: its exception store)."""
+_INTRADAY_KEYS = tuple(dict.fromkeys(b.key for b in INTRADAY))
+
+
 class ServingFeatures:
-    """Resolves the feature service once, then builds feature vectors per request."""
+    """Resolves the feature service once, then builds feature vectors per request.
+    ``intraday`` gives the day's other trades at each call; without it (or when it has
+    none) the intraday features are missing, as for an entity with no trade today."""
 
     def __init__(
-        self, store: FeatureStore, reference: Reference, service: str = FAIL_MODEL_V1
+        self,
+        store: FeatureStore,
+        reference: Reference,
+        service: str = FAIL_MODEL_V1,
+        intraday: IntradaySource = lambda: None,
     ) -> None:
-        self.store, self.reference = store, reference
+        self.store, self.reference, self.intraday = store, reference, intraday
         self.parts = ServiceParts(store, service)
         self.names = self.parts.names
         self._stored = StoredReader(store, self.parts.views)
@@ -82,6 +95,15 @@ class ServingFeatures:
         values: dict[str, np.ndarray] = self._stored(entity_rows, len(counterparty))
         values.update(request_fields(trades, self.dates, scoring_us, home))
         values.update(lifecycle)
+        values.update(
+            intraday_request_fields(
+                self.intraday(),
+                trades["trade_id"],
+                {key: trades[key] for key in _INTRADAY_KEYS},
+                trades["settlement_market"],
+                scoring_us,
+            )
+        )
         matrix = self.parts.assemble(values)
         return FeatureVectors(
             self.names,

@@ -183,9 +183,12 @@ class EventProcessor:
         exceptions: ExceptionStore,
         features: FeatureStore,
         reference: Reference,
+        before_rescoring: Callable[[], None] = lambda: None,
     ) -> None:
+        """``before_rescoring`` runs once the events are stored and before the trades they
+        touch are scored again (the service reads today's trades again there)."""
         self.scorer, self.exceptions, self.features = scorer, exceptions, features
-        self.reference = reference
+        self.reference, self.before_rescoring = reference, before_rescoring
 
     def apply(self, events: Sequence[AnyEvent]) -> Applied:
         """Take the events in (those received before change nothing) and do what they imply.
@@ -410,6 +413,7 @@ class EventProcessor:
         scores: list[TradeScore] = []
         if trades:
             as_of = np.array([epoch_us(plan.as_of[t]) for t in ids], dtype=np.int64)
+            self.before_rescoring()
             scores = self.scorer().score(trades, as_of)
         return scores, trades, self.exceptions.latest_probability(ids)
 

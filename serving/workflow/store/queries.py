@@ -23,6 +23,7 @@ from serving.workflow.store.tables import (
 
 __all__ = [
     "book",
+    "changed_trades",
     "counts",
     "hidden_risk",
     "history",
@@ -38,6 +39,19 @@ __all__ = [
 def trades(session: Session, trade_ids: Iterable[str]) -> list[TradeRow]:
     """The stored trades among ``trade_ids``."""
     return list(session.scalars(sa.select(TradeRow).where(TradeRow.trade_id.in_(list(trade_ids)))))
+
+
+def changed_trades(
+    session: Session, settling_from: dt.date, changed_since: dt.datetime | None
+) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(trade id, contract fields, lifecycle) of the trades settling on or after
+    ``settling_from``, only those changed since ``changed_since`` when given."""
+    query = sa.select(TradeRow.trade_id, TradeRow.payload, TradeRow.lifecycle).where(
+        TradeRow.settlement_date >= settling_from
+    )
+    if changed_since is not None:
+        query = query.where(TradeRow.updated_at >= changed_since)
+    return [(t, p, lc) for t, p, lc in session.execute(query)]
 
 
 def latest_probability(session: Session, trade_ids: Iterable[str]) -> dict[str, float]:

@@ -513,6 +513,14 @@ class ExceptionStore:
         with self._reading() as session:
             return queries.trades(session, trade_ids)
 
+    def changed_trades(
+        self, settling_from: dt.date, changed_since: dt.datetime | None = None
+    ) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+        """(trade id, contract fields, lifecycle) of the trades settling on or after
+        ``settling_from`` (changed since ``changed_since``, when given)."""
+        with self._reading() as session:
+            return queries.changed_trades(session, settling_from, changed_since)
+
     def latest_probability(self, trade_ids: Iterable[str]) -> dict[str, float]:
         with self._reading() as session:
             return queries.latest_probability(session, trade_ids)

@@ -94,12 +94,12 @@ class TradeRow(Base):
     account_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH))
     instrument_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH))
     settlement_market: Mapped[str] = mapped_column(sa.String(8))
-    settlement_date: Mapped[dt.date] = mapped_column(sa.Date)
+    settlement_date: Mapped[dt.date] = mapped_column(sa.Date, index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # the contract's fields
     lifecycle: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     outcome: Mapped[str | None] = mapped_column(sa.String(16))  # SETTLED, FAILED, CANCELLED
     fail_reason: Mapped[str | None] = mapped_column(sa.String(32))
-    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
 
 
 class ClockRow(Base):

@@ -1,0 +1,141 @@
+"""The service's view of today's trades, for the intraday features: the trades the exception
+store holds for the last days with their lifecycle so far, in memory, read again in a thread of
+its own. Scoring reads the memory and never waits on the database; while the store is down the
+state stays as last read and ``status`` says how old it is.
+
+Each read asks only for the trades changed since the last one (by ``updated_at``, with a
+lookback that covers a transaction committed a little after the instant it stamped), and every
+few minutes for all of them again, so a change a read missed is picked up then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.catalogue import INTRADAY
+from core.errors import StoreUnavailable
+from core.instants import NEVER_US, epoch_us
+from features.compute.intraday import IntradayState, step_column
+from serving.workflow.store import ExceptionStore
+
+__all__ = ["IntradayBook", "IntradayStatus"]
+
+log = logging.getLogger(__name__)
+
+DAYS = 4
+"""Trades settling this many days before the store's clock, and after, are held: every trade
+whose trade date can be today's."""
+LOOKBACK = dt.timedelta(seconds=10)
+FULL_READ_SECONDS = 300.0
+_KEYS = tuple(k for k in dict.fromkeys(b.key for b in INTRADAY) if k != "settlement_market")
+_STEPS = tuple(dict.fromkeys(b.step for b in INTRADAY))
+
+
+@dataclass(frozen=True)
+class IntradayStatus:
+    trades: int  # held in memory
+    read_at: dt.datetime | None  # the last successful read (wall clock)
+    error: str | None  # why the last read failed, if it did
+
+
+class IntradayBook:
+    def __init__(self, store: ExceptionStore, refresh_seconds: float = 1.0) -> None:
+        self.store, self.refresh_seconds = store, refresh_seconds
+        self._rows: dict[str, tuple[Any, ...]] = {}
+        self._state: IntradayState | None = None
+        self._since: dt.datetime | None = None
+        self._full_at = 0.0
+        self._read_at: dt.datetime | None = None
+        self._error: str | None = None
+        self._lock = threading.Lock()  # one read at a time (the thread, an events call)
+
+    def state(self) -> IntradayState | None:
+        """Today's trades as last read (None before the first read or while none is held)."""
+        return self._state
+
+    def status(self) -> IntradayStatus:
+        return IntradayStatus(len(self._rows), self._read_at, self._error)
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, daemon=True, name="intraday").start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self.refresh()
+            except StoreUnavailable:
+                pass  # kept in status; the state stays as last read
+            except Exception:  # a bug: say so, keep the loop
+                log.exception("reading today's trades failed")
+            time.sleep(self.refresh_seconds)
+
+    def refresh(self) -> None:
+        """Read what changed in the store (everything, every ``FULL_READ_SECONDS``)."""
+        with self._lock:
+            try:
+                self._read()
+                self._error = None
+            except StoreUnavailable as exc:
+                self._error = str(exc)
+                raise
+
+    def _read(self) -> None:
+        clock = self.store.clock()
+        if clock is None:
+            return
+        full = time.monotonic() - self._full_at > FULL_READ_SECONDS
+        started = dt.datetime.now(dt.UTC)
+        settling_from = clock.date() - dt.timedelta(days=DAYS)
+        rows = self.store.changed_trades(settling_from, None if full else self._since)
+        if full:
+            self._rows.clear()
+            self._full_at = time.monotonic()
+        for trade_id, payload, lifecycle in rows:
+            self._rows[trade_id] = _row(trade_id, payload, lifecycle)
+        stale = [t for t, row in self._rows.items() if row[1] < settling_from]
+        for trade_id in stale:
+            del self._rows[trade_id]
+        if rows or stale or full:
+            self._state = IntradayState(_frame(self._rows)) if self._rows else None
+        self._since = started - LOOKBACK
+        self._read_at = started
+
+
+def _us(stamp: str | None) -> int:
+    return NEVER_US if stamp is None else epoch_us(dt.datetime.fromisoformat(stamp))
+
+
+def _row(trade_id: str, payload: dict[str, Any], lifecycle: dict[str, Any]) -> tuple[Any, ...]:
+    """(trade id, settlement date, trade date, market, keys..., execution, steps...)."""
+    return (
+        trade_id,
+        dt.date.fromisoformat(payload["settlement_date"]),
+        dt.date.fromisoformat(payload["trade_date"]),
+        payload["settlement_market"],
+        *(payload[key] for key in _KEYS),
+        _us(payload["execution_ts"]),
+        *(_us(lifecycle.get(step.field)) for step in _STEPS),
+    )
+
+
+def _frame(rows: dict[str, tuple[Any, ...]]) -> pd.DataFrame:
+    columns = [
+        "trade_id",
+        "settlement_date",
+        "trade_date",
+        "settlement_market",
+        *_KEYS,
+        "execution_us",
+        *(step_column(step) for step in _STEPS),
+    ]
+    frame = pd.DataFrame.from_records(list(rows.values()), columns=columns)
+    frame["trade_date"] = np.asarray(frame["trade_date"], dtype="datetime64[D]")
+    return frame
