@@ -323,6 +323,14 @@ LIFECYCLE: tuple[Feature, ...] = (
     _done(STEP_OF["INSTRUCTED"], "settlement instruction sent as of scoring", R.INSTRUCTION),
     _done(STEP_OF["MATCHED"], "matched at the CSD as of scoring", R.MATCHING),
     _lifecycle(
+        "minutes_waiting_to_match",
+        "float",
+        "minutes since the settlement instruction of a trade instructed and not yet matched",
+        R.MATCHING,
+        "Instructed and waiting to match for",
+        minutes,
+    ),
+    _lifecycle(
         AMENDMENTS.feature,
         "int",
         "amendments as of scoring (each restarts matching)",

@@ -152,6 +152,20 @@ STORED: tuple[Feature, ...] = (
         minutes,
     ),
     _cpty(
+        "cpty_late_match_rate_30d",
+        "share of trades not matched by the eve of their ISD, 30 days",
+        R.MATCHING,
+        "Counterparty's trades unmatched on the eve of settlement, 30 days",
+        pct,
+    ),
+    _cpty(
+        "cpty_match_minutes_30d",
+        "mean minutes from settlement instruction to matching, 30 days",
+        R.MATCHING,
+        "Counterparty's typical time to match",
+        minutes,
+    ),
+    _cpty(
         "cpty_ssi_changes_30d",
         "new SSI versions across markets, 30 days",
         R.SSI,
@@ -318,6 +332,16 @@ STORED: tuple[Feature, ...] = (
         Family.MARKET,
         R.MARKET,
         "Settlement-market fail rate",
+    ),
+    Feature(
+        "market_late_match_rate_7d",
+        "float",
+        "share of the market's trades not matched by the eve of their ISD, 7 days",
+        "market_history",
+        Family.MARKET,
+        R.MARKET,
+        "Trades unmatched on the eve of settlement in the market, 7 days",
+        pct,
     ),
     Feature(
         "market_outcomes_30d",

@@ -9,6 +9,7 @@ import pandas as pd
 
 from core.calendar import SettlementCalendar
 from core.instants import NEVER_US, instants_us
+from core.stages import stage_starts
 from features.data.contract import Dataset
 from features.data.derive import first_event_ts
 
@@ -33,6 +34,10 @@ class TradeFacts:
     affirm_known_us: np.ndarray  # when on-time or late affirmation became known
     affirm_late: np.ndarray
     affirmed_us: np.ndarray  # first AFFIRMED event
+    instructed_us: np.ndarray  # first INSTRUCTED event
+    match_known_us: np.ndarray  # when matching on time or late became known
+    match_late: np.ndarray  # not matched by the eve of the ISD (23:00 local, the ISD_1 stage)
+    matched_us: np.ndarray  # first MATCHED event
     horizon_us: int  # the latest instant anything in the dataset became known
 
     @property
@@ -95,14 +100,25 @@ def trade_facts(dataset: Dataset, calendar: SettlementCalendar) -> TradeFacts:
     cutoff_us = calendar.affirmation_cutoff(
         trades["settlement_date"].to_numpy("datetime64[D]"), trades["settlement_market"].to_numpy()
     ).astype(np.int64)
-    if events is None:
-        affirmed_us = cancelled_us = np.full(len(trades), NEVER_US)
-    else:
-        affirmed_us = instants_us(first_event_ts(events, "AFFIRMED", trades["trade_id"]))
-        cancelled_us = instants_us(first_event_ts(events, "CANCELLED", trades["trade_id"]))
+    eve_us = stage_starts(
+        trades["settlement_date"].to_numpy("datetime64[D]"),
+        trades["settlement_market"].to_numpy(),
+        calendar,
+    )["ISD_1"]
+
+    def first(event_type: str) -> np.ndarray:
+        if events is None:
+            return np.full(len(trades), NEVER_US)
+        return instants_us(first_event_ts(events, event_type, trades["trade_id"]))
+
+    affirmed_us, cancelled_us = first("AFFIRMED"), first("CANCELLED")
+    instructed_us, matched_us = first("INSTRUCTED"), first("MATCHED")
     on_time = (affirmed_us != NEVER_US) & (affirmed_us <= cutoff_us)
     # A trade cancelled before its cutoff was never late; it is left out of affirmation facts.
     withdrawn = ~on_time & (cancelled_us != NEVER_US) & (cancelled_us <= cutoff_us)
+    # Matching likewise, by the eve of the ISD.
+    matched_in_time = (matched_us != NEVER_US) & (matched_us <= eve_us)
+    unmatched = ~matched_in_time & (cancelled_us != NEVER_US) & (cancelled_us <= eve_us)
     execution_us = instants_us(trades["execution_ts"])
 
     known = [execution_us.max(initial=0), outcome_us.max(initial=0)]
@@ -123,5 +139,9 @@ def trade_facts(dataset: Dataset, calendar: SettlementCalendar) -> TradeFacts:
         affirm_known_us=np.where(on_time, affirmed_us, np.where(withdrawn, NEVER_US, cutoff_us)),
         affirm_late=~on_time,
         affirmed_us=affirmed_us,
+        instructed_us=instructed_us,
+        match_known_us=np.where(matched_in_time, matched_us, np.where(unmatched, NEVER_US, eve_us)),
+        match_late=~matched_in_time,
+        matched_us=matched_us,
         horizon_us=int(max(known)),
     )

@@ -169,8 +169,30 @@ def counterparty_history(
             own["late"], own["n"], pop["late"] / pop["n"], PRIOR_STRENGTH
         )
         features["cpty_affirm_minutes_30d"] = lat["min"] / lat["n"]
+    features |= _matching(h, "cpty", 30, minutes=True)
     features["cpty_ssi_changes_30d"] = _ssi_changes(h, ssi, 30)
     return h.frame(features)
+
+
+def _matching(h: _History, prefix: str, days: int, minutes: bool) -> dict[str, np.ndarray]:
+    """The share of trades not matched by the eve of their ISD (smoothed), known at the
+    match or at the eve, and with ``minutes`` the mean minutes from instruction to match of
+    trades matched in the window."""
+    f, out = h.f, {}
+    known = f.match_known_us != NEVER_US
+    facts = {"n": np.ones(f.notional.size), "late": f.match_late.astype(np.float64)}
+    own = h.sums(known, f.match_known_us, facts, days)
+    pop = h.population(known, f.match_known_us, facts, days)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[f"{prefix}_late_match_rate_{days}d"] = shrunk_rate(
+            own["late"], own["n"], pop["late"] / pop["n"], PRIOR_STRENGTH
+        )
+        if minutes:
+            matched = (f.matched_us != NEVER_US) & (f.instructed_us != NEVER_US)
+            lag = np.where(matched, (f.matched_us - f.instructed_us) / 60e6, 0.0)
+            sums = h.sums(matched, f.matched_us, {"n": facts["n"], "min": lag}, days)
+            out[f"{prefix}_match_minutes_{days}d"] = sums["min"] / sums["n"]
+    return out
 
 
 def _ssi_changes(h: _History, ssi: pd.DataFrame | None, days: int) -> np.ndarray:
@@ -198,4 +220,4 @@ def pair_history(f: TradeFacts) -> pd.DataFrame:
 
 def market_history(f: TradeFacts) -> pd.DataFrame:
     h = _History(_Keys(settlement_market=f.market), f)
-    return h.frame(h.outcome_rates("market", (7, 30)))
+    return h.frame(h.outcome_rates("market", (7, 30)) | _matching(h, "market", 7, minutes=False))

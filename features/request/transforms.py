@@ -96,8 +96,9 @@ def lifecycle_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
     def done(field: str) -> np.ndarray:
         return (x[field] <= scoring) * 1.0  # NaN (not yet) compares False
 
-    affirm = STEP_OF["AFFIRMED"]
+    affirm, instruct = STEP_OF["AFFIRMED"], STEP_OF["INSTRUCTED"]
     values = {step.feature: done(step.request) for step in STEPS}
+    waiting = (values[instruct.feature] == 1) & (values[STEP_OF["MATCHED"].feature] == 0)
     values |= {
         "minutes_since_execution": (scoring - x["req_execution_s"]) / 60.0,
         "minutes_to_cutoff": (cutoff - scoring) / 60.0,
@@ -106,6 +107,9 @@ def lifecycle_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
         )
         * 1.0,
         AMENDMENTS.feature: x[AMENDMENTS.request],  # an int: NaN becomes 0 in _out
+        "minutes_waiting_to_match": np.where(
+            waiting, (scoring - x[instruct.request]) / 60.0, np.nan
+        ),
     }
     return _out(_LIFECYCLE, values)
 

@@ -106,6 +106,34 @@ def _shrunk_rate(decided: pd.DataFrame, mask: pd.Series, at: pd.Timestamp, days:
     )
 
 
+def _matching_facts(dataset: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per trade: first instruction and match, whether it was unmatched on the eve of its ISD
+    (23:00 local the business day before) and when that became known."""
+    from core.calendar import SettlementCalendar
+    from core.stages import stage_starts
+
+    trades = dataset["trades"].set_index("trade_id")
+    events = dataset["events"]
+
+    def first(kind: str) -> pd.Series:
+        return events.loc[events["event_type"] == kind].groupby("trade_id")["event_ts"].min()
+
+    eve = stage_starts(
+        trades["settlement_date"].to_numpy("datetime64[D]"),
+        trades["settlement_market"].to_numpy(),
+        SettlementCalendar(dataset["holidays"]),
+    )["ISD_1"]
+    m = pd.DataFrame(index=trades.index)
+    m["eve"] = pd.to_datetime(eve, unit="us", utc=True)
+    m["instructed"], m["matched"] = first("INSTRUCTED"), first("MATCHED")
+    cancelled = first("CANCELLED").reindex(m.index)
+    in_time = m["matched"].notna() & (m["matched"] <= m["eve"])
+    m["late"] = (~in_time).astype(float)
+    m["known"] = m["matched"].where(in_time, m["eve"])
+    withdrawn = ~in_time & cancelled.notna() & (cancelled <= m["eve"])
+    return m.loc[~withdrawn]
+
+
 def test_historical_features_match_a_brute_force_recomputation(
     dataset: dict[str, pd.DataFrame], frame: pd.DataFrame
 ) -> None:
@@ -114,6 +142,7 @@ def test_historical_features_match_a_brute_force_recomputation(
     decided = decided.join(trades, on="trade_id")
     ssi, inventory, events = dataset["ssi"], dataset["inventory"], dataset["events"]
     instruments = dataset["instruments"].set_index("instrument_id")
+    matching = _matching_facts(dataset)
     rows = frame.sample(60, random_state=11)
     checked = 0
     for _, row in rows.iterrows():
@@ -186,7 +215,43 @@ def test_historical_features_match_a_brute_force_recomputation(
         mine = events.loc[(events["trade_id"] == row["trade_id"]) & (events["event_ts"] <= at)]
         for kind, column in (("AFFIRMED", "affirmed"), ("MATCHED", "matched")):
             assert row[column] == int((mine["event_type"] == kind).any())
+        done = set(mine["event_type"])
+        if "INSTRUCTED" in done and "MATCHED" not in done:
+            instructed = mine.loc[mine["event_type"] == "INSTRUCTED", "event_ts"].min()
+            waited = (at - instructed) / pd.Timedelta(minutes=1)
+            assert row["minutes_waiting_to_match"] == pytest.approx(waited, rel=1e-9)
+        else:
+            assert np.isnan(row["minutes_waiting_to_match"])
+
+        # The counterparty's matching: trades unmatched on the eve of their ISD, and the time
+        # from instruction to match, as of the latest refresh.
+        mine = trades["counterparty_id"] == trade["counterparty_id"]
+        s = _refresh_instant(
+            at,
+            trades.loc[mine, "execution_ts"].min(),
+            decided.loc[decided["counterparty_id"] == trade["counterparty_id"], "known_ts"],
+        )
+        if s is not None:
+            late, mean_minutes = _matching(matching, mine, s, 30)
+            assert row["cpty_late_match_rate_30d"] == pytest.approx(late, rel=1e-9)
+            assert row["cpty_match_minutes_30d"] == pytest.approx(
+                mean_minutes, rel=1e-9, nan_ok=True
+            )
+            checked += 1
     assert checked >= 150
+
+
+def _matching(m: pd.DataFrame, mine: pd.Series, at: pd.Timestamp, days: int) -> tuple[float, float]:
+    """Brute force: the smoothed share of trades not matched by their eve, known in the window,
+    and the mean minutes from instruction to match of trades matched in it."""
+    window = m["known"].gt(at - days * DAY) & m["known"].le(at)
+    pop, own = m.loc[window], m.loc[window & mine.reindex(m.index).to_numpy()]
+    prior = pop["late"].mean()
+    late = (own["late"].sum() + PRIOR_STRENGTH * prior) / (len(own) + PRIOR_STRENGTH)
+    matched = m["matched"].gt(at - days * DAY) & m["matched"].le(at) & m["instructed"].notna()
+    matched &= mine.reindex(m.index).to_numpy()
+    minutes = (m.loc[matched, "matched"] - m.loc[matched, "instructed"]) / pd.Timedelta(minutes=1)
+    return late, minutes.mean()
 
 
 def test_online_features_equal_offline_features_as_of_the_horizon(
