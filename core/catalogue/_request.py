@@ -42,6 +42,7 @@ REQUEST: tuple[Feature, ...] = (
     _request("req_execution_s", "float", "execution instant, UTC epoch seconds"),
     _request("req_scoring_s", "float", "scoring instant, UTC epoch seconds"),
     _request("req_cutoff_s", "float", "affirmation cutoff, UTC epoch seconds"),
+    _request("req_isd_start_s", "float", "the ISD's local midnight, UTC epoch seconds"),
     _request(
         "req_exec_local_minutes", "float", "execution time of day, local minutes after midnight"
     ),
@@ -299,6 +300,14 @@ LIFECYCLE: tuple[Feature, ...] = (
         "age of the trade at scoring",
         R.TIME_TO_CUTOFF,
         "Time since execution",
+        minutes,
+    ),
+    _lifecycle(
+        "minutes_to_isd",
+        "float",
+        "minutes from scoring to the start of the ISD (weekends and holidays included)",
+        R.TIME_TO_CUTOFF,
+        "Time left before the settlement date",
         minutes,
     ),
     _lifecycle(

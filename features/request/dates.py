@@ -25,6 +25,7 @@ _FEW = 16
 _DAY_US = 86_400_000_000
 DATE_FACTS = (
     "req_cutoff_s",
+    "req_isd_start_s",
     "req_holiday_in_window",
     "req_period_end",
     "req_quarter_end",
@@ -130,6 +131,10 @@ class DateFacts:
         starts = stage_starts(isd, market, calendar)
         return {
             "req_cutoff_s": calendar.affirmation_cutoff(isd, market).astype(np.int64) / 1e6,
+            "req_isd_start_s": calendar.local_to_utc(isd, np.zeros(isd.shape), market).astype(
+                np.int64
+            )
+            / 1e6,
             "req_holiday_in_window": holiday_in_window(
                 calendar, trade_date, isd, market, home
             ).astype(np.int64),

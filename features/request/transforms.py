@@ -102,6 +102,7 @@ def lifecycle_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
     values |= {
         "minutes_since_execution": (scoring - x["req_execution_s"]) / 60.0,
         "minutes_to_cutoff": (cutoff - scoring) / 60.0,
+        "minutes_to_isd": (x["req_isd_start_s"] - scoring) / 60.0,
         "affirmed_late": np.where(
             values[affirm.feature] == 1, x[affirm.request] > cutoff, scoring > cutoff
         )

@@ -21,6 +21,7 @@ def _inputs(**overrides: object) -> dict[str, list[object]]:
         "req_execution_s": 1_700_000_000.0,
         "req_scoring_s": 1_700_000_000.0 + 3_600,
         "req_cutoff_s": 1_700_000_000.0 + 7_200,
+        "req_isd_start_s": 1_700_000_000.0 + 7_200 + 3 * 3_600,
         "req_exec_local_minutes": 600.0,
         "req_exec_day": 19_675,
         "req_settlement_cycle_days": 1,
@@ -95,6 +96,13 @@ def test_lifecycle_features_as_of_the_scoring_instant() -> None:
     assert late["affirmed_late"] == [1]  # still unaffirmed past the cutoff
     future = lifecycle_features(_inputs(req_allocated_s=1_700_000_000.0 + 99_999))
     assert future["allocated"] == [0]  # an event after the scoring instant does not count
+    assert out["minutes_to_isd"] == [240.0]  # an hour to the cutoff, three more to the ISD
+    assert math.isnan(out["minutes_waiting_to_match"][0])  # not instructed yet
+    instructed = {"req_instructed_s": 1_700_000_000.0 + 600}
+    waiting = lifecycle_features(_inputs(**instructed))
+    assert waiting["minutes_waiting_to_match"] == [50.0]
+    matched = lifecycle_features(_inputs(**instructed, req_matched_s=1_700_000_000.0 + 900))
+    assert math.isnan(matched["minutes_waiting_to_match"][0])
 
 
 def test_batch_and_single_trade_agree() -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from core.catalogue import INTRADAY_VIEW, of_view
+from core.markets import MARKETS
 from core.stages import STAGES
 from features.compute.history import PRIOR_STRENGTH
 from features.data.contract import read_dataset, write_dataset
@@ -215,6 +216,10 @@ def test_historical_features_match_a_brute_force_recomputation(
         mine = events.loc[(events["trade_id"] == row["trade_id"]) & (events["event_ts"] <= at)]
         for kind, column in (("AFFIRMED", "affirmed"), ("MATCHED", "matched")):
             assert row[column] == int((mine["event_type"] == kind).any())
+        tz = MARKETS[trade["settlement_market"]].tz
+        isd_start = pd.Timestamp(trade["settlement_date"]).tz_localize(tz)
+        left = (isd_start - at) / pd.Timedelta(minutes=1)
+        assert row["minutes_to_isd"] == pytest.approx(left, rel=1e-9)
         done = set(mine["event_type"])
         if "INSTRUCTED" in done and "MATCHED" not in done:
             instructed = mine.loc[mine["event_type"] == "INSTRUCTED", "event_ts"].min()
