@@ -2,7 +2,7 @@
 (``features.data.simulator.zoo``), each world trained and measured against its own oracle.
 
     python -m benchmarks.generalisation [--only NAME ...] [--days 250] [--trades-per-day 2000]
-                                        [--cache DIR] [--out results.json]
+                                        [--cache DIR] [--homes DIR] [--out results.json]
 
 Per world, in a fresh process: simulate (kept in ``--cache``, so a later run with other
 features reuses the worlds), build the features, `failcast train` with its defaults, and read
@@ -131,6 +131,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=250)
     parser.add_argument("--trades-per-day", type=int, default=2_000)
     parser.add_argument("--cache", type=Path, default=Path(".failcast/zoo"))
+    parser.add_argument(
+        "--homes", type=Path, help="where each world's project home goes (default: CACHE/homes)"
+    )
     parser.add_argument("--out", type=Path, help="write every world's figures as JSON")
     args = parser.parse_args()
     console = Console()
@@ -148,7 +151,7 @@ def main() -> None:
             data = _cached_world(world, args.cache)
             progress.update(task, description=f"{world.name}: build and train")
             t0 = time.perf_counter()
-            home = args.cache / "homes" / data.name
+            home = (args.homes or args.cache / "homes") / data.name
             summary = run_child(_TRAIN, data, home)
             results[world.name] = {
                 "about": world.about,
