@@ -1,10 +1,10 @@
 """Training at scale and the model-quality bar on the default world (250 days × 4,000/day).
 
-One run in a fresh process (training is long; its figures vary little between runs): the
-feature build, then `train` (historical retrieval of every (trade, stage), LightGBM, baselines,
-evaluation, MLflow), with the model beside the oracle and both baselines on the last 40 days.
-Targets: training <= 300 s; PR-AUC >= 0.90 × the oracle's at execution and × hindsight's
-(p_fail_final) at ISD-1, where the ISD-1 oracle is printed beside it; beats
+One run, the feature build and `train` each in a fresh process, so that each peak memory is
+its own: historical retrieval of every (trade, stage) into one float32 matrix, LightGBM,
+baselines, evaluation, MLflow; the model beside the oracle and both baselines on the last 40
+days. Targets: training <= 150 s and <= 2.5 GB; PR-AUC >= 0.95 × the oracle's at execution and
+>= 0.88 × the ISD-1 oracle's on ISD-1 (hindsight, ``p_fail_final``, printed beside it); beats
 both baselines on PR-AUC and recall@5%; calibration error <= 0.01.
 
     python -m benchmarks.training [--data DIR]
@@ -22,20 +22,29 @@ from rich.table import Table
 from benchmarks._child import dataset, run_child
 from core.runtime import quiet_libraries
 
-TARGET_TRAIN_SECONDS = 300.0
+TARGET_TRAIN_SECONDS, TARGET_PEAK_GB = 150.0, 2.5
+TARGET_EXECUTION, TARGET_ISD_1 = 0.95, 0.88
 DEFAULT_WORLD_TRADES = 1_000_000  # 250 days × 4,000/day
 
-_CHILD = """
+_BUILD = """
 import json, resource, sys, time
 from pathlib import Path
 from features.build import build_features
 from core.settings import Settings
+settings = Settings(home=Path(sys.argv[2]), feast_project="bench_training")
+t0 = time.perf_counter(); build_features(Path(sys.argv[1]), settings)
+print(json.dumps({"build_s": time.perf_counter() - t0,
+                  "build_peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from core.settings import Settings
 from training.train import train
 data, home = Path(sys.argv[1]), Path(sys.argv[2])
 settings = Settings(home=home, feast_project="bench_training")
-t0 = time.perf_counter(); build_features(data, settings); build = time.perf_counter() - t0
 t0 = time.perf_counter(); result = train(data, settings); seconds = time.perf_counter() - t0
-print(json.dumps({"build_s": build, "train_s": seconds, "parts": result.seconds,
+print(json.dumps({"train_s": seconds, "parts": result.seconds,
                   "sizes": result.sizes, "cause": result.cause_accuracy,
                   "table": json.loads(result.table.to_json(orient="records")),
                   "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
@@ -57,34 +66,41 @@ def main() -> None:
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         data = dataset(args.data, Path(tmp), DEFAULT_WORLD_TRADES, console)
-        out = run_child(_CHILD, data, Path(tmp) / "home")
+        out = run_child(_BUILD, data, Path(tmp) / "home")
+        out |= run_child(_CHILD, data, Path(tmp) / "home")
     console.print({k: v for k, v in out.items() if k != "table"})
     t = out["table"]
     ok = lambda b: "✓" if b else "✗"  # noqa: E731
     table = Table(title=f"Training on {sum(out['sizes'].values()):,} labelled snapshots")
     for col in ("figure", "value", "target"):
         table.add_column(col)
-    table.add_row("feature build (s)", f"{out['build_s']:.0f}", "")
+    table.add_row(
+        "feature build (s, peak GB)", f"{out['build_s']:.0f}, {out['build_peak_gb']:.1f}", ""
+    )
     table.add_row(
         "train: retrieval + fit + evaluate + log (s)",
         f"{out['train_s']:.0f}",
         f"<= {TARGET_TRAIN_SECONDS:.0f} {ok(out['train_s'] <= TARGET_TRAIN_SECONDS)}",
     )
-    table.add_row("peak memory (GB)", f"{out['peak_gb']:.1f}", "")
-    # The targets as the issue sets them: execution against the oracle, ISD-1 against
-    # hindsight (the probability the label was drawn from); the ISD-1 oracle, beside them,
-    # shows what any model can reach.
-    for stage, reference, targeted in (
-        ("EXECUTION", "oracle", True),
-        ("ISD_1", "hindsight", True),
-        ("ISD_1", "oracle", False),
+    table.add_row(
+        "training peak memory (GB)",
+        f"{out['peak_gb']:.2f}",
+        f"<= {TARGET_PEAK_GB} {ok(out['peak_gb'] <= TARGET_PEAK_GB)}",
+    )
+    # Execution against the oracle, ISD-1 against the ISD-1 oracle (everything seen by 23:00
+    # on the eve: what any model can reach); hindsight, the probability the label was drawn
+    # from, beside them.
+    for stage, reference, target in (
+        ("EXECUTION", "oracle", TARGET_EXECUTION),
+        ("ISD_1", "oracle", TARGET_ISD_1),
+        ("ISD_1", "hindsight", None),
     ):
         ratio = _get(t, "model", stage, f"pr_auc_vs_{reference}")
         table.add_row(
             f"PR-AUC model / {reference}, {stage}",
             f"{_get(t, 'model', stage, 'pr_auc'):.3f} / "
-            f"{_get(t, reference, stage, 'pr_auc'):.3f} = {ratio:.2f}",
-            f">= 0.90 {ok(ratio >= 0.9)}" if targeted else "",
+            f"{_get(t, reference, stage, 'pr_auc'):.3f} = {ratio:.3f}",
+            f">= {target} {ok(ratio >= target)}" if target else "",
         )
     ceiling = _get(t, "oracle", "ISD_1", "pr_auc_vs_hindsight")
     table.add_row("PR-AUC oracle / hindsight, ISD_1 (best any model can do)", f"{ceiling:.2f}", "")

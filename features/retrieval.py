@@ -13,6 +13,7 @@ serving path (``serving.scoring.vectors``) assembles its vectors from the same p
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +30,11 @@ from features.compute.intraday import IntradayState, dataset_intraday, intraday_
 from features.data.contract import Dataset
 from features.reference import Reference
 from features.repo import FAIL_MODEL_V1
-from features.request import lifecycle_state, request_frame
+from features.request import Lifecycles, lifecycle_state, request_frame
 
 __all__ = [
     "ENTITY_KEYS",
+    "FeatureMatrix",
     "OnlineRetriever",
     "ServiceParts",
     "entity_frame",
@@ -40,6 +42,7 @@ __all__ = [
     "historical_features",
     "online_features",
     "training_frame",
+    "training_matrix",
 ]
 
 ENTITY_KEYS = (
@@ -146,6 +149,22 @@ def entity_frame(
     )
 
 
+def _retrieve(store: FeatureStore, parts: ServiceParts, chunk: pd.DataFrame) -> np.ndarray:
+    """The features of ``entity_frame`` rows, point in time, in their order."""
+    query = chunk[[*ENTITY_KEYS, "event_timestamp"]].assign(_row=np.arange(len(chunk)))
+    got = store.get_historical_features(entity_df=query, features=parts.refs).to_df()
+    got = got.sort_values("_row")
+    values = {
+        name: got[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        for _, names in parts.views
+        for name in names
+    }
+    values.update(
+        {c: chunk[c].to_numpy(dtype=np.float64) for c in chunk.columns if c.startswith("req_")}
+    )
+    return parts.assemble(values)
+
+
 def historical_features(
     store: FeatureStore,
     entities: pd.DataFrame,
@@ -157,24 +176,92 @@ def historical_features(
     _check_sources(store)
     parts = ServiceParts(store)
     keep = [c for c in entities.columns if not c.startswith("req_")]
-    request = [c for c in entities.columns if c.startswith("req_")]
-    matrices = []
+    x = np.empty((len(entities), len(parts.names)), dtype=np.float64)
     for start in range(0, len(entities), chunk_rows):
+        step(f"rows {start:,}", start / max(len(entities), 1))
         chunk = entities.iloc[start : start + chunk_rows]
-        step(f"rows {start:,}-{start + len(chunk):,}", start / max(len(entities), 1))
-        query = chunk[[*ENTITY_KEYS, "event_timestamp"]].assign(_row=np.arange(len(chunk)))
-        got = store.get_historical_features(entity_df=query, features=parts.refs).to_df()
-        got = got.sort_values("_row")
-        values = {
-            name: got[name].to_numpy(dtype=np.float64, na_value=np.nan)
-            for _, names in parts.views
-            for name in names
-        }
-        values.update({c: chunk[c].to_numpy(dtype=np.float64) for c in request})
-        matrices.append(parts.assemble(values))
+        x[start : start + len(chunk)] = _retrieve(store, parts, chunk)
     step("done", 1.0)
-    features = pd.DataFrame(np.vstack(matrices), columns=parts.names)
+    features = pd.DataFrame(x, columns=parts.names)
     return pd.concat([entities[keep].reset_index(drop=True), features], axis=1)
+
+
+@dataclass(frozen=True)
+class FeatureMatrix:
+    """Snapshots and their features, the features in one float32 matrix (a training set of
+    millions of rows holds them once, and its slices are views).
+
+    ``rows`` says what each row is: ``trade`` (its position in the trades retrieved),
+    ``stage`` and ``event_timestamp`` (the scoring instant); ``x`` its features, columns
+    ``names``. Rows are in trade-date order, so a period of trade dates is a run of rows.
+    """
+
+    rows: pd.DataFrame
+    x: np.ndarray
+    names: list[str]
+
+    def frame(self, trades: pd.DataFrame, at: slice | np.ndarray = slice(None)) -> pd.DataFrame:
+        """Rows ``at`` as a frame: ``trade_id``, ``stage``, ``event_timestamp``, the entity
+        keys (from ``trades``, the trades retrieved) and every feature as float64 — for a part
+        small enough to copy."""
+        rows = self.rows.iloc[at].reset_index(drop=True)
+        picked = trades.iloc[rows["trade"].to_numpy()].reset_index(drop=True)
+        keys = [k for k in ENTITY_KEYS if k in picked.columns]
+        meta = pd.DataFrame(
+            {
+                "trade_id": picked["trade_id"].to_numpy(),
+                "stage": rows["stage"].astype(str).to_numpy(),
+                "event_timestamp": rows["event_timestamp"].to_numpy(),
+            }
+        )
+        features = pd.DataFrame(self.x[at].astype(np.float64), columns=self.names)
+        return pd.concat([meta, picked[keys], features], axis=1)
+
+
+def training_matrix(
+    store: FeatureStore,
+    reference: Reference,
+    dataset: Dataset,
+    stages: Sequence[str] = STAGES,
+    step: Callable[[str, float], None] = lambda name, fraction: None,
+    chunk_rows: int = TRAINING_CHUNK_ROWS,
+    trades: pd.DataFrame | None = None,
+) -> FeatureMatrix:
+    """Every (trade, stage) of ``trades`` (default: all of ``dataset``'s) with its features
+    as known at the stage's instant; the day's state of the dataset's other trades counts
+    all the same (intraday features). Entity rows are built a chunk at a time, so only the
+    matrix is ever whole in memory."""
+    _check_sources(store)
+    parts = ServiceParts(store)
+    intraday = dataset_intraday(dataset)
+    trades = (dataset["trades"] if trades is None else trades).reset_index(drop=True)
+    lifecycles = Lifecycles.of(trades["trade_id"].to_numpy(), dataset.get("events"))
+    instants = np.stack([stage_instants(trades, reference.calendar, s) for s in stages])
+    trade = np.repeat(np.arange(len(trades)), len(stages))
+    stage = np.tile(np.arange(len(stages)), len(trades))
+    day = trades["trade_date"].to_numpy("datetime64[D]")
+    order = np.lexsort((trade, stage, day[trade]))  # by trade date, then stage, then trade
+    trade, stage = trade[order], stage[order]
+    at = instants[stage, trade]
+    x = np.empty((len(trade), len(parts.names)), dtype=np.float32)
+    for start in range(0, len(trade), chunk_rows):
+        step(f"rows {start:,} of {len(trade):,}", start / max(len(trade), 1))
+        rows = slice(start, start + chunk_rows)
+        chunk = trades.iloc[trade[rows]].reset_index(drop=True)
+        lifecycle = lifecycles.at(trade[rows], at[rows])
+        entities = entity_frame(chunk, reference, at[rows], lifecycle, intraday)
+        x[rows] = _retrieve(store, parts, entities)
+    step("done", 1.0)
+    meta = pd.DataFrame(
+        {
+            "trade": trade.astype(np.int32),
+            "stage": pd.Categorical(
+                np.asarray(stages, dtype=object)[stage], categories=list(stages)
+            ),
+            "event_timestamp": pd.to_datetime(at, unit="us", utc=True),
+        }
+    )
+    return FeatureMatrix(meta, x, list(parts.names))
 
 
 def _check_sources(store: FeatureStore) -> None:
@@ -200,19 +287,11 @@ def training_frame(
     stages: Sequence[str] = STAGES,
     step: Callable[[str, float], None] = lambda name, fraction: None,
 ) -> pd.DataFrame:
-    """One row per (trade, stage): ``trade_id``, ``stage``, ``event_timestamp``, the entity
-    keys and every feature as it was known at that stage's instant."""
-    trades = dataset["trades"].reset_index(drop=True)
-    intraday = dataset_intraday(dataset)
-    parts = []
-    for stage in stages:
-        at = stage_instants(trades, reference.calendar, stage)
-        lifecycle = lifecycle_state(trades["trade_id"], dataset.get("events"), at)
-        rows = entity_frame(trades, reference, at, lifecycle, intraday)
-        rows.insert(0, "stage", stage)
-        rows.insert(0, "trade_id", trades["trade_id"].to_numpy())
-        parts.append(rows)
-    return historical_features(store, pd.concat(parts, ignore_index=True), step=step)
+    """One row per (trade, stage) in trade-date order: ``trade_id``, ``stage``,
+    ``event_timestamp``, the entity keys and every feature as it was known at that stage's
+    instant (``training_matrix`` as one frame)."""
+    matrix = training_matrix(store, reference, dataset, stages, step)
+    return matrix.frame(dataset["trades"].reset_index(drop=True))
 
 
 class OnlineRetriever:

@@ -16,10 +16,33 @@ from core.costs import ILLIQUID_ADV, penalty_cost
 from core.errors import InvalidInput
 from core.regimes import active_regimes, price_fails
 from features.data.contract import Dataset
+from features.retrieval import FeatureMatrix
 
-__all__ = ["SLICES", "Split", "labelled", "time_split"]
+__all__ = ["SLICES", "Split", "decided", "labelled", "snapshot_rows", "time_split"]
 
 SLICES = ("train", "valid", "calib", "test")
+
+
+def decided(dataset: Dataset) -> pd.DataFrame:
+    """The dataset's settled or failed trades: the ones a model learns from."""
+    outcomes = dataset["outcomes"]
+    done = outcomes.loc[outcomes["status"].isin(["SETTLED", "FAILED"]), "trade_id"]
+    trades = dataset["trades"]
+    return trades.loc[trades["trade_id"].isin(done)].reset_index(drop=True)
+
+
+def snapshot_rows(matrix: FeatureMatrix, trades: pd.DataFrame) -> pd.DataFrame:
+    """What ``labelled`` needs of a matrix's rows (no features): trade, instrument, stage,
+    scoring instant, row for row."""
+    picked = trades.iloc[matrix.rows["trade"].to_numpy()]
+    return pd.DataFrame(
+        {
+            "trade_id": picked["trade_id"].to_numpy(),
+            "instrument_id": picked["instrument_id"].to_numpy(),
+            "stage": matrix.rows["stage"].astype(str).to_numpy(),
+            "event_timestamp": matrix.rows["event_timestamp"].to_numpy(),
+        }
+    )
 
 
 def labelled(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:

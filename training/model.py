@@ -15,7 +15,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from core.errors import ModelMismatch
 
-__all__ = ["CATEGORICAL", "Calibration", "FailModel", "ModelParams", "fit_fail_model"]
+__all__ = ["CATEGORICAL", "Calibration", "FailModel", "ModelParams", "binned", "fit_fail_model"]
 
 CATEGORICAL = ("asset_class_code", "cpty_type_code", "settlement_market_code")
 """Integer codes LightGBM should split as categories, not as ordered numbers."""
@@ -114,6 +114,10 @@ class FailModel:
         """Calibrated probability that each trade fails on its ISD."""
         return self.calibrate(self.uncalibrated(frame))
 
+    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
+        """``predict`` for a matrix whose columns are ``features``, in order."""
+        return self.calibrate(np.asarray(self.booster.predict(x)))
+
     def calibrate(self, uncalibrated: np.ndarray) -> np.ndarray:
         """The isotonic map, evaluated as the piecewise-linear function it is (what
         ``IsotonicRegression.predict`` computes, without its per-call input checks), plus
@@ -160,6 +164,7 @@ class FailModel:
 
 
 def fit_fail_model(
+    x: np.ndarray,
     rows: pd.DataFrame,
     features: list[str],
     train: np.ndarray,
@@ -168,16 +173,15 @@ def fit_fail_model(
     params: ModelParams = ModelParams(),
 ) -> FailModel:
     """Boost on ``train`` with early stopping on ``valid``; calibrate on ``calib``; learn the
-    cause of fails on the failed rows of ``train`` and ``valid``."""
-    x = rows[features].astype(float)
-    y = rows["failed"].to_numpy()
-    categorical = [c for c in CATEGORICAL if c in features]
-    train_set = lgb.Dataset(
-        x[train], y[train], categorical_feature=categorical, free_raw_data=False
-    )
-    valid_set = lgb.Dataset(
-        x[valid], y[valid], reference=train_set, categorical_feature=categorical
-    )
+    cause of fails on the failed rows of ``train`` and ``valid``. ``x`` holds the features
+    (columns ``features``), ``rows`` the labels (``failed``, ``fail_reason``) row for row;
+    the masks select rows. ``x`` is read, never copied whole: a slice's run of rows is binned
+    in place and the slice taken from the bins."""
+    y = rows["failed"].to_numpy(dtype=bool)
+    categorical = [features.index(c) for c in CATEGORICAL if c in features]
+    binning = {"max_bin": params.max_bin, "verbose": -1}
+    train_set = binned(x, y, train, categorical, binning)
+    valid_set = binned(x, y, valid, categorical, binning, reference=train_set)
     booster = lgb.train(
         params.lgb("binary", metric="binary_logloss"),
         train_set,
@@ -188,11 +192,40 @@ def fit_fail_model(
     raw = np.asarray(booster.predict(x[calib], num_iteration=booster.best_iteration))
     calibrator = Calibration.fit(raw, y[calib])
 
-    cause_booster, causes = _fit_cause(x, rows["fail_reason"], train & y, valid & y, params)
+    cause_booster, causes = _fit_cause(
+        x, rows["fail_reason"], train & y, valid & y, categorical, params
+    )
     booster.free_dataset()
     booster = _at_best_iteration(booster)
     meta = {"trees": booster.current_iteration()}
     return FailModel(booster, calibrator, cause_booster, causes, list(features), meta)
+
+
+def binned(
+    x: np.ndarray,
+    y: np.ndarray,
+    mask: np.ndarray,
+    categorical: list[int],
+    params: dict[str, Any],
+    reference: lgb.Dataset | None = None,
+) -> lgb.Dataset:
+    """A LightGBM dataset of the rows ``mask`` selects: the run of rows holding them is
+    binned straight from ``x`` (a view, no copy), then the rows are taken from the bins."""
+    chosen = np.flatnonzero(mask)
+    if chosen.size == 0:
+        raise ValueError("a slice of the training rows is empty")
+    lo, hi = int(chosen[0]), int(chosen[-1]) + 1
+    run = lgb.Dataset(
+        x[lo:hi],
+        y[lo:hi],
+        categorical_feature=categorical,
+        reference=reference,
+        params=params,
+        free_raw_data=True,
+    )
+    if chosen.size == hi - lo:
+        return run
+    return run.construct().subset((chosen - lo).tolist())
 
 
 def _at_best_iteration(booster: lgb.Booster) -> lgb.Booster:
@@ -202,15 +235,16 @@ def _at_best_iteration(booster: lgb.Booster) -> lgb.Booster:
 
 
 def _fit_cause(
-    x: pd.DataFrame,
+    x: np.ndarray,
     reason: pd.Series,
     train: np.ndarray,
     valid: np.ndarray,
+    categorical: list[int],
     params: ModelParams,
 ) -> tuple[lgb.Booster, tuple[str, ...]]:
-    """The multiclass cause head on failed rows, early-stopped on the validation fails."""
+    """The multiclass cause head on failed rows (few: copied), early-stopped on the
+    validation fails."""
     causes = tuple(sorted(reason[train | valid].unique()))
-    categorical = [c for c in CATEGORICAL if c in x.columns]
 
     def dataset(mask: np.ndarray, reference: lgb.Dataset | None = None) -> lgb.Dataset:
         target = pd.Index(causes).get_indexer(pd.Index(reason[mask]))

@@ -23,11 +23,11 @@ from core.stages import STAGES
 from features.data.contract import read_dataset
 from features.reference import MANIFEST, Reference, tables_dir
 from features.repo import FAIL_MODEL_V1, definitions
-from features.retrieval import feature_names, training_frame
+from features.retrieval import training_matrix
 from features.store import open_store
 from training.artefacts import GATE_PASSED, GATE_TAG
 from training.baselines import fit_logistic, ops_rule_score
-from training.dataset import labelled, time_split
+from training.dataset import decided, labelled, snapshot_rows, time_split
 from training.evaluate import Scorer, cause_accuracy, evaluation_table, truth_scorers
 from training.importance import family_importance
 from training.metrics import score_metrics
@@ -153,12 +153,17 @@ def train(
     t0 = time.perf_counter()
     ensure_features(data_dir, settings, lambda n, f: step(f"features: {n}", 0.2 * f))
     dataset = read_dataset(data_dir)
+    learnt = decided(dataset)  # only trades with an outcome teach anything: none retrieved else
     with open_store(settings) as store:
-        names = feature_names(store)
-        frame = training_frame(
-            store, Reference.load(settings), dataset, step=lambda n, f: step(n, 0.2 + 0.4 * f)
+        matrix = training_matrix(
+            store,
+            Reference.load(settings),
+            dataset,
+            step=lambda n, f: step(n, 0.2 + 0.4 * f),
+            trades=learnt,
         )
-    rows = labelled(frame, dataset)
+    names, x = matrix.names, matrix.x
+    rows = labelled(snapshot_rows(matrix, learnt), dataset)  # labels, no features
     split = time_split(rows, config.test_days, config.calib_days, config.valid_days)
     seconds["features"] = time.perf_counter() - t0
 
@@ -169,6 +174,7 @@ def train(
             t1 = time.perf_counter()
             step("tune", 0.6)
             tuned = tune(
+                x,
                 rows,
                 names,
                 split["train"],
@@ -183,21 +189,34 @@ def train(
 
         t1 = time.perf_counter()
         step("fit LightGBM", 0.65)
-        model = fit_fail_model(rows, names, split["train"], split["valid"], split["calib"], params)
+        model = fit_fail_model(
+            x, rows, names, split["train"], split["valid"], split["calib"], params
+        )
         train_rows = rows.loc[split["train"]]
         fails = train_rows.loc[train_rows["failed"] & (train_rows["stage"] == STAGES[0])]
         model.meta["expected_days_late"] = expected_days_late(
             fails["asset_class"], fails["days_late"]
         )
         step("baselines", 0.75)
-        if len(train_rows) > LOGISTIC_MAX_ROWS:
-            train_rows = train_rows.sample(LOGISTIC_MAX_ROWS, random_state=params.seed)
-        logistic = fit_logistic(train_rows[names], train_rows["failed"].to_numpy())
+        sample = np.flatnonzero(split["train"])
+        if sample.size > LOGISTIC_MAX_ROWS:
+            rng = np.random.default_rng(params.seed)
+            sample = np.sort(rng.choice(sample, LOGISTIC_MAX_ROWS, replace=False))
+        logistic = fit_logistic(
+            pd.DataFrame(x[sample], columns=names), rows["failed"].to_numpy()[sample]
+        )
         seconds["fit"] = time.perf_counter() - t1
 
         step("evaluate", 0.85)
-        test = rows.loc[split["test"]].reset_index(drop=True)
-        x_test = test[names].astype(float).replace([np.inf, -np.inf], np.nan)
+        at_test = np.flatnonzero(split["test"])
+        test = pd.concat(
+            [
+                rows.iloc[at_test].reset_index(drop=True),
+                pd.DataFrame(x[at_test].astype(np.float64), columns=names),
+            ],
+            axis=1,
+        )
+        x_test = test[names].replace([np.inf, -np.inf], np.nan)
         scorers = {
             "model": (model.predict(test), True),
             "ops_rule": (ops_rule_score(test), False),

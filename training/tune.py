@@ -23,7 +23,7 @@ import optuna
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from training.model import CATEGORICAL, ModelParams
+from training.model import CATEGORICAL, ModelParams, binned
 
 __all__ = ["SPACE", "Dimension", "TuneResult", "tune"]
 
@@ -70,6 +70,7 @@ def _suggest(trial: optuna.Trial, base: ModelParams) -> ModelParams:
 
 
 def tune(
+    x: np.ndarray,
     rows: pd.DataFrame,
     features: list[str],
     train: np.ndarray,
@@ -80,26 +81,17 @@ def tune(
     on_trial: Callable[[int, float], None] = lambda number, best: None,
 ) -> TuneResult:
     """Search ``SPACE`` for ``trials`` trials (or until ``timeout_seconds``), starting from
-    ``base``; call inside an MLflow run (each trial is logged as its child)."""
+    ``base``; call inside an MLflow run (each trial is logged as its child). ``x`` holds the
+    features (columns ``features``), ``rows`` the labels, row for row."""
     if trials < 1:
         raise ValueError(f"tuning needs at least one trial; got {trials}")
-    x = rows[features].to_numpy(dtype=np.float32)
     y = rows["failed"].to_numpy(dtype=bool)
     categorical = [features.index(c) for c in CATEGORICAL if c in features]
-    # built once for every trial: the bins do not depend on the searched settings
+    # binned once for every trial: the bins do not depend on the searched settings
     binning = {"max_bin": base.max_bin, "feature_pre_filter": False, "verbose": -1}
-    train_set = lgb.Dataset(
-        x[train], y[train], categorical_feature=categorical, params=binning, free_raw_data=False
-    ).construct()
+    train_set = binned(x, y, train, categorical, binning).construct()
+    valid_set = binned(x, y, valid, categorical, binning, reference=train_set).construct()
     valid_x, valid_y = x[valid], y[valid]
-    valid_set = lgb.Dataset(
-        valid_x,
-        valid_y,
-        reference=train_set,
-        categorical_feature=categorical,
-        params=binning,
-        free_raw_data=False,
-    ).construct()
 
     def objective(trial: optuna.Trial) -> float:
         params = _suggest(trial, base)

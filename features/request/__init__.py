@@ -12,12 +12,13 @@ Each part defined once and used both for training (offline) and serving (online)
 
 from features.request.dates import DateFacts, exec_local_minutes
 from features.request.fields import TRADE_COLUMNS, request_fields, request_frame, trade_columns
-from features.request.lifecycle import lifecycle_state
+from features.request.lifecycle import Lifecycles, lifecycle_state
 from features.request.transforms import context_features, intraday_features, lifecycle_features
 
 __all__ = [
     "TRADE_COLUMNS",
     "DateFacts",
+    "Lifecycles",
     "context_features",
     "exec_local_minutes",
     "intraday_features",

@@ -172,3 +172,28 @@ def test_date_facts_remember_without_changing_anything(small_build: FeatureBuild
         np.maximum(fresh["start_CUTOFF"], stage_instants(trades, calendar, "EXECUTION")),
         stage_instants(trades, calendar, "CUTOFF"),
     )
+
+
+def test_lifecycle_state_equals_a_brute_force_reading_of_the_events(small_world) -> None:
+    from core.instants import instants_us
+    from core.lifecycle import AMENDMENTS, STEPS
+    from features.request import lifecycle_state
+
+    events = small_world["events"]
+    amended = events.loc[events["event_type"] == "AMENDED", "trade_id"].unique()
+    everyone = small_world["trades"]
+    trades = pd.concat([everyone.head(150), everyone.loc[everyone["trade_id"].isin(amended[:30])]])
+    trades = trades.drop_duplicates("trade_id").reset_index(drop=True)
+    rng = np.random.default_rng(4)
+    at = instants_us(trades["execution_ts"]) + rng.integers(0, 3 * 86_400_000_000, len(trades))
+    got = lifecycle_state(trades["trade_id"], events, at)
+    for i, (row, trade) in enumerate(trades.iterrows()):
+        mine = events.loc[events["trade_id"] == trade["trade_id"]]
+        seen = mine.loc[instants_us(mine["event_ts"]) <= at[i]]
+        for step in STEPS:
+            first = seen.loc[seen["event_type"] == step.event, "event_ts"]
+            want = np.nan if first.empty else instants_us(first).min() / 1e6
+            assert got.at[row, step.request] == pytest.approx(want, nan_ok=True)
+        count = int((seen["event_type"] == AMENDMENTS.event).sum())
+        assert got.at[row, AMENDMENTS.request] == count
+    assert got[AMENDMENTS.request].max() >= 1  # amendments were counted, not only zeros

@@ -22,6 +22,8 @@ from features.retrieval import entity_frame, feature_names, historical_features,
 from tests.conftest import FeatureBuild, build_store
 
 DAY = pd.Timedelta(days=1)
+REL = 1e-6
+"""Training keeps features as float32: seven significant digits."""
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +163,7 @@ def test_historical_features_match_a_brute_force_recomputation(
                 assert np.isnan(row[prefix])
                 continue
             want = _shrunk_rate(decided, mine, s, days)
-            assert row[prefix] == pytest.approx(want, rel=1e-9, nan_ok=True)
+            assert row[prefix] == pytest.approx(want, rel=REL, nan_ok=True)
             checked += 1
 
         pair = (decided["desk_id"] == trade["desk_id"]) & (
@@ -175,7 +177,7 @@ def test_historical_features_match_a_brute_force_recomputation(
         )
         if s is not None:
             assert row["pair_fail_rate_90d"] == pytest.approx(
-                _shrunk_rate(decided, pair, s, 90), rel=1e-9, nan_ok=True
+                _shrunk_rate(decided, pair, s, 90), rel=REL, nan_ok=True
             )
             mine = trades["counterparty_id"] == trade["counterparty_id"]
             s = _refresh_instant(
@@ -194,7 +196,7 @@ def test_historical_features_match_a_brute_force_recomputation(
             & (ssi["valid_from_ts"] <= at)
         ]
         age = (at - versions["valid_from_ts"].max()) / DAY
-        assert row["ssi_age_days"] == pytest.approx(age, rel=1e-9)
+        assert row["ssi_age_days"] == pytest.approx(age, rel=REL)
 
         # Inventory coverage on sells, from the latest snapshot within the position TTL.
         snaps = inventory.loc[
@@ -206,9 +208,9 @@ def test_historical_features_match_a_brute_force_recomputation(
         if trade["side"] == "SELL" and len(snaps):
             snap = snaps.loc[snaps["as_of_ts"].idxmax()]
             cover = (snap["available_qty"] + snap["incoming_qty"]) / trade["quantity"]
-            assert row["inventory_coverage"] == pytest.approx(cover, rel=1e-9)
+            assert row["inventory_coverage"] == pytest.approx(cover, rel=REL)
             available = snap["available_qty"] / trade["quantity"]
-            assert row["available_coverage"] == pytest.approx(available, rel=1e-9)
+            assert row["available_coverage"] == pytest.approx(available, rel=REL)
         elif trade["side"] == "BUY":
             assert np.isnan(row["inventory_coverage"])
 
@@ -219,12 +221,12 @@ def test_historical_features_match_a_brute_force_recomputation(
         tz = MARKETS[trade["settlement_market"]].tz
         isd_start = pd.Timestamp(trade["settlement_date"]).tz_localize(tz)
         left = (isd_start - at) / pd.Timedelta(minutes=1)
-        assert row["minutes_to_isd"] == pytest.approx(left, rel=1e-9)
+        assert row["minutes_to_isd"] == pytest.approx(left, rel=REL)
         done = set(mine["event_type"])
         if "INSTRUCTED" in done and "MATCHED" not in done:
             instructed = mine.loc[mine["event_type"] == "INSTRUCTED", "event_ts"].min()
             waited = (at - instructed) / pd.Timedelta(minutes=1)
-            assert row["minutes_waiting_to_match"] == pytest.approx(waited, rel=1e-9)
+            assert row["minutes_waiting_to_match"] == pytest.approx(waited, rel=REL)
         else:
             assert np.isnan(row["minutes_waiting_to_match"])
 
@@ -238,9 +240,9 @@ def test_historical_features_match_a_brute_force_recomputation(
         )
         if s is not None:
             late, mean_minutes = _matching(matching, mine, s, 30)
-            assert row["cpty_late_match_rate_30d"] == pytest.approx(late, rel=1e-9)
+            assert row["cpty_late_match_rate_30d"] == pytest.approx(late, rel=REL)
             assert row["cpty_match_minutes_30d"] == pytest.approx(
-                mean_minutes, rel=1e-9, nan_ok=True
+                mean_minutes, rel=REL, nan_ok=True
             )
             checked += 1
     assert checked >= 150
