@@ -12,7 +12,7 @@ from core.errors import NotFound
 from core.settings import Settings, get_settings
 from features.data.contract import Dataset, read_dataset
 from features.reference import Reference
-from features.retrieval import training_frame
+from features.retrieval import training_matrix
 from features.store import open_store
 from training.baselines import ops_rule_score
 from training.dataset import labelled
@@ -35,10 +35,15 @@ def load_model(settings: Settings, model_uri: str | None = None) -> FailModel:
 
 
 def snapshots(
-    data_dir: Path, dataset: Dataset, settings: Settings, step: Step = lambda n, f: None
+    data_dir: Path,
+    dataset: Dataset,
+    settings: Settings,
+    step: Step = lambda n, f: None,
+    trades: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Point-in-time (trade, stage) feature rows of ``dataset``'s trades, from a feature store
-    of the dataset's own: the serving store stays as it is."""
+    """Point-in-time (trade, stage) feature rows of ``trades`` (default: all of ``dataset``'s),
+    the rest of the dataset's trades counting for the day's state, from a feature store of the
+    dataset's own: the serving store stays as it is."""
     scratch = settings.model_copy(
         update={
             "home": settings.home.expanduser() / "evaluations" / dataset_fingerprint(data_dir),
@@ -49,9 +54,14 @@ def snapshots(
     )
     ensure_features(data_dir, scratch, lambda n, f: step(f"features: {n}", 0.3 * f))
     with open_store(scratch) as store:
-        return training_frame(
-            store, Reference.load(scratch), dataset, step=lambda n, f: step(n, 0.3 + 0.6 * f)
+        matrix = training_matrix(
+            store,
+            Reference.load(scratch),
+            dataset,
+            step=lambda n, f: step(n, 0.3 + 0.6 * f),
+            trades=trades,
         )
+    return matrix.frame((dataset["trades"] if trades is None else trades).reset_index(drop=True))
 
 
 def evaluate_dataset(

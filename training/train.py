@@ -49,6 +49,9 @@ __all__ = ["GATE_METRIC", "TrainConfig", "TrainResult", "ensure_features", "trai
 GATE_METRIC = "pr_auc"
 """The champion/challenger gate compares PR-AUC over every (trade, stage) of the test window."""
 LOGISTIC_MAX_ROWS = 300_000  # the baseline is a yardstick; a sample of this size is plenty
+TRAINING_TABLES = ("trades", "events", "outcomes", "instruments", "counterparties")
+"""What training holds of a dataset: positions, SSIs and holidays reach the model through the
+feature store and the reference; the evaluation reads the truth table apart, after the fit."""
 
 Step = Callable[[str, float], None]
 
@@ -152,7 +155,7 @@ def train(
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     ensure_features(data_dir, settings, lambda n, f: step(f"features: {n}", 0.2 * f))
-    dataset = read_dataset(data_dir)
+    dataset = read_dataset(data_dir, TRAINING_TABLES)
     learnt = decided(dataset)  # only trades with an outcome teach anything: none retrieved else
     with open_store(settings) as store:
         matrix = training_matrix(
@@ -163,6 +166,7 @@ def train(
             trades=learnt,
         )
     names, x = matrix.names, matrix.x
+    del dataset["events"]  # the largest table, needed no more: the lifecycles are in the matrix
     rows = labelled(snapshot_rows(matrix, learnt), dataset)  # labels, no features
     split = time_split(rows, config.test_days, config.calib_days, config.valid_days)
     seconds["features"] = time.perf_counter() - t0

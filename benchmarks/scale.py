@@ -1,0 +1,156 @@
+"""failcast end to end at growing sizes: time and peak memory per stage, and how they grow.
+
+    python -m benchmarks.scale [--sizes 1000000 3000000 10000000] [--days 250] [--keep DIR]
+
+Per size, each stage in a fresh process (so each peak is its own): simulate and write the
+world, validate it against the contract, build the features, train (retrieval of every
+(trade, stage), LightGBM, baselines, evaluation, MLflow) and backtest the test window's
+settlement dates. Trades per day are the size over ``--days``. Printed: seconds and peak GB per
+stage and size, then the growth exponent of each stage's time between consecutive sizes
+(log of the time ratio over log of the size ratio: 1 is linear). Targets for 10M trades: peak
+<= 16 GB, every exponent <= 1.1. Worlds and projects go under ``--keep`` (default: a
+temporary directory removed afterwards); a world already there is reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from benchmarks._child import run_child
+from core.runtime import quiet_libraries
+
+TARGET_PEAK_GB, TARGET_EXPONENT = 16.0, 1.1
+STAGES = ("simulate", "validate", "build", "train", "backtest")
+
+_PRELUDE = """
+import json, resource, sys, time
+from pathlib import Path
+from core.runtime import quiet_libraries
+quiet_libraries()
+def done(t0):
+    print(json.dumps({"seconds": time.perf_counter() - t0,
+                      "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+data, home, days, per_day = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+t0 = time.perf_counter()
+"""
+_CODE = {
+    "simulate": """
+from features.data.contract import write_dataset
+from features.data.simulator import SimulationConfig, simulate
+write_dataset(simulate(SimulationConfig(days=days, trades_per_day=per_day)), data)
+""",
+    "validate": """
+from features.data.contract import read_dataset
+read_dataset(data)
+""",
+    "build": """
+from core.settings import Settings
+from features.build import build_features
+build_features(data, Settings(home=home, feast_project="scale"))
+""",
+    "train": """
+from core.settings import Settings
+from training.train import train
+train(data, Settings(home=home, feast_project="scale"))
+""",
+    "backtest": """
+from core.settings import Settings
+from features.data.contract import read_dataset
+from pipelines.reports.backtest import backtest
+from training.train import TrainConfig
+trades = read_dataset(data, ["trades"])["trades"]
+first = sorted(trades["trade_date"].unique())[-TrainConfig().test_days]
+window = trades.loc[trades["trade_date"] >= first, "settlement_date"]
+backtest(data, window.min().date(), window.max().date(), 50,
+         Settings(home=home, feast_project="scale"))
+""",
+}
+
+
+def exponent(small: tuple[int, float], large: tuple[int, float]) -> float:
+    """How a time grows between two sizes: 1 is linear, 2 quadratic."""
+    (n1, t1), (n2, t2) = small, large
+    return math.log(t2 / t1) / math.log(n2 / n1)
+
+
+def run_size(trades: int, days: int, root: Path, progress: Progress) -> dict[str, dict]:
+    """Every stage for one size, each in its own process; a world already simulated under
+    ``root`` is reused (its simulate figures are then missing)."""
+    per_day = -(-trades // int(days * 0.985))  # markets' holidays drop ~1.5% of draws
+    data, home = root / f"world-{trades}", root / f"home-{trades}"
+    out: dict[str, dict] = {}
+    task = progress.add_task(f"{trades:,} trades", total=len(STAGES))
+    for stage in STAGES:
+        progress.update(task, description=f"{trades:,} trades: {stage}")
+        if stage == "simulate" and (data / "trades.parquet").exists():
+            progress.advance(task)
+            continue
+        code = _PRELUDE + _CODE[stage] + "done(t0)\n"
+        out[stage] = run_child(code, data, home, days, per_day)
+        progress.advance(task)
+    shutil.rmtree(home, ignore_errors=True)
+    return out
+
+
+def main() -> None:
+    quiet_libraries()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
+    parser.add_argument("--days", type=int, default=250)
+    parser.add_argument("--keep", type=Path, help="keep worlds here (and reuse them)")
+    args = parser.parse_args()
+    console = Console()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="failcast-scale-"))
+    results: dict[int, dict[str, dict]] = {}
+    try:
+        with Progress(console=console) as progress:
+            for size in sorted(args.sizes):
+                results[size] = run_size(size, args.days, root, progress)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+    table = Table(title="seconds (peak GB) per stage")
+    table.add_column("trades")
+    for stage in STAGES:
+        table.add_column(stage, justify="right")
+    table.add_column("peak GB", justify="right")
+    for size, stages in results.items():
+        cells = [
+            f"{s['seconds']:.0f} ({s['peak_gb']:.1f})" if (s := stages.get(st)) else "—"
+            for st in STAGES
+        ]
+        peak = max(s["peak_gb"] for s in stages.values())
+        mark = "✓" if peak <= TARGET_PEAK_GB else "✗"
+        table.add_row(f"{size:,}", *cells, f"{peak:.1f} {mark}")
+    console.print(table)
+
+    sizes = list(results)
+    growth = Table(title=f"growth exponent of time (target <= {TARGET_EXPONENT})")
+    growth.add_column("sizes")
+    for stage in STAGES:
+        growth.add_column(stage, justify="right")
+    for small, large in itertools.pairwise(sizes):
+        cells = []
+        for stage in STAGES:
+            a, b = results[small].get(stage), results[large].get(stage)
+            if not (a and b):
+                cells.append("—")
+                continue
+            e = exponent((small, a["seconds"]), (large, b["seconds"]))
+            cells.append(f"{e:.2f} {'✓' if e <= TARGET_EXPONENT else '✗'}")
+        growth.add_row(f"{small:,} → {large:,}", *cells)
+    console.print(growth)
+
+
+if __name__ == "__main__":
+    main()
