@@ -127,7 +127,9 @@ def passes(f: dict[str, float]) -> bool:
 def main() -> None:
     quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", help="names of the worlds to run (default: all)")
+    parser.add_argument(
+        "--only", nargs="*", help="names of the worlds to run, in this order (default: all)"
+    )
     parser.add_argument("--days", type=int, default=250)
     parser.add_argument("--trades-per-day", type=int, default=2_000)
     parser.add_argument("--cache", type=Path, default=Path(".failcast/zoo"))
@@ -138,10 +140,11 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     base = SimulationConfig(days=args.days, trades_per_day=args.trades_per_day)
-    worlds = [w for w in zoo(base) if not args.only or w.name in args.only]
-    unknown = set(args.only or ()) - {w.name for w in worlds}
+    known = {w.name: w for w in zoo(base)}
+    unknown = set(args.only or ()) - set(known)
     if unknown:
         raise SystemExit(f"unknown worlds {sorted(unknown)}; known: {[w.name for w in zoo(base)]}")
+    worlds = [known[name] for name in args.only] if args.only else list(known.values())
 
     results: dict[str, dict[str, Any]] = {}
     with Progress(console=console) as progress:
@@ -165,8 +168,8 @@ def main() -> None:
                 f"ISD-1 {results[world.name]['isd1_ratio']:.2f}"
             )
             progress.advance(task)
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2))
+            if args.out:  # after every world: a long run stopped midway keeps what it measured
+                args.out.write_text(json.dumps(results, indent=2))
     console.print(_table(results, f"{args.days} days × {args.trades_per_day:,} trades a day"))
 
 
