@@ -202,7 +202,7 @@ class FeatureMatrix:
 
     def frame(self, trades: pd.DataFrame, at: slice | np.ndarray = slice(None)) -> pd.DataFrame:
         """Rows ``at`` as a frame: ``trade_id``, ``stage``, ``event_timestamp``, the entity
-        keys (from ``trades``, the trades retrieved) and every feature as float64 — for a part
+        keys (from ``trades``, the dataset's trades) and every feature as float64 — for a part
         small enough to copy."""
         rows = self.rows.iloc[at].reset_index(drop=True)
         picked = trades.iloc[rows["trade"].to_numpy()].reset_index(drop=True)
@@ -225,20 +225,22 @@ def training_matrix(
     stages: Sequence[str] = STAGES,
     step: Callable[[str, float], None] = lambda name, fraction: None,
     chunk_rows: int = TRAINING_CHUNK_ROWS,
-    trades: pd.DataFrame | None = None,
+    only: np.ndarray | None = None,
 ) -> FeatureMatrix:
-    """Every (trade, stage) of ``trades`` (default: all of ``dataset``'s) with its features
-    as known at the stage's instant; the day's state of the dataset's other trades counts
-    all the same (intraday features). Entity rows are built a chunk at a time, so only the
-    matrix is ever whole in memory."""
+    """Every (trade, stage) of ``dataset``'s trades (those the boolean mask ``only`` selects,
+    by default all) with its features as known at the stage's instant; the day's state of
+    the other trades counts all the same (intraday features). Entity rows are built a chunk
+    at a time and the trades are never copied whole, so only the matrix is ever whole in
+    memory. ``rows["trade"]`` is each row's position in ``dataset["trades"]``."""
     _check_sources(store)
     parts = ServiceParts(store)
     intraday = dataset_intraday(dataset)
-    trades = (dataset["trades"] if trades is None else trades).reset_index(drop=True)
+    trades = dataset["trades"]
     lifecycles = Lifecycles.of(trades["trade_id"].to_numpy(), dataset.get("events"))
+    chosen = np.arange(len(trades)) if only is None else np.flatnonzero(only)
     instants = np.stack([stage_instants(trades, reference.calendar, s) for s in stages])
-    trade = np.repeat(np.arange(len(trades)), len(stages))
-    stage = np.tile(np.arange(len(stages)), len(trades))
+    trade = np.repeat(chosen, len(stages))
+    stage = np.tile(np.arange(len(stages)), len(chosen))
     day = trades["trade_date"].to_numpy("datetime64[D]")
     order = np.lexsort((trade, stage, day[trade]))  # by trade date, then stage, then trade
     trade, stage = trade[order], stage[order]
@@ -291,7 +293,7 @@ def training_frame(
     ``event_timestamp``, the entity keys and every feature as it was known at that stage's
     instant (``training_matrix`` as one frame)."""
     matrix = training_matrix(store, reference, dataset, stages, step)
-    return matrix.frame(dataset["trades"].reset_index(drop=True))
+    return matrix.frame(dataset["trades"])
 
 
 class OnlineRetriever:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 
 from core.errors import NotFound
@@ -39,11 +40,11 @@ def snapshots(
     dataset: Dataset,
     settings: Settings,
     step: Step = lambda n, f: None,
-    trades: pd.DataFrame | None = None,
+    only: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Point-in-time (trade, stage) feature rows of ``trades`` (default: all of ``dataset``'s),
-    the rest of the dataset's trades counting for the day's state, from a feature store of the
-    dataset's own: the serving store stays as it is."""
+    """Point-in-time (trade, stage) feature rows of ``dataset``'s trades (those the mask
+    ``only`` selects, by default all), the others counting for the day's state, from a feature
+    store of the dataset's own: the serving store stays as it is."""
     scratch = settings.model_copy(
         update={
             "home": settings.home.expanduser() / "evaluations" / dataset_fingerprint(data_dir),
@@ -59,9 +60,9 @@ def snapshots(
             Reference.load(scratch),
             dataset,
             step=lambda n, f: step(n, 0.3 + 0.6 * f),
-            trades=trades,
+            only=only,
         )
-    return matrix.frame((dataset["trades"] if trades is None else trades).reset_index(drop=True))
+    return matrix.frame(dataset["trades"])
 
 
 def evaluate_dataset(

@@ -23,17 +23,17 @@ __all__ = ["SLICES", "Split", "decided", "labelled", "snapshot_rows", "time_spli
 SLICES = ("train", "valid", "calib", "test")
 
 
-def decided(dataset: Dataset) -> pd.DataFrame:
-    """The dataset's settled or failed trades: the ones a model learns from."""
+def decided(dataset: Dataset) -> np.ndarray:
+    """Which of the dataset's trades settled or failed (the ones a model learns from), as a
+    mask over its trades table."""
     outcomes = dataset["outcomes"]
     done = outcomes.loc[outcomes["status"].isin(["SETTLED", "FAILED"]), "trade_id"]
-    trades = dataset["trades"]
-    return trades.loc[trades["trade_id"].isin(done)].reset_index(drop=True)
+    return dataset["trades"]["trade_id"].isin(done).to_numpy()
 
 
 def snapshot_rows(matrix: FeatureMatrix, trades: pd.DataFrame) -> pd.DataFrame:
     """What ``labelled`` needs of a matrix's rows (no features): trade, instrument, stage,
-    scoring instant, row for row."""
+    scoring instant, row for row; ``trades`` is the dataset's trades table."""
     picked = trades.iloc[matrix.rows["trade"].to_numpy()]
     return pd.DataFrame(
         {

@@ -156,18 +156,17 @@ def train(
     t0 = time.perf_counter()
     ensure_features(data_dir, settings, lambda n, f: step(f"features: {n}", 0.2 * f))
     dataset = read_dataset(data_dir, TRAINING_TABLES)
-    learnt = decided(dataset)  # only trades with an outcome teach anything: none retrieved else
     with open_store(settings) as store:
         matrix = training_matrix(
             store,
             Reference.load(settings),
             dataset,
             step=lambda n, f: step(n, 0.2 + 0.4 * f),
-            trades=learnt,
+            only=decided(dataset),  # only trades with an outcome teach anything
         )
     names, x = matrix.names, matrix.x
     del dataset["events"]  # the largest table, needed no more: the lifecycles are in the matrix
-    rows = labelled(snapshot_rows(matrix, learnt), dataset)  # labels, no features
+    rows = labelled(snapshot_rows(matrix, dataset["trades"]), dataset)  # labels, no features
     split = time_split(rows, config.test_days, config.calib_days, config.valid_days)
     seconds["features"] = time.perf_counter() - t0
 
@@ -216,7 +215,7 @@ def train(
         test = pd.concat(
             [
                 rows.iloc[at_test].reset_index(drop=True),
-                pd.DataFrame(x[at_test].astype(np.float64), columns=names),
+                pd.DataFrame(x[at_test], columns=names),  # float32, as trained
             ],
             axis=1,
         )

@@ -88,7 +88,7 @@ def backtest(
             f"from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
         )
     model = load_model(settings, model_uri)
-    frame = snapshots(data_dir, dataset, settings, step, trades=trades.loc[period])
+    frame = snapshots(data_dir, dataset, settings, step, only=period.to_numpy())
     rows = labelled(frame, dataset)
     rows["settlement_date"] = rows["trade_id"].map(trades.set_index("trade_id")["settlement_date"])
     step("score", 0.92)
