@@ -36,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.simulator
 	$(BIN)/python -m benchmarks.features
 	$(BIN)/python -m benchmarks.training
+	$(BIN)/python -m benchmarks.generalisation
+	$(BIN)/python -m benchmarks.scale
 	$(BIN)/python -m benchmarks.serving
 	$(BIN)/python -m benchmarks.backtest
 	$(BIN)/python -m benchmarks.soak

@@ -14,9 +14,12 @@ Measured in one run:
    one to a no-op BentoML endpoint served beside it (same payload, order alternating), so both
    see the same machine: p50 and p99, and the ratio of the p50s;
 3. both at concurrency 8: requests per second, p50 and p99;
-4. a batch of 1,000 trades in one ``/score`` call (median of 5).
+4. a batch of 1,000 trades in one ``/score`` call (median of 5);
+5. trades per second through ``/score`` and through ``/events`` (an AMENDED event for each of
+   the trades just scored, so each re-scores one trade) at batches of 1, 100 and 1,000.
 Targets: p50 at most 2 × the no-op's; p99 at most 15 ms at concurrency 1; 1,000 trades in
-at most 1 s.
+at most 1 s; trades re-scored by ``/events`` at least half ``/score``'s at every batch size.
+``--workers 2`` serves on two worker processes.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -48,6 +52,9 @@ CONCURRENT_SECONDS = 15.0
 CONCURRENCY = 8
 BATCH = 1_000
 TARGET_RATIO, TARGET_P99_MS, TARGET_BATCH_S = 2.0, 15.0, 1.0
+THROUGHPUT_BATCHES = (1, 100, 1_000)
+THROUGHPUT_TRADES = 3_000
+TARGET_EVENTS_SHARE = 0.5
 
 
 def prepare(home: Path | None, scratch: Path, console: Console) -> Settings:
@@ -172,6 +179,53 @@ def _batch(url: str, trades: list[dict], as_of: str, headers: dict[str, str]) ->
     return out[1:]
 
 
+def _amendments(records: list[dict], round_: int) -> list[dict]:
+    """An AMENDED event per trade, ``round_`` milliseconds after its execution: new content
+    each round, so none is taken for a resent event."""
+    return [
+        {
+            "kind": "lifecycle",
+            "trade_id": r["trade_id"],
+            "event_ts": (pd.Timestamp(r["execution_ts"]) + pd.Timedelta(round_, "ms")).isoformat(),
+            "event_type": "AMENDED",
+        }
+        for r in records
+    ]
+
+
+def _throughput(
+    url: str, records: list[dict], as_of: str, headers: dict[str, str]
+) -> dict[int, tuple[float, float, float]]:
+    """Per batch size: trades scored per second by ``/score``, events applied and trades
+    re-scored per second by ``/events`` (AMENDED events for trades already scored), each over
+    the same number of trades, one client."""
+    out: dict[int, tuple[float, float, float]] = {}
+    round_ = 0
+    with httpx.Client(timeout=120, headers=headers) as client:
+        for size in THROUGHPUT_BATCHES:
+            calls = max(3, THROUGHPUT_TRADES // size)
+            start = time.perf_counter()
+            for i in range(calls):
+                chunk = [records[(i * size + k) % len(records)] for k in range(size)]
+                client.post(
+                    f"{url}/score", json={"trades": chunk, "as_of": as_of}
+                ).raise_for_status()
+            scored = calls * size / (time.perf_counter() - start)
+            applied = rescored = 0
+            start = time.perf_counter()
+            for i in range(calls):
+                round_ += 1
+                chunk = [records[(i * size + k) % len(records)] for k in range(size)]
+                response = client.post(f"{url}/events", json={"events": _amendments(chunk, round_)})
+                response.raise_for_status()
+                answer = response.json()
+                applied += sum(answer["events"].values())
+                rescored += len(answer["rescored"])
+            seconds = time.perf_counter() - start
+            out[size] = (scored, applied / seconds, rescored / seconds)
+    return out
+
+
 def main() -> None:
     quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -198,6 +252,7 @@ def main() -> None:
             rate_noop, lat_noop = _concurrent(noop_url, singles, feed)
             rate_score, lat_score = _concurrent(score_url, singles, feed)
             batch = _batch(score_url, records, as_of, feed)
+            throughput = _throughput(score_url, records, as_of, feed)
 
     score_p50, score_p99 = _ms(paired["score"])
     noop_p50, noop_p99 = _ms(paired["noop"])
@@ -234,6 +289,20 @@ def main() -> None:
         ok(batch_s <= TARGET_BATCH_S),
     )
     console.print(table)
+
+    flows = Table(title="Events beside scores: trades per second by batch size, one client")
+    for column in ("batch", "/score trades/s", "/events events/s", "re-scored trades/s", ""):
+        flows.add_column(column, justify="right")
+    for size, (scored, applied, rescored) in throughput.items():
+        share = rescored / scored
+        flows.add_row(
+            f"{size:,}",
+            f"{scored:,.0f}",
+            f"{applied:,.0f}",
+            f"{rescored:,.0f} ({share:.0%})",
+            f"≥ {TARGET_EVENTS_SHARE:.0%} {ok(share >= TARGET_EVENTS_SHARE)}",
+        )
+    console.print(flows)
 
     shap = Table(
         title=f"Exact SHAP, in process: champion of {explained['trees']} trees × "
