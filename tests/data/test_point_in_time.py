@@ -57,6 +57,29 @@ def test_training_frame_has_every_trade_stage_and_feature(
     assert affirmed["EXECUTION"] < affirmed["CUTOFF"] <= affirmed["ISD_1"]
 
 
+def test_retrieving_some_trades_gives_them_the_features_they_have_among_all(
+    small_build: FeatureBuild, dataset: dict[str, pd.DataFrame], frame: pd.DataFrame
+) -> None:
+    """Training retrieves only the trades with an outcome: the others still make the day's
+    state of those it retrieves, so their features are the same as when all are retrieved."""
+    from features.retrieval import training_matrix
+
+    trades = dataset["trades"]
+    only = np.arange(len(trades)) % 3 == 0
+    some = training_matrix(small_build.store, small_build.reference, dataset, only=only)
+    assert set(some.rows["trade"]) == set(np.flatnonzero(only))
+    mine = some.frame(trades)
+    picked = frame.loc[frame["trade_id"].isin(trades.loc[only, "trade_id"])]
+    assert len(mine) == len(picked) == only.sum() * len(STAGES)
+    keys = ["trade_id", "stage"]
+    _same(
+        mine.sort_values(keys).reset_index(drop=True),
+        picked[mine.columns].sort_values(keys).reset_index(drop=True),
+    )
+    # the day's state is not all missing: the test would prove nothing without it
+    assert mine[of_view(INTRADAY_VIEW)[0].name].notna().any()
+
+
 def test_a_later_outcome_does_not_move_earlier_features(
     tmp_path: Path, small_build: FeatureBuild, dataset: dict[str, pd.DataFrame], frame: pd.DataFrame
 ) -> None:
