@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from core.access import Role
+from core.catalogue import INTRADAY_VIEW, of_view
 from core.settings import Settings
 from features.data.contract import read_dataset
 from features.reference import Reference
@@ -145,10 +146,21 @@ def test_explanations_are_exact(
     scoring = np.array([as_of.value // 1000])
     with open_store(home) as store:
         vector = OnlineRetriever(store, Reference.load(home))(trades.iloc[[3]], scoring)
-    x = vector[served.features].astype(float).to_numpy()
-    want = np.asarray(served.booster.predict(x, pred_contrib=True))[0]
     by_feature = {c["feature"]: c["contribution"] for c in got["contributions"]}
     assert sorted(by_feature) == sorted(served.features)
+    # The values the service explained: what this process computes, but for the day's state,
+    # which the service reads from its exception store (this module's other tests scored
+    # trades of the same day there)
+    values = {c["feature"]: c["value"] for c in got["contributions"]}
+    x = np.array([[np.nan if values[f] is None else values[f] for f in served.features]])
+    today = {f.name for f in of_view(INTRADAY_VIEW)}
+    same = [f for f in served.features if f not in today]
+    np.testing.assert_allclose(
+        x[0, [served.features.index(f) for f in same]],
+        vector[same].astype(float).to_numpy()[0],
+        rtol=1e-9,
+    )
+    want = np.asarray(served.booster.predict(x, pred_contrib=True))[0]
     np.testing.assert_allclose(
         [by_feature[f] for f in served.features], want[:-1], rtol=0, atol=1e-6
     )
