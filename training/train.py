@@ -167,6 +167,7 @@ def train(
     names, x = matrix.names, matrix.x
     del dataset["events"]  # the largest table, needed no more: the lifecycles are in the matrix
     rows = labelled(snapshot_rows(matrix, dataset["trades"]), dataset)  # labels, no features
+    assert len(rows) == len(x), "every retrieved trade is decided: labels and features row for row"
     split = time_split(rows, config.test_days, config.calib_days, config.valid_days)
     seconds["features"] = time.perf_counter() - t0
 
