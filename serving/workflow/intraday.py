@@ -23,7 +23,7 @@ import pandas as pd
 from core.catalogue import INTRADAY
 from core.errors import StoreUnavailable
 from core.instants import NEVER_US, epoch_us
-from features.compute.intraday import IntradayState, step_column
+from features.compute.intraday import INTRADAY_COLUMNS, IntradayState, step_column
 from serving.workflow.store import ExceptionStore
 
 __all__ = ["IntradayBook", "IntradayStatus"]
@@ -35,8 +35,9 @@ DAYS = 4
 whose trade date can be today's."""
 LOOKBACK = dt.timedelta(seconds=10)
 FULL_READ_SECONDS = 300.0
-_KEYS = tuple(k for k in dict.fromkeys(b.key for b in INTRADAY) if k != "settlement_market")
 _STEPS = tuple(dict.fromkeys(b.step for b in INTRADAY))
+_COLUMNS = ("settlement_date", *INTRADAY_COLUMNS)
+"""What the book holds of each trade: what a state is built from, and when the trade settles."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class IntradayBook:
             self._full_at = time.monotonic()
         for trade_id, payload, lifecycle in rows:
             self._rows[trade_id] = _row(trade_id, payload, lifecycle)
-        stale = [t for t, row in self._rows.items() if row[1] < settling_from]
+        stale = [t for t, row in self._rows.items() if row[0] < settling_from]
         for trade_id in stale:
             del self._rows[trade_id]
         if rows or stale or full:
@@ -114,28 +115,18 @@ def _us(stamp: str | None) -> int:
 
 
 def _row(trade_id: str, payload: dict[str, Any], lifecycle: dict[str, Any]) -> tuple[Any, ...]:
-    """(trade id, settlement date, trade date, market, keys..., execution, steps...)."""
-    return (
-        trade_id,
-        dt.date.fromisoformat(payload["settlement_date"]),
-        dt.date.fromisoformat(payload["trade_date"]),
-        payload["settlement_market"],
-        *(payload[key] for key in _KEYS),
-        _us(payload["execution_ts"]),
-        *(_us(lifecycle.get(step.field)) for step in _STEPS),
-    )
+    """A trade's values in ``_COLUMNS`` order, from its stored payload and lifecycle."""
+    facts = {
+        "trade_id": trade_id,
+        "settlement_date": dt.date.fromisoformat(payload["settlement_date"]),
+        "trade_date": dt.date.fromisoformat(payload["trade_date"]),
+        "execution_us": _us(payload["execution_ts"]),
+        **{step_column(step): _us(lifecycle.get(step.field)) for step in _STEPS},
+    }
+    return tuple(facts[c] if c in facts else payload[c] for c in _COLUMNS)
 
 
 def _frame(rows: dict[str, tuple[Any, ...]]) -> pd.DataFrame:
-    columns = [
-        "trade_id",
-        "settlement_date",
-        "trade_date",
-        "settlement_market",
-        *_KEYS,
-        "execution_us",
-        *(step_column(step) for step in _STEPS),
-    ]
-    frame = pd.DataFrame.from_records(list(rows.values()), columns=columns)
+    frame = pd.DataFrame.from_records(list(rows.values()), columns=list(_COLUMNS))
     frame["trade_date"] = np.asarray(frame["trade_date"], dtype="datetime64[D]")
     return frame
