@@ -38,7 +38,6 @@ class ReasonCode(StrEnum):
     NEW_COUNTERPARTY = "NEW_COUNTERPARTY"
     LARGE_TRADE = "LARGE_TRADE"
     CALENDAR = "SETTLEMENT_CALENDAR"
-    MARKET = "MARKET_CONDITIONS"
     PROFILE = "TRADE_PROFILE"
 
 
@@ -84,9 +83,6 @@ ACTIONS: dict[ReasonCode, Action] = {
     ),
     ReasonCode.CALENDAR: Action(
         "Instruct early and confirm funding across the holiday or period end", Team.SETTLEMENTS
-    ),
-    ReasonCode.MARKET: Action(
-        "Watch the market's settlement queue; instruct early", Team.SETTLEMENTS
     ),
     ReasonCode.PROFILE: Action("Review the trade's settlement set-up", Team.SETTLEMENTS),
 }

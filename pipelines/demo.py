@@ -53,7 +53,6 @@ _SHOWN_FEATURES = (
     "cpty_late_affirm_rate_30d",
     "inst_fail_rate_90d",
     "pair_fail_rate_90d",
-    "market_fail_rate_7d",
     "minutes_to_cutoff_at_execution",
     "inventory_coverage",
     "ssi_age_days",

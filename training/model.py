@@ -17,7 +17,7 @@ from core.errors import ModelMismatch
 
 __all__ = ["CATEGORICAL", "Calibration", "FailModel", "ModelParams", "binned", "fit_fail_model"]
 
-CATEGORICAL = ("asset_class_code", "cpty_type_code", "settlement_market_code")
+CATEGORICAL = ("asset_class_code", "cpty_type_code")
 """Integer codes LightGBM should split as categories, not as ordered numbers."""
 TIE_BREAK = 1e-6
 """Weight of the booster's own probability added to the calibrated one: it orders trades the

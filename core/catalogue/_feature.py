@@ -45,7 +45,6 @@ class Family(StrEnum):
     COUNTERPARTY = "counterparty"
     INSTRUMENT = "instrument"
     PAIR = "desk × counterparty"
-    MARKET = "settlement market"
     SSI = "standing settlement instruction"
     INVENTORY = "inventory"
     CALENDAR = "settlement calendar"

@@ -16,14 +16,12 @@ from core.catalogue._feature import (
     days_ago,
     hour_of_day,
     minutes,
-    named,
     pct,
     power_of_ten,
     ratio,
     yes_no,
 )
 from core.lifecycle import AMENDMENTS, STEP_OF, STEPS, Step
-from core.markets import MARKETS
 
 __all__ = ["CONTEXT", "CONTEXT_VIEW", "LIFECYCLE", "LIFECYCLE_VIEW", "REQUEST", "REQUEST_SOURCE"]
 
@@ -131,15 +129,6 @@ CONTEXT: tuple[Feature, ...] = (
         R.CALENDAR,
         "Settles at quarter end",
         yes_no(),
-    ),
-    _context(
-        "settlement_market_code",
-        "int",
-        "settlement market",
-        Family.MARKET,
-        R.MARKET,
-        "Settlement market",
-        named(tuple(MARKETS)),
     ),
     _context(
         "cross_border",

@@ -13,7 +13,6 @@ from features.compute.facts import TradeFacts, trade_facts
 from features.compute.history import (
     counterparty_history,
     instrument_history,
-    market_history,
     pair_history,
 )
 from features.compute.reference import (
@@ -61,7 +60,6 @@ def compute_feature_tables(
             sec_ftd if sec_ftd is not None else pd.DataFrame({"cusip": []}), dataset["instruments"]
         ),
         "pair_history": lambda: pair_history(facts),
-        "market_history": lambda: market_history(facts),
         "ssi_state": lambda: ssi_state(dataset["ssi"]),
         "position": lambda: positions(dataset["inventory"]),
     }

@@ -25,7 +25,6 @@ class TradeFacts:
     counterparty_id: np.ndarray
     instrument_id: np.ndarray
     desk_id: np.ndarray
-    market: np.ndarray
     notional: np.ndarray
     execution_us: np.ndarray
     outcome_us: np.ndarray  # when a SETTLED/FAILED outcome became known
@@ -130,7 +129,6 @@ def trade_facts(dataset: Dataset, calendar: SettlementCalendar) -> TradeFacts:
         counterparty_id=trades["counterparty_id"].to_numpy(),
         instrument_id=trades["instrument_id"].to_numpy(),
         desk_id=trades["desk_id"].to_numpy(),
-        market=trades["settlement_market"].to_numpy(),
         notional=trades["notional"].to_numpy(np.float64),
         execution_us=execution_us,
         outcome_us=outcome_us,

@@ -20,7 +20,6 @@ __all__ = [
     "WINDOWS_DAYS",
     "counterparty_history",
     "instrument_history",
-    "market_history",
     "pair_history",
 ]
 
@@ -169,15 +168,15 @@ def counterparty_history(
             own["late"], own["n"], pop["late"] / pop["n"], PRIOR_STRENGTH
         )
         features["cpty_affirm_minutes_30d"] = lat["min"] / lat["n"]
-    features |= _matching(h, "cpty", 30, minutes=True)
+    features |= _matching(h, "cpty", 30)
     features["cpty_ssi_changes_30d"] = _ssi_changes(h, ssi, 30)
     return h.frame(features)
 
 
-def _matching(h: _History, prefix: str, days: int, minutes: bool) -> dict[str, np.ndarray]:
+def _matching(h: _History, prefix: str, days: int) -> dict[str, np.ndarray]:
     """The share of trades not matched by the eve of their ISD (smoothed), known at the
-    match or at the eve, and with ``minutes`` the mean minutes from instruction to match of
-    trades matched in the window."""
+    match or at the eve, and the mean minutes from instruction to match of trades matched
+    in the window."""
     f, out = h.f, {}
     known = f.match_known_us != NEVER_US
     facts = {"n": np.ones(f.notional.size), "late": f.match_late.astype(np.float64)}
@@ -187,11 +186,10 @@ def _matching(h: _History, prefix: str, days: int, minutes: bool) -> dict[str, n
         out[f"{prefix}_late_match_rate_{days}d"] = shrunk_rate(
             own["late"], own["n"], pop["late"] / pop["n"], PRIOR_STRENGTH
         )
-        if minutes:
-            matched = (f.matched_us != NEVER_US) & (f.instructed_us != NEVER_US)
-            lag = np.where(matched, (f.matched_us - f.instructed_us) / 60e6, 0.0)
-            sums = h.sums(matched, f.matched_us, {"n": facts["n"], "min": lag}, days)
-            out[f"{prefix}_match_minutes_{days}d"] = sums["min"] / sums["n"]
+        matched = (f.matched_us != NEVER_US) & (f.instructed_us != NEVER_US)
+        lag = np.where(matched, (f.matched_us - f.instructed_us) / 60e6, 0.0)
+        sums = h.sums(matched, f.matched_us, {"n": facts["n"], "min": lag}, days)
+        out[f"{prefix}_match_minutes_{days}d"] = sums["min"] / sums["n"]
     return out
 
 
@@ -216,8 +214,3 @@ def instrument_history(f: TradeFacts) -> pd.DataFrame:
 def pair_history(f: TradeFacts) -> pd.DataFrame:
     h = _History(_Keys(desk_id=f.desk_id, counterparty_id=f.counterparty_id), f)
     return h.frame(h.outcome_rates("pair", (90,)))
-
-
-def market_history(f: TradeFacts) -> pd.DataFrame:
-    h = _History(_Keys(settlement_market=f.market), f)
-    return h.frame(h.outcome_rates("market", (7, 30)) | _matching(h, "market", 7, minutes=False))

@@ -80,7 +80,6 @@ def context_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
         "holiday_in_window",
         "period_end",
         "quarter_end",
-        "settlement_market_code",
         "is_sell",
         "is_block",
     ):

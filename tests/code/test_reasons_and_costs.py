@@ -19,7 +19,7 @@ from serving.scoring.reasons import top_reasons
         ("minutes_to_cutoff", -35.0, "Affirmation cutoff: passed 35 minutes ago"),
         ("inventory_coverage", 0.4, "Position plus incoming receipts cover: 40.0%"),
         ("ssi_age_days", 3.0, "SSI in force changed: 3 days ago"),
-        ("settlement_market_code", 0.0, "Settlement market: US"),
+        ("asset_class_code", 0.0, "Asset class: EQUITY"),
         ("cpty_days_since_onboarding", None, "Counterparty onboarded: unknown counterparty"),
         ("ssi_days_since_verified", float("nan"), "SSI last verified: never"),
     ],

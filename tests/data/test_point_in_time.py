@@ -177,7 +177,6 @@ def test_historical_features_match_a_brute_force_recomputation(
         for key, prefix, days in (
             ("counterparty_id", "cpty_fail_rate_30d", 30),
             ("instrument_id", "inst_fail_rate_90d", 90),
-            ("settlement_market", "market_fail_rate_7d", 7),
         ):
             mine = decided[key] == trade[key]
             first = trades.loc[trades[key] == trade[key], "execution_ts"].min()
