@@ -26,3 +26,10 @@ def quiet_libraries() -> None:
         message="On demand feature view is an experimental feature",
         category=RuntimeWarning,
     )
+    # the Spark store is "alpha" upstream; failcast uses it behind its own guards and parity
+    # tests (features/repo/spark.py)
+    warnings.filterwarnings(
+        "ignore",
+        message=r"The spark (data source API|offline store) is an experimental",
+        category=RuntimeWarning,
+    )

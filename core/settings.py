@@ -11,7 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["OfflineStore", "Settings", "get_settings"]
+
+OfflineStore = Literal["duckdb", "spark"]
+"""Feast offline stores failcast runs on: DuckDB in process, or Spark."""
 
 
 class Settings(BaseSettings):
@@ -46,6 +49,22 @@ class Settings(BaseSettings):
         le=30,
         description="How long a Redis call may take before the online store counts as down "
         "(connect and each reply; no retries): scoring then answers 503 at once.",
+    )
+    offline_store: OfflineStore = Field(
+        default="duckdb",
+        description="Feast offline store for point-in-time retrieval and materialisation: "
+        "DuckDB in process, or Spark at `spark_master` (the feature tables read as Spark "
+        "sources, the session in UTC).",
+    )
+    spark_master: str = Field(
+        default="local[2]",
+        description="Spark master URL when offline_store is spark (local[N], spark://host:port, "
+        "yarn, k8s://...).",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="More Spark configuration as JSON (executor memory, a warehouse, ...); "
+        "the session time zone is UTC whatever it says.",
     )
     registry_url: str | None = Field(
         default=None,

@@ -177,7 +177,7 @@ def build_features(
     step("apply feature repo", 0.8)
     write_feature_store_yaml(settings)
     with open_store(settings) as store:
-        store.apply([*definitions(out).objects()])
+        store.apply([*definitions(out, settings.offline_store).objects()])
         step("materialize online", 0.85)
         materialize(store, horizon)
     seconds["apply_materialize"] = time.perf_counter() - t3

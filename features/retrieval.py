@@ -12,13 +12,14 @@ serving path (``serving.scoring.vectors``) assembles its vectors from the same p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from feast import FeatureService, FeatureStore, FileSource
+from feast import FeatureService, FeatureStore
 from feast.transformation.base import Transformation
 
 from core.catalogue import INTRADAY
@@ -31,6 +32,7 @@ from features.data.contract import Dataset
 from features.reference import Reference
 from features.repo import FAIL_MODEL_V1
 from features.request import Lifecycles, lifecycle_state, request_frame
+from features.spark_job import ROW, on_spark, spark_point_in_time
 
 __all__ = [
     "ENTITY_KEYS",
@@ -154,15 +156,49 @@ def _retrieve(store: FeatureStore, parts: ServiceParts, chunk: pd.DataFrame) -> 
     query = chunk[[*ENTITY_KEYS, "event_timestamp"]].assign(_row=np.arange(len(chunk)))
     got = store.get_historical_features(entity_df=query, features=parts.refs).to_df()
     got = got.sort_values("_row")
+    return parts.assemble(_values(parts, got, chunk))
+
+
+def _values(parts: ServiceParts, stored: pd.DataFrame, request: pd.DataFrame) -> dict[str, Any]:
+    """The stored features' columns of ``stored`` and the request fields of ``request``."""
     values = {
-        name: got[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        name: stored[name].to_numpy(dtype=np.float64, na_value=np.nan)
         for _, names in parts.views
         for name in names
     }
     values.update(
-        {c: chunk[c].to_numpy(dtype=np.float64) for c in chunk.columns if c.startswith("req_")}
+        {c: request[c].to_numpy(dtype=np.float64) for c in request.columns if c.startswith("req_")}
     )
-    return parts.assemble(values)
+    return values
+
+
+def _on_spark(
+    store: FeatureStore,
+    parts: ServiceParts,
+    chunks: Iterator[tuple[slice, pd.DataFrame]],
+    x: np.ndarray,
+    batch_rows: int,
+) -> None:
+    """Fill ``x`` from one Spark job over every chunk's entity rows (``features.spark_job``):
+    request fields travel with the rows, and the on-demand transforms run here, per batch."""
+    entities = (
+        pd.concat(
+            [
+                pd.DataFrame({ROW: np.arange(rows.start, rows.start + len(frame))}),
+                frame[[*ENTITY_KEYS, "event_timestamp", *_request_fields(frame)]],
+            ],
+            axis=1,
+        )
+        for rows, frame in chunks
+    )
+    staging = Path(store.repo_path) / "staging"
+    for batch in spark_point_in_time(store, parts.refs, entities, staging, batch_rows):
+        got = batch.to_pandas()
+        x[got[ROW].to_numpy()] = parts.assemble(_values(parts, got, got))
+
+
+def _request_fields(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.startswith("req_")]
 
 
 def historical_features(
@@ -246,13 +282,20 @@ def training_matrix(
     trade, stage = trade[order], stage[order]
     at = instants[stage, trade]
     x = np.empty((len(trade), len(parts.names)), dtype=np.float32)
-    for start in range(0, len(trade), chunk_rows):
-        step(f"rows {start:,} of {len(trade):,}", start / max(len(trade), 1))
-        rows = slice(start, start + chunk_rows)
-        chunk = trades.iloc[trade[rows]].reset_index(drop=True)
-        lifecycle = lifecycles.at(trade[rows], at[rows])
-        entities = entity_frame(chunk, reference, at[rows], lifecycle, intraday)
-        x[rows] = _retrieve(store, parts, entities)
+
+    def chunks() -> Iterator[tuple[slice, pd.DataFrame]]:
+        for start in range(0, len(trade), chunk_rows):
+            step(f"rows {start:,} of {len(trade):,}", start / max(len(trade), 1))
+            rows = slice(start, min(start + chunk_rows, len(trade)))
+            chunk = trades.iloc[trade[rows]].reset_index(drop=True)
+            lifecycle = lifecycles.at(trade[rows], at[rows])
+            yield rows, entity_frame(chunk, reference, at[rows], lifecycle, intraday)
+
+    if on_spark(store):
+        _on_spark(store, parts, chunks(), x, chunk_rows)
+    else:
+        for rows, entities in chunks():
+            x[rows] = _retrieve(store, parts, entities)
     step("done", 1.0)
     meta = pd.DataFrame(
         {
@@ -269,9 +312,9 @@ def training_matrix(
 def _check_sources(store: FeatureStore) -> None:
     """Every view's table exists: a clear error instead of a query engine's."""
     paths = [
-        view.batch_source.path
+        path
         for view in store.list_feature_views()
-        if isinstance(view.batch_source, FileSource)
+        if (path := getattr(view.batch_source, "path", None))
     ]
     missing = [
         Violation(path, "feature table is missing; rebuild the features")

@@ -97,6 +97,15 @@ def answering(store: FeatureStore) -> Iterator[None]:
         raise
 
 
+def _offline_store(settings: Settings) -> dict[str, Any]:
+    if settings.offline_store == "duckdb":
+        return {"type": "duckdb"}
+    from features.repo.spark import SESSION_CONF, SPARK_STORE_TYPE
+
+    conf = {**settings.spark_conf, "spark.master": settings.spark_master, **SESSION_CONF}
+    return {"type": SPARK_STORE_TYPE, "spark_conf": conf}
+
+
 def repo_settings(settings: Settings) -> dict[str, Any]:
     """The Feast repo configuration as ``feature_store.yaml`` would hold it."""
     home = settings.feature_dir
@@ -118,7 +127,7 @@ def repo_settings(settings: Settings) -> dict[str, Any]:
         "provider": "local",
         "registry": registry,
         "online_store": online,
-        "offline_store": {"type": "duckdb"},
+        "offline_store": _offline_store(settings),
         "entity_key_serialization_version": 3,
     }
 

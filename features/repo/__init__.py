@@ -1,8 +1,8 @@
 """The Feast feature repo: entities, sources, feature views, on-demand views, services.
 
-Definitions are built by ``definitions(tables_dir)`` because file sources point at the feature
-tables under the project home, which is configuration; everything else reads as a catalogue in
-the modules beside this one.
+Definitions are built by ``definitions(tables_dir, offline_store)`` because sources point at
+the feature tables under the project home and are read by the configured offline store, both
+configuration; everything else reads as a catalogue in the modules beside this one.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from feast import Entity, FeatureService, FeatureView, FileSource, PushSource
+from feast import Entity, FeatureService, FeatureView
+from feast.data_source import DataSource
 from feast.on_demand_feature_view import OnDemandFeatureView
 
+from core.settings import OfflineStore
 from features.repo.entities import ENTITIES
 from features.repo.on_demand import on_demand_views
 from features.repo.services import FAIL_MODEL_V1, feature_services
@@ -20,7 +22,7 @@ from features.repo.sources import PUSHED_VIEWS, Sources, feature_sources, table_
 from features.repo.views import VIEW_KEYS, VIEW_SCHEMAS, feature_views
 from features.repo.watermark import WATERMARK_VIEW, watermark_definitions
 
-FeastObject = Entity | FileSource | PushSource | FeatureView | OnDemandFeatureView | FeatureService
+FeastObject = Entity | DataSource | FeatureView | OnDemandFeatureView | FeatureService
 
 __all__ = [
     "FAIL_MODEL_V1",
@@ -41,7 +43,7 @@ class Definitions:
     views: dict[str, FeatureView]
     on_demand: list[OnDemandFeatureView]
     services: list[FeatureService]
-    watermark: tuple[Entity, FileSource, FeatureView]
+    watermark: tuple[Entity, DataSource, FeatureView]
 
     def feature_names(self, service: str = FAIL_MODEL_V1) -> list[str]:
         """A service's features in order, from the definitions in code."""
@@ -59,11 +61,16 @@ class Definitions:
         ]
 
 
-def definitions(tables_dir: Path) -> Definitions:
-    sources = feature_sources(tables_dir, list(VIEW_SCHEMAS))
+def definitions(tables_dir: Path, offline_store: OfflineStore = "duckdb") -> Definitions:
+    sources = feature_sources(tables_dir, list(VIEW_SCHEMAS), offline_store)
     views = feature_views(sources)
     on_demand = on_demand_views(views)
     services = feature_services(views, on_demand)
     return Definitions(
-        ENTITIES, sources, views, on_demand, services, watermark_definitions(tables_dir)
+        ENTITIES,
+        sources,
+        views,
+        on_demand,
+        services,
+        watermark_definitions(tables_dir, offline_store),
     )

@@ -1,4 +1,8 @@
-"""Data sources: one Parquet feature table per view, and push sources for intraday updates."""
+"""Data sources: one Parquet feature table per view, and push sources for intraday updates.
+
+The tables are the same files whatever the offline store; a source says how the store reads
+them: a ``FileSource`` for DuckDB, a ``SparkSource`` for Spark (which refuses file sources).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from feast import FileSource, PushSource
+from feast.data_source import DataSource
 
-__all__ = ["PUSHED_VIEWS", "Sources", "feature_sources", "table_path"]
+from core.settings import OfflineStore
+
+__all__ = ["PUSHED_VIEWS", "Sources", "batch_source", "feature_sources", "table_path"]
 
 PUSHED_VIEWS = {
     "counterparty_history": "counterparty_outcomes_push",
@@ -22,26 +29,37 @@ def table_path(tables_dir: Path, view: str) -> Path:
     return tables_dir / f"{view}.parquet"
 
 
+def batch_source(name: str, path: Path, store: OfflineStore) -> DataSource:
+    """The Parquet table at ``path`` as the offline store reads it."""
+    if store == "spark":
+        from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import (
+            SparkSource,
+        )
+
+        return SparkSource(
+            name=name,
+            path=str(path.resolve()),
+            file_format="parquet",
+            timestamp_field="event_timestamp",
+        )
+    return FileSource(name=name, path=str(path.resolve()), timestamp_field="event_timestamp")
+
+
 @dataclass(frozen=True)
 class Sources:
-    files: dict[str, FileSource]
+    files: dict[str, DataSource]
     pushes: dict[str, PushSource]
 
-    def for_view(self, view: str) -> FileSource | PushSource:
+    def for_view(self, view: str) -> DataSource:
         return self.pushes.get(view) or self.files[view]
 
-    def all(self) -> list[FileSource | PushSource]:
+    def all(self) -> list[DataSource]:
         return [*self.files.values(), *self.pushes.values()]
 
 
-def feature_sources(tables_dir: Path, views: list[str]) -> Sources:
+def feature_sources(tables_dir: Path, views: list[str], store: OfflineStore = "duckdb") -> Sources:
     files = {
-        view: FileSource(
-            name=f"{view}_table",
-            path=str(table_path(tables_dir.resolve(), view)),
-            timestamp_field="event_timestamp",
-        )
-        for view in views
+        view: batch_source(f"{view}_table", table_path(tables_dir, view), store) for view in views
     }
     pushes = {
         view: PushSource(name=push, batch_source=files[view]) for view, push in PUSHED_VIEWS.items()

@@ -13,8 +13,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from feast import Entity, FeatureView, Field, FileSource, ValueType
+from feast import Entity, FeatureView, Field, ValueType
+from feast.data_source import DataSource
 from feast.types import Float64
+
+from core.settings import OfflineStore
+from features.repo.sources import batch_source
 
 __all__ = [
     "WATERMARK_FEATURES",
@@ -32,17 +36,17 @@ WATERMARK_FEATURES = ("materialised_until_s", "built_at_s")
 """Up to when the build's values run, and when the build ran (epoch seconds)."""
 
 
-def watermark_definitions(tables_dir: Path) -> tuple[Entity, FileSource, FeatureView]:
+def watermark_definitions(
+    tables_dir: Path, store: OfflineStore = "duckdb"
+) -> tuple[Entity, DataSource, FeatureView]:
     entity = Entity(
         name="online_store",
         join_keys=[WATERMARK_KEY],
         value_type=ValueType.STRING,
         description="The online store itself: keys its watermark.",
     )
-    source = FileSource(
-        name=f"{WATERMARK_VIEW}_table",
-        path=str((tables_dir / f"{WATERMARK_VIEW}.parquet").resolve()),
-        timestamp_field="event_timestamp",
+    source = batch_source(
+        f"{WATERMARK_VIEW}_table", tables_dir / f"{WATERMARK_VIEW}.parquet", store
     )
     view = FeatureView(
         name=WATERMARK_VIEW,

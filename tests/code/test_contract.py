@@ -50,6 +50,10 @@ def _reason_for_settled(d: dict[str, pd.DataFrame]) -> None:
     o.loc[row, "fail_reason"] = "OTHER"
 
 
+def _control_character_in_desk(d: dict[str, pd.DataFrame]) -> None:
+    d["trades"].loc[6, "desk_id"] = "EQ\x1fDESK"
+
+
 @pytest.mark.parametrize(
     ("mutate", "file", "column", "rule"),
     [
@@ -68,6 +72,7 @@ def _reason_for_settled(d: dict[str, pd.DataFrame]) -> None:
             "must refer to a known trade_id in trades.parquet",
         ),
         (_unknown_enum, "trades.parquet", "side", r"must be one of \{BUY, SELL\}"),
+        (_control_character_in_desk, "trades.parquet", "desk_id", "must be printable"),
         (
             _early_known_ts,
             "outcomes.parquet",

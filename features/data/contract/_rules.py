@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.calendar import SettlementCalendar
 from core.errors import Violation
@@ -73,6 +76,13 @@ def check_table(
             if long.any():
                 rule = f"must be at most {col.max_length} characters"
                 out.append(_violation(file, frame, long, rule, col.name, show, line_offset))
+        if col.printable:
+            text = pa.array(values.astype(str).to_numpy(dtype=object), type=pa.string())
+            printable = np.asarray(pc.utf8_is_printable(text), dtype=bool)
+            control = pd.Series(~printable, index=frame.index)
+            if control.any():
+                rule = "must be printable (no tab, line break or other control character)"
+                out.append(_violation(file, frame, control, rule, col.name, show, line_offset))
     if key:
         dup = frame.duplicated(key, keep=False)
         if dup.any():

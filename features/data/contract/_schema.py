@@ -40,6 +40,7 @@ class Column:
     exclusive_minimum: bool = False
     maximum: float | None = None
     max_length: int | None = None  # strings only
+    printable: bool = False  # strings only: no control characters
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,9 @@ class Table:
 
 
 def _id(name: str, description: str) -> Column:
-    """An identifier: a non-empty string of at most ``MAX_ID_LENGTH`` characters."""
-    return Column(name, Kind.STRING, description, max_length=MAX_ID_LENGTH)
+    """An identifier: a non-empty string of at most ``MAX_ID_LENGTH`` printable characters
+    (the API's rule; keys joined with a control character between them stay apart)."""
+    return Column(name, Kind.STRING, description, max_length=MAX_ID_LENGTH, printable=True)
 
 
 def _c(name: str, kind: Kind, description: str, **rules: object) -> Column:
