@@ -66,6 +66,23 @@ class Settings(BaseSettings):
         description="More Spark configuration as JSON (executor memory, a warehouse, ...); "
         "the session time zone is UTC whatever it says.",
     )
+    train_engine: Literal["local", "dask"] = Field(
+        default="local",
+        description="Where `failcast train` boosts the fail model: in this process, or on a "
+        "Dask cluster (lightgbm.dask; rounds picked by an early-stopped run on a sample).",
+    )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Address of the Dask scheduler (tcp://host:8786) when train_engine is "
+        "dask; unset: a local cluster of `dask_workers` processes started for the fit.",
+    )
+    dask_workers: int = Field(default=2, ge=1, description="Processes of the local Dask cluster.")
+    dask_sample_rows: int = Field(
+        default=1_000_000,
+        ge=1_000,
+        description="Training rows of the one-machine early-stopped run that picks the Dask "
+        "fit's rounds.",
+    )
     registry_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of a SQL Feast registry (e.g. postgresql+psycopg://...); "

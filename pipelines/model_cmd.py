@@ -112,6 +112,7 @@ def train_cmd(
 ) -> None:
     """Train, evaluate against the baselines and the oracle, log to MLflow, and promote the
     new version to champion only if it beats the current one on the same test window."""
+    from training.distributed import dask_training
     from training.train import TrainConfig, train
 
     settings = get_settings()
@@ -122,6 +123,7 @@ def train_cmd(
         valid_days=valid_days,
         tune_trials=searched,
         tune_timeout_seconds=settings.tune_timeout_seconds,
+        dask=dask_training(settings),
     )
     with progress_steps("train") as step:
         result = train(data, settings, config, step)

@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from core.errors import ModelMismatch
+from training.distributed import DaskTraining, fit_on_dask
 
 __all__ = ["CATEGORICAL", "Calibration", "FailModel", "ModelParams", "binned", "fit_fail_model"]
 
@@ -171,25 +172,28 @@ def fit_fail_model(
     valid: np.ndarray,
     calib: np.ndarray,
     params: ModelParams = ModelParams(),
+    dask: DaskTraining | None = None,
 ) -> FailModel:
     """Boost on ``train`` with early stopping on ``valid``; calibrate on ``calib``; learn the
     cause of fails on the failed rows of ``train`` and ``valid``. ``x`` holds the features
     (columns ``features``), ``rows`` the labels (``failed``, ``fail_reason``) row for row;
     the masks select rows. ``x`` is read, never copied whole: a slice's run of rows is binned
-    in place and the slice taken from the bins."""
+    in place and the slice taken from the bins.
+
+    With ``dask``, the fail booster is trained on a Dask cluster (``training.distributed``):
+    the rounds an early-stopped run picks on a sample of ``train``, over all of ``train``."""
     y = rows["failed"].to_numpy(dtype=bool)
     categorical = [features.index(c) for c in CATEGORICAL if c in features]
-    binning = {"max_bin": params.max_bin, "verbose": -1}
-    train_set = binned(x, y, train, categorical, binning)
-    valid_set = binned(x, y, valid, categorical, binning, reference=train_set)
-    booster = lgb.train(
-        params.lgb("binary", metric="binary_logloss"),
-        train_set,
-        num_boost_round=params.max_trees,
-        valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
-    )
-    raw = np.asarray(booster.predict(x[calib], num_iteration=booster.best_iteration))
+    meta: dict[str, Any] = {"engine": "local"}
+    if dask is None:
+        booster = _early_stopped(x, y, train, valid, categorical, params)
+    else:
+        sample = _sample(train, dask.sample_rows, params.seed)
+        picked = _early_stopped(x, y, sample, valid, categorical, params)
+        rounds = picked.best_iteration or picked.current_iteration()
+        booster = fit_on_dask(x, y, train, rounds, categorical, _fail_params(params), dask)
+        meta |= {"engine": "dask", "rounds_from_sample": rounds, "sample_rows": int(sample.sum())}
+    raw = np.asarray(booster.predict(x[calib], num_iteration=booster.best_iteration or None))
     calibrator = Calibration.fit(raw, y[calib])
 
     cause_booster, causes = _fit_cause(
@@ -197,8 +201,44 @@ def fit_fail_model(
     )
     booster.free_dataset()
     booster = _at_best_iteration(booster)
-    meta = {"trees": booster.current_iteration()}
+    meta["trees"] = booster.current_iteration()
     return FailModel(booster, calibrator, cause_booster, causes, list(features), meta)
+
+
+def _fail_params(params: ModelParams) -> dict[str, Any]:
+    return params.lgb("binary", metric="binary_logloss")
+
+
+def _early_stopped(
+    x: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    valid: np.ndarray,
+    categorical: list[int],
+    params: ModelParams,
+) -> lgb.Booster:
+    """The fail booster on ``train``, stopped early on ``valid``."""
+    binning = {"max_bin": params.max_bin, "verbose": -1}
+    train_set = binned(x, y, train, categorical, binning)
+    valid_set = binned(x, y, valid, categorical, binning, reference=train_set)
+    return lgb.train(
+        _fail_params(params),
+        train_set,
+        num_boost_round=params.max_trees,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+    )
+
+
+def _sample(mask: np.ndarray, rows: int, seed: int) -> np.ndarray:
+    """At most ``rows`` of the rows ``mask`` selects, drawn evenly at random."""
+    chosen = np.flatnonzero(mask)
+    if chosen.size <= rows:
+        return mask
+    keep = np.random.default_rng(seed).choice(chosen, rows, replace=False)
+    out = np.zeros_like(mask)
+    out[keep] = True
+    return out
 
 
 def binned(

@@ -28,6 +28,7 @@ from features.store import open_store
 from training.artefacts import GATE_PASSED, GATE_TAG
 from training.baselines import fit_logistic, ops_rule_score
 from training.dataset import decided, labelled, snapshot_rows, time_split
+from training.distributed import DaskTraining
 from training.evaluate import Scorer, cause_accuracy, evaluation_table, truth_scorers
 from training.importance import family_importance
 from training.metrics import score_metrics
@@ -64,6 +65,7 @@ class TrainConfig:
     params: ModelParams = field(default_factory=ModelParams)
     tune_trials: int = 0  # a hyperparameter search of this many trials first (0: none)
     tune_timeout_seconds: float | None = None  # and no longer than this
+    dask: DaskTraining | None = None  # the fail booster on a Dask cluster (None: here)
 
 
 @dataclass
@@ -194,7 +196,7 @@ def train(
         t1 = time.perf_counter()
         step("fit LightGBM", 0.65)
         model = fit_fail_model(
-            x, rows, names, split["train"], split["valid"], split["calib"], params
+            x, rows, names, split["train"], split["valid"], split["calib"], params, config.dask
         )
         train_rows = rows.loc[split["train"]]
         fails = train_rows.loc[train_rows["failed"] & (train_rows["stage"] == STAGES[0])]
@@ -244,6 +246,12 @@ def train(
                 **{f"split.{k}_start": str(v.date()) for k, v in split.starts.items()},
                 **{f"rows.{k}": v for k, v in split.sizes().items()},
                 "trees": model.meta["trees"],
+                "engine": model.meta["engine"],
+                **{
+                    f"dask.{k}": model.meta[k]
+                    for k in ("rounds_from_sample", "sample_rows")
+                    if k in model.meta
+                },
                 "features": len(names),
                 "feature_service": FAIL_MODEL_V1,
                 "dataset.dir": str(data_dir.resolve()),

@@ -3,6 +3,7 @@ the promotion gate's two outcomes, and no leakage from the test window into the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -189,3 +190,50 @@ def test_train_tune_searches_on_the_validation_slice_and_logs_every_trial(
     best = max(children, key=lambda c: c.data.metrics["valid.pr_auc"])
     assert parent.data.params["model.num_leaves"] == best.data.params["model.num_leaves"]
     assert "tuning_trials.csv" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+
+
+def test_training_on_a_dask_cluster_matches_training_here(
+    tmp_path: Path, training_dir: Path, trained: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FAILCAST_TRAIN_ENGINE=dask: a local Dask cluster of two processes boosts the rounds an
+    early-stopped run picked on a sample, and the model ranks as the one trained here does."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    settings = _settings(tmp_path / "home")
+    use_settings(settings, monkeypatch)
+    monkeypatch.setenv("FAILCAST_TRAIN_ENGINE", "dask")
+    monkeypatch.setenv("FAILCAST_DASK_WORKERS", "2")
+    monkeypatch.setenv("FAILCAST_DASK_SAMPLE_ROWS", "8000")
+    split = ["--test-days", "14", "--calib-days", "7", "--valid-days", "7"]
+    out = CliRunner().invoke(app, ["train", "--data", str(training_dir), *split, "--json"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.output[out.output.index("{") :])
+
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    params = client.get_run(summary["run_id"]).data.params
+    assert params["engine"] == "dask"
+    assert int(params["dask.sample_rows"]) == 8000 < int(params["rows.train"])
+    assert int(params["trees"]) == int(params["dask.rounds_from_sample"]) > 1
+    model = next(m for m in summary["metrics"] if _overall_model(m))
+    here = row(trained.result, "model")
+    assert model["pr_auc"] == pytest.approx(here["pr_auc"], abs=0.03)
+    assert model["ece"] < 0.05
+
+
+def test_an_unreachable_dask_scheduler_is_named() -> None:
+    from core.errors import Unavailable
+    from training.distributed import DaskTraining, dask_client
+
+    with (
+        pytest.raises(Unavailable, match=r"Dask scheduler at tcp://127.0.0.1:9 .*does not answer"),
+        dask_client(DaskTraining(scheduler="tcp://127.0.0.1:9")),
+    ):
+        pass
+
+
+def _overall_model(metric: dict) -> bool:
+    return (
+        metric["scorer"] == "model" and metric["stage"] == "ALL" and metric["asset_class"] == "ALL"
+    )
