@@ -109,6 +109,16 @@ def train_cmd(
     trials: Annotated[
         int | None, typer.Option(min=1, help="trials of the search (implies --tune)")
     ] = None,
+    settled_share: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            max=1.0,
+            help="keep this share of the training slice's settled trades, drawn at random and "
+            "weighted back (fails, validation, calibration and test are never sampled); "
+            "1: all of them",
+        ),
+    ] = 1.0,
 ) -> None:
     """Train, evaluate against the baselines and the oracle, log to MLflow, and promote the
     new version to champion only if it beats the current one on the same test window."""
@@ -124,6 +134,7 @@ def train_cmd(
         tune_trials=searched,
         tune_timeout_seconds=settings.tune_timeout_seconds,
         dask=dask_training(settings),
+        settled_share=settled_share,
     )
     with progress_steps("train") as step:
         result = train(data, settings, config, step)
@@ -131,6 +142,11 @@ def train_cmd(
         typer.echo(json.dumps(result.summary(), indent=2, default=str))
         return
     console.print(metrics_table(result.table, f"Test window: {result.sizes['test']:,} snapshots"))
+    if settled_share < 1:
+        console.print(
+            f"trained on {result.sizes['train']:,} snapshots: {settled_share:.0%} of the settled "
+            f"trades before the validation slice, weighted ×{1 / settled_share:.2f}, and every fail"
+        )
     causes = ", ".join(f"{k} {v:.0%}" for k, v in result.cause_accuracy.items())
     console.print(f"predicted cause, accuracy on failed trades: {causes}")
     console.print(importance_table(result.importance))

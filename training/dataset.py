@@ -18,7 +18,16 @@ from core.regimes import active_regimes, price_fails
 from features.data.contract import Dataset
 from features.retrieval import FeatureMatrix
 
-__all__ = ["SLICES", "Split", "decided", "labelled", "snapshot_rows", "time_split"]
+__all__ = [
+    "SLICES",
+    "Split",
+    "decided",
+    "labelled",
+    "sample_settled",
+    "snapshot_rows",
+    "split_starts",
+    "time_split",
+]
 
 SLICES = ("train", "valid", "calib", "test")
 
@@ -114,22 +123,52 @@ class Split:
         return {name: int(mask.sum()) for name, mask in self.masks.items()}
 
 
-def time_split(rows: pd.DataFrame, test_days: int, calib_days: int, valid_days: int) -> Split:
-    """Train | valid | calib | test by trade date, the test window being the last
-    ``test_days`` trade dates; each slice keeps only rows whose label was known before the
-    next slice starts (a gap as long as labels take to arrive)."""
-    dates = np.sort(np.asarray(pd.unique(rows["trade_date"])))
+def split_starts(
+    trade_dates: pd.Series | np.ndarray, test_days: int, calib_days: int, valid_days: int
+) -> dict[str, pd.Timestamp]:
+    """The first trade date of the valid, calib and test slices, the test window being the
+    last ``test_days`` of the trade dates given."""
+    dates = np.sort(np.asarray(pd.unique(np.asarray(trade_dates))))
     need = test_days + calib_days + valid_days
     if dates.size <= need:
         raise InvalidInput(
             f"the dataset spans {dates.size} trade dates; a split with test={test_days}, "
             f"calib={calib_days} and valid={valid_days} days needs more than {need}"
         )
-    starts = {
+    return {
         "valid": pd.Timestamp(dates[-need]),
         "calib": pd.Timestamp(dates[-(test_days + calib_days)]),
         "test": pd.Timestamp(dates[-test_days]),
     }
+
+
+def sample_settled(
+    dataset: Dataset, only: np.ndarray, before: pd.Timestamp, share: float, seed: int
+) -> np.ndarray:
+    """``only`` (a mask over the dataset's trades) keeping just ``share`` of the trades that
+    settled and were traded before ``before`` (the validation slice's start), drawn at random;
+    every fail, and every trade from ``before`` on, is kept. Training weights the kept
+    settled rows by 1 / ``share``, so the booster sees the fail rate it would have."""
+    if not 0 < share <= 1:
+        raise InvalidInput(f"the share of settled trades kept must be in (0, 1]; got {share}")
+    if share == 1:
+        return only
+    trades, outcomes = dataset["trades"], dataset["outcomes"]
+    settled = (
+        trades["trade_id"]
+        .isin(outcomes.loc[outcomes["status"] == "SETTLED", "trade_id"])
+        .to_numpy()
+    )
+    early = (pd.to_datetime(trades["trade_date"]) < before).to_numpy()
+    dropped = settled & early & (np.random.default_rng(seed).random(len(trades)) >= share)
+    return np.asarray(only & ~dropped)
+
+
+def time_split(rows: pd.DataFrame, test_days: int, calib_days: int, valid_days: int) -> Split:
+    """Train | valid | calib | test by trade date, the test window being the last
+    ``test_days`` trade dates; each slice keeps only rows whose label was known before the
+    next slice starts (a gap as long as labels take to arrive)."""
+    starts = split_starts(rows["trade_date"], test_days, calib_days, valid_days)
     day = pd.to_datetime(rows["trade_date"])
     known = rows["label_known_ts"]
 

@@ -80,6 +80,7 @@ def fit_on_dask(
     categorical: list[int],
     params: dict[str, Any],
     config: DaskTraining,
+    weights: np.ndarray | None = None,
 ) -> lgb.Booster:
     """``rounds`` rounds of boosting over the ``train`` rows of ``x`` on the cluster,
     returned as a plain ``lgb.Booster``. The rows go to the workers in partitions of
@@ -91,12 +92,16 @@ def fit_on_dask(
     whole_run = chosen.size == hi - lo
     rows = x[lo:hi] if whole_run else x[chosen]
     labels = (y[lo:hi] if whole_run else y[chosen]).astype(np.int8)
+    weight = None if weights is None else (weights[lo:hi] if whole_run else weights[chosen])
     # the cluster's workers set their own threads and ports; the seed becomes random_state
     settings = {k: v for k, v in params.items() if k not in ("num_threads", "seed", "verbose")}
     with dask_client(config) as client:
         dx = da.from_array(rows, chunks=(config.partition_rows, rows.shape[1]))
         dy = da.from_array(labels, chunks=config.partition_rows)
         dx, dy = client.persist([dx, dy])
+        dw = None
+        if weight is not None:
+            dw = client.persist(da.from_array(weight, chunks=config.partition_rows))
         model = lgb.DaskLGBMClassifier(
             client=client,
             n_estimators=rounds,
@@ -107,5 +112,5 @@ def fit_on_dask(
         with warnings.catch_warnings():
             # the sklearn wrapper always carries n_jobs, which lightgbm.dask then says it drops
             warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-            model.fit(dx, dy, categorical_feature=categorical or "auto")
+            model.fit(dx, dy, sample_weight=dw, categorical_feature=categorical or "auto")
         return model.booster_

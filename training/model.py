@@ -173,6 +173,7 @@ def fit_fail_model(
     calib: np.ndarray,
     params: ModelParams = ModelParams(),
     dask: DaskTraining | None = None,
+    weights: np.ndarray | None = None,
 ) -> FailModel:
     """Boost on ``train`` with early stopping on ``valid``; calibrate on ``calib``; learn the
     cause of fails on the failed rows of ``train`` and ``valid``. ``x`` holds the features
@@ -181,17 +182,19 @@ def fit_fail_model(
     in place and the slice taken from the bins.
 
     With ``dask``, the fail booster is trained on a Dask cluster (``training.distributed``):
-    the rounds an early-stopped run picks on a sample of ``train``, over all of ``train``."""
+    the rounds an early-stopped run picks on a sample of ``train``, over all of ``train``.
+    ``weights`` (row for row) weigh the fail booster's training rows: what puts back the rows
+    of settled trades sampled out."""
     y = rows["failed"].to_numpy(dtype=bool)
     categorical = [features.index(c) for c in CATEGORICAL if c in features]
     meta: dict[str, Any] = {"engine": "local"}
     if dask is None:
-        booster = _early_stopped(x, y, train, valid, categorical, params)
+        booster = _early_stopped(x, y, train, valid, categorical, params, weights)
     else:
         sample = _sample(train, dask.sample_rows, params.seed)
-        picked = _early_stopped(x, y, sample, valid, categorical, params)
+        picked = _early_stopped(x, y, sample, valid, categorical, params, weights)
         rounds = picked.best_iteration or picked.current_iteration()
-        booster = fit_on_dask(x, y, train, rounds, categorical, _fail_params(params), dask)
+        booster = fit_on_dask(x, y, train, rounds, categorical, _fail_params(params), dask, weights)
         meta |= {"engine": "dask", "rounds_from_sample": rounds, "sample_rows": int(sample.sum())}
     raw = np.asarray(booster.predict(x[calib], num_iteration=booster.best_iteration or None))
     calibrator = Calibration.fit(raw, y[calib])
@@ -216,10 +219,12 @@ def _early_stopped(
     valid: np.ndarray,
     categorical: list[int],
     params: ModelParams,
+    weights: np.ndarray | None = None,
 ) -> lgb.Booster:
-    """The fail booster on ``train``, stopped early on ``valid``."""
+    """The fail booster on ``train`` (rows weighted by ``weights``), stopped early on
+    ``valid``."""
     binning = {"max_bin": params.max_bin, "verbose": -1}
-    train_set = binned(x, y, train, categorical, binning)
+    train_set = binned(x, y, train, categorical, binning, weights=weights)
     valid_set = binned(x, y, valid, categorical, binning, reference=train_set)
     return lgb.train(
         _fail_params(params),
@@ -248,9 +253,11 @@ def binned(
     categorical: list[int],
     params: dict[str, Any],
     reference: lgb.Dataset | None = None,
+    weights: np.ndarray | None = None,
 ) -> lgb.Dataset:
-    """A LightGBM dataset of the rows ``mask`` selects: the run of rows holding them is
-    binned straight from ``x`` (a view, no copy), then the rows are taken from the bins."""
+    """A LightGBM dataset of the rows ``mask`` selects (weighted by ``weights``, row for row
+    over ``x``, when given): the run of rows holding them is binned straight from ``x`` (a
+    view, no copy), then the rows are taken from the bins."""
     chosen = np.flatnonzero(mask)
     if chosen.size == 0:
         raise ValueError("a slice of the training rows is empty")
@@ -258,6 +265,7 @@ def binned(
     run = lgb.Dataset(
         x[lo:hi],
         y[lo:hi],
+        weight=None if weights is None else weights[lo:hi],
         categorical_feature=categorical,
         reference=reference,
         params=params,

@@ -27,7 +27,14 @@ from features.retrieval import training_matrix
 from features.store import open_store
 from training.artefacts import GATE_PASSED, GATE_TAG
 from training.baselines import fit_logistic, ops_rule_score
-from training.dataset import decided, labelled, snapshot_rows, time_split
+from training.dataset import (
+    decided,
+    labelled,
+    sample_settled,
+    snapshot_rows,
+    split_starts,
+    time_split,
+)
 from training.distributed import DaskTraining
 from training.evaluate import Scorer, cause_accuracy, evaluation_table, truth_scorers
 from training.importance import family_importance
@@ -66,6 +73,8 @@ class TrainConfig:
     tune_trials: int = 0  # a hyperparameter search of this many trials first (0: none)
     tune_timeout_seconds: float | None = None  # and no longer than this
     dask: DaskTraining | None = None  # the fail booster on a Dask cluster (None: here)
+    # keep this share of the training slice's settled trades, weighted back (1: all of them)
+    settled_share: float = 1.0
 
 
 @dataclass
@@ -158,19 +167,28 @@ def train(
     t0 = time.perf_counter()
     ensure_features(data_dir, settings, lambda n, f: step(f"features: {n}", 0.2 * f))
     dataset = read_dataset(data_dir, TRAINING_TABLES)
+    only = decided(dataset)  # only trades with an outcome teach anything
+    if config.settled_share < 1:
+        trades = dataset["trades"].loc[only, "trade_date"]
+        valid_start = split_starts(trades, config.test_days, config.calib_days, config.valid_days)[
+            "valid"
+        ]
+        only = sample_settled(dataset, only, valid_start, config.settled_share, config.params.seed)
     with open_store(settings) as store:
         matrix = training_matrix(
             store,
             Reference.load(settings),
             dataset,
             step=lambda n, f: step(n, 0.2 + 0.4 * f),
-            only=decided(dataset),  # only trades with an outcome teach anything
+            only=only,
         )
     names, x = matrix.names, matrix.x
     del dataset["events"]  # the largest table, needed no more: the lifecycles are in the matrix
     rows = labelled(snapshot_rows(matrix, dataset["trades"]), dataset)  # labels, no features
     assert len(rows) == len(x), "every retrieved trade is decided: labels and features row for row"
     split = time_split(rows, config.test_days, config.calib_days, config.valid_days)
+    failed = rows["failed"].to_numpy(dtype=bool)
+    weights = np.where(split["train"] & ~failed, 1 / config.settled_share, 1.0)
     seconds["features"] = time.perf_counter() - t0
 
     client = tracking_client(settings)
@@ -186,6 +204,7 @@ def train(
                 split["train"],
                 split["valid"],
                 params,
+                weights if config.settled_share < 1 else None,
                 config.tune_trials,
                 config.tune_timeout_seconds,
                 lambda n, best: step(f"tune: trial {n + 1}, best PR-AUC {best:.4f}", 0.6),
@@ -196,7 +215,15 @@ def train(
         t1 = time.perf_counter()
         step("fit LightGBM", 0.65)
         model = fit_fail_model(
-            x, rows, names, split["train"], split["valid"], split["calib"], params, config.dask
+            x,
+            rows,
+            names,
+            split["train"],
+            split["valid"],
+            split["calib"],
+            params,
+            config.dask,
+            weights if config.settled_share < 1 else None,
         )
         train_rows = rows.loc[split["train"]]
         fails = train_rows.loc[train_rows["failed"] & (train_rows["stage"] == STAGES[0])]
@@ -257,6 +284,7 @@ def train(
                 "dataset.dir": str(data_dir.resolve()),
                 "dataset.fingerprint": dataset_fingerprint(data_dir),
                 "tune.trials": len(tuned.trials) if tuned else 0,
+                "sample.settled_share": config.settled_share,
             }
         )
         if tuned is not None:

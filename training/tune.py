@@ -76,20 +76,22 @@ def tune(
     train: np.ndarray,
     valid: np.ndarray,
     base: ModelParams,
+    weights: np.ndarray | None,
     trials: int,
     timeout_seconds: float | None = None,
     on_trial: Callable[[int, float], None] = lambda number, best: None,
 ) -> TuneResult:
     """Search ``SPACE`` for ``trials`` trials (or until ``timeout_seconds``), starting from
     ``base``; call inside an MLflow run (each trial is logged as its child). ``x`` holds the
-    features (columns ``features``), ``rows`` the labels, row for row."""
+    features (columns ``features``), ``rows`` the labels, row for row; ``weights`` (row for
+    row, or None) weigh the training rows."""
     if trials < 1:
         raise ValueError(f"tuning needs at least one trial; got {trials}")
     y = rows["failed"].to_numpy(dtype=bool)
     categorical = [features.index(c) for c in CATEGORICAL if c in features]
     # binned once for every trial: the bins do not depend on the searched settings
     binning = {"max_bin": base.max_bin, "feature_pre_filter": False, "verbose": -1}
-    train_set = binned(x, y, train, categorical, binning).construct()
+    train_set = binned(x, y, train, categorical, binning, weights=weights).construct()
     valid_set = binned(x, y, valid, categorical, binning, reference=train_set).construct()
     valid_x, valid_y = x[valid], y[valid]
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import InvalidInput
 from core.settings import Settings
 from features.data.contract import read_dataset, write_dataset
 from tests.conftest import TRAINING_SPLIT, Trained, use_settings
@@ -237,3 +238,53 @@ def _overall_model(metric: dict) -> bool:
     return (
         metric["scorer"] == "model" and metric["stage"] == "ALL" and metric["asset_class"] == "ALL"
     )
+
+
+def test_sampling_settled_trades_keeps_every_fail_and_every_later_trade(training_dir: Path) -> None:
+    from training.dataset import decided, sample_settled, split_starts
+
+    dataset = read_dataset(training_dir, ["trades", "outcomes"])
+    only = decided(dataset)
+    start = split_starts(dataset["trades"].loc[only, "trade_date"], 14, 7, 7)["valid"]
+    kept = sample_settled(dataset, only, start, 0.25, seed=7)
+    status = dataset["trades"][["trade_id"]].merge(dataset["outcomes"], how="left")["status"]
+    early = (dataset["trades"]["trade_date"] < start).to_numpy()
+    settled = (status == "SETTLED").to_numpy()
+    assert (kept <= only).all()
+    assert kept[~(settled & early) & only].all()  # fails, and everything from valid on
+    share = kept[settled & early].mean()
+    assert 0.2 < share < 0.3
+    with pytest.raises(InvalidInput, match=r"share of settled trades kept must be in \(0, 1\]"):
+        sample_settled(dataset, only, start, 0.0, seed=7)
+
+
+def test_training_on_a_share_of_the_settled_trades_ranks_as_on_all(
+    tmp_path: Path, training_dir: Path, trained: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    settings = _settings(tmp_path / "home")
+    use_settings(settings, monkeypatch)
+    split = ["--test-days", "14", "--calib-days", "7", "--valid-days", "7"]
+    args = ["train", "--data", str(training_dir), *split, "--settled-share", "0.3"]
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    said = " ".join(out.output.split())  # the console wraps its lines
+    assert "30% of the settled trades before the validation slice" in said
+
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name(EXPERIMENT).experiment_id],
+        filter_string="params.`sample.settled_share` = '0.3'",
+    )
+    full = trained.result.sizes
+    sampled = {k: int(run.data.params[f"rows.{k}"]) for k in ("train", "valid", "calib", "test")}
+    assert sampled["train"] < 0.5 * full["train"]
+    assert {k: sampled[k] for k in ("valid", "calib", "test")} == {
+        k: full[k] for k in ("valid", "calib", "test")
+    }
+    here = row(trained.result, "model")
+    assert run.data.metrics["model.ALL.pr_auc"] == pytest.approx(here["pr_auc"], abs=0.03)
+    assert run.data.metrics["model.ALL.ece"] < 0.05  # calibrated on an unsampled slice
