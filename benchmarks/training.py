@@ -7,7 +7,11 @@ days. Targets: training <= 150 s and <= 2.5 GB; PR-AUC >= 0.95 × the oracle's a
 >= 0.88 × the ISD-1 oracle's on ISD-1 (hindsight, ``p_fail_final``, printed beside it); beats
 both baselines on PR-AUC and recall@5%; calibration error <= 0.01.
 
-    python -m benchmarks.training [--data DIR]
+With ``--settled-share S`` it trains a second time on that share of the training slice's
+settled trades (``failcast train --settled-share``) and prints every figure of both runs side
+by side: what the down-sampling buys in time and memory and what it costs in quality.
+
+    python -m benchmarks.training [--data DIR] [--settled-share S]
 """
 
 from __future__ import annotations
@@ -40,10 +44,12 @@ _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 from core.settings import Settings
-from training.train import train
-data, home = Path(sys.argv[1]), Path(sys.argv[2])
+from training.train import TrainConfig, train
+data, home, share = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
 settings = Settings(home=home, feast_project="bench_training")
-t0 = time.perf_counter(); result = train(data, settings); seconds = time.perf_counter() - t0
+t0 = time.perf_counter()
+result = train(data, settings, TrainConfig(settled_share=share))
+seconds = time.perf_counter() - t0
 print(json.dumps({"train_s": seconds, "parts": result.seconds,
                   "sizes": result.sizes, "cause": result.cause_accuracy,
                   "table": json.loads(result.table.to_json(orient="records")),
@@ -62,13 +68,58 @@ def main() -> None:
     quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="reuse a default-world dataset")
+    parser.add_argument(
+        "--settled-share",
+        type=float,
+        help="train again on this share of the training slice's settled trades and compare",
+    )
     args = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         data = dataset(args.data, Path(tmp), DEFAULT_WORLD_TRADES, console)
         out = run_child(_BUILD, data, Path(tmp) / "home")
-        out |= run_child(_CHILD, data, Path(tmp) / "home")
+        out |= run_child(_CHILD, data, Path(tmp) / "home", "1.0")
+        sampled = None
+        if args.settled_share is not None:
+            sampled = run_child(_CHILD, data, Path(tmp) / "home", str(args.settled_share))
     console.print({k: v for k, v in out.items() if k != "table"})
+    _targets(out, console)
+    if sampled is not None:
+        _compare(out, sampled, args.settled_share, console)
+
+
+def _figures(out: dict) -> dict[str, float]:
+    """Every figure of one training run, by name."""
+    t = out["table"]
+    figures = {
+        "train (s)": out["train_s"],
+        "peak memory (GB)": out["peak_gb"],
+        "training snapshots": out["sizes"]["train"],
+    }
+    for stage, reference in (("EXECUTION", "oracle"), ("ISD_1", "oracle")):
+        figures[f"PR-AUC / {reference}, {stage}"] = _get(
+            t, "model", stage, f"pr_auc_vs_{reference}"
+        )
+    for stage in ("EXECUTION", "CUTOFF", "ISD_1", "ALL"):
+        figures[f"PR-AUC, {stage}"] = _get(t, "model", stage, "pr_auc")
+        figures[f"recall@5%, {stage}"] = _get(t, "model", stage, "recall_at_5pct")
+    figures["ECE"] = _get(t, "model", "ALL", "ece")
+    figures["Brier"] = _get(t, "model", "ALL", "brier")
+    figures["cause accuracy"] = out["cause"]["ALL"]
+    return figures
+
+
+def _compare(full: dict, sampled: dict, share: float, console: Console) -> None:
+    table = Table(title=f"All settled trades against {share:.0%} of them (weighted back)")
+    for col in ("figure", "all", f"{share:.0%}", "change"):
+        table.add_column(col)
+    a, b = _figures(full), _figures(sampled)
+    for name in a:
+        table.add_row(name, f"{a[name]:,.4g}", f"{b[name]:,.4g}", f"{b[name] - a[name]:+,.4g}")
+    console.print(table)
+
+
+def _targets(out: dict, console: Console) -> None:
     t = out["table"]
     ok = lambda b: "✓" if b else "✗"  # noqa: E731
     table = Table(title=f"Training on {sum(out['sizes'].values()):,} labelled snapshots")
