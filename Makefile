@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.training
 	$(BIN)/python -m benchmarks.generalisation
 	$(BIN)/python -m benchmarks.scale
+	$(BIN)/python -m benchmarks.spark
 	$(BIN)/python -m benchmarks.serving
 	$(BIN)/python -m benchmarks.backtest
 	$(BIN)/python -m benchmarks.soak
