@@ -22,7 +22,7 @@ import numpy as np
 from core.errors import Unavailable
 from core.settings import Settings
 
-__all__ = ["DaskTraining", "dask_client", "dask_training", "fit_on_dask"]
+__all__ = ["DaskTraining", "check_scheduler", "dask_client", "dask_training", "fit_on_dask"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,14 @@ def dask_training(settings: Settings) -> DaskTraining | None:
         workers=settings.dask_workers,
         sample_rows=settings.dask_sample_rows,
     )
+
+
+def check_scheduler(config: DaskTraining) -> None:
+    """Fail before any work when a configured scheduler does not answer (a local cluster is
+    started for the fit itself)."""
+    if config.scheduler:
+        with dask_client(config):
+            pass
 
 
 @contextmanager

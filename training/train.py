@@ -35,7 +35,7 @@ from training.dataset import (
     split_starts,
     time_split,
 )
-from training.distributed import DaskTraining
+from training.distributed import DaskTraining, check_scheduler
 from training.evaluate import Scorer, cause_accuracy, evaluation_table, truth_scorers
 from training.importance import family_importance
 from training.metrics import score_metrics
@@ -165,6 +165,8 @@ def train(
     settings = settings or get_settings()
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
+    if config.dask is not None:
+        check_scheduler(config.dask)  # before hours of retrieval, not after
     ensure_features(data_dir, settings, lambda n, f: step(f"features: {n}", 0.2 * f))
     dataset = read_dataset(data_dir, TRAINING_TABLES)
     only = decided(dataset)  # only trades with an outcome teach anything

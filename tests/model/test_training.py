@@ -223,15 +223,17 @@ def test_training_on_a_dask_cluster_matches_training_here(
     assert model["ece"] < 0.05
 
 
-def test_an_unreachable_dask_scheduler_is_named() -> None:
+def test_an_unreachable_dask_scheduler_is_named_before_any_work(
+    tmp_path: Path, training_dir: Path
+) -> None:
     from core.errors import Unavailable
-    from training.distributed import DaskTraining, dask_client
+    from training.distributed import DaskTraining
 
-    with (
-        pytest.raises(Unavailable, match=r"Dask scheduler at tcp://127.0.0.1:9 .*does not answer"),
-        dask_client(DaskTraining(scheduler="tcp://127.0.0.1:9")),
-    ):
-        pass
+    settings = _settings(tmp_path / "home")
+    config = replace(TRAINING_SPLIT, dask=DaskTraining(scheduler="tcp://127.0.0.1:9"))
+    with pytest.raises(Unavailable, match=r"Dask scheduler at tcp://127.0.0.1:9 .*does not answer"):
+        train(training_dir, settings, config)
+    assert not (settings.feature_dir / "tables").exists()  # nothing built, nothing retrieved
 
 
 def _overall_model(metric: dict) -> bool:
