@@ -19,8 +19,6 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from feast import FeatureStore
 
-from core.errors import ConfigError
-
 __all__ = ["ROW", "on_spark", "spark_point_in_time"]
 
 ROW = "_row"
@@ -52,8 +50,6 @@ def spark_point_in_time(
     try:
         written = 0
         for part, frame in enumerate(entities):
-            if ROW not in frame.columns:
-                raise ConfigError(f"entity rows sent to Spark need a {ROW} column")
             table = pa.Table.from_pandas(frame, preserve_index=False)
             # Spark reads microsecond stamps only; scoring instants are whole microseconds
             pq.write_table(table, entity_dir / f"part-{part:05d}.parquet", coerce_timestamps="us")

@@ -257,11 +257,22 @@ def binned(
 ) -> lgb.Dataset:
     """A LightGBM dataset of the rows ``mask`` selects (weighted by ``weights``, row for row
     over ``x``, when given): the run of rows holding them is binned straight from ``x`` (a
-    view, no copy), then the rows are taken from the bins."""
+    view, no copy), then the rows are taken from the bins; rows that fill less than half their
+    run (a sample) are copied instead."""
     chosen = np.flatnonzero(mask)
     if chosen.size == 0:
         raise ValueError("a slice of the training rows is empty")
     lo, hi = int(chosen[0]), int(chosen[-1]) + 1
+    if 2 * chosen.size < hi - lo:  # a sparse sample of a long run: copy it, not bin the run
+        return lgb.Dataset(
+            x[chosen],
+            y[chosen],
+            weight=None if weights is None else weights[chosen],
+            categorical_feature=categorical,
+            reference=reference,
+            params=params,
+            free_raw_data=True,
+        )
     run = lgb.Dataset(
         x[lo:hi],
         y[lo:hi],
