@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
 
-__all__ = ["OfflineStore", "Settings", "get_settings"]
+__all__ = ["OfflineStore", "Settings", "get_settings", "require_extra"]
 
 OfflineStore = Literal["duckdb", "spark"]
 """Feast offline stores failcast runs on: DuckDB in process, or Spark."""
@@ -282,6 +282,17 @@ class Settings(BaseSettings):
     def feature_dir(self) -> Path:
         """The feature store's home: feature tables, file registry, SQLite online store."""
         return self.home.expanduser() / "features"
+
+
+def require_extra(module: str, setting: str) -> None:
+    """Refuse a setting whose engine is not installed, naming the extra that brings it."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(
+            f"{setting} needs {module}, which is not installed: install failcast with its "
+            "'scale' extra (pip install -e '.[scale]'; make does)"
+        )
 
 
 @cache

@@ -13,7 +13,7 @@ import yaml
 from feast import FeatureStore, RepoConfig
 
 from core.errors import StoreUnavailable
-from core.settings import Settings, get_settings
+from core.settings import Settings, get_settings, require_extra
 
 __all__ = [
     "answering",
@@ -100,6 +100,7 @@ def answering(store: FeatureStore) -> Iterator[None]:
 def _offline_store(settings: Settings) -> dict[str, Any]:
     if settings.offline_store == "duckdb":
         return {"type": "duckdb"}
+    require_extra("pyspark", "FAILCAST_OFFLINE_STORE=spark")
     from features.repo.spark import SESSION_CONF, SPARK_STORE_TYPE
 
     conf = {**settings.spark_conf, "spark.master": settings.spark_master, **SESSION_CONF}

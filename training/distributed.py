@@ -20,7 +20,7 @@ import lightgbm as lgb
 import numpy as np
 
 from core.errors import Unavailable
-from core.settings import Settings
+from core.settings import Settings, require_extra
 
 __all__ = ["DaskTraining", "check_scheduler", "dask_client", "dask_training", "fit_on_dask"]
 
@@ -37,6 +37,7 @@ def dask_training(settings: Settings) -> DaskTraining | None:
     """The Dask training the settings ask for (None: train in this process)."""
     if settings.train_engine != "dask":
         return None
+    require_extra("distributed", "FAILCAST_TRAIN_ENGINE=dask")
     return DaskTraining(
         scheduler=settings.dask_scheduler,
         workers=settings.dask_workers,

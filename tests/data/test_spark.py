@@ -163,3 +163,13 @@ def test_the_stock_spark_template_would_cross_them(tmp_path: Path) -> None:
 def test_a_changed_feast_template_is_named_not_trusted() -> None:
     with pytest.raises(ConfigError, match="no longer concatenates join keys"):
         separated_keys_template("SELECT CONCAT(CAST(desk_id AS STRING)) FROM t")
+
+
+def test_an_engine_that_is_not_installed_is_named_with_its_extra() -> None:
+    from core.settings import require_extra
+
+    with pytest.raises(
+        ConfigError, match=r"FAILCAST_OFFLINE_STORE=spark needs no_such_engine.*'scale' extra"
+    ):
+        require_extra("no_such_engine", "FAILCAST_OFFLINE_STORE=spark")
+    require_extra("pyspark", "FAILCAST_OFFLINE_STORE=spark")  # make installs the extra
