@@ -189,8 +189,10 @@ def train(
     rows = labelled(snapshot_rows(matrix, dataset["trades"]), dataset)  # labels, no features
     assert len(rows) == len(x), "every retrieved trade is decided: labels and features row for row"
     split = time_split(rows, config.test_days, config.calib_days, config.valid_days)
-    failed = rows["failed"].to_numpy(dtype=bool)
-    weights = np.where(split["train"] & ~failed, 1 / config.settled_share, 1.0)
+    weights = None  # the settled rows sampled out, put back by weight
+    if config.settled_share < 1:
+        settled = ~rows["failed"].to_numpy(dtype=bool)
+        weights = np.where(split["train"] & settled, 1 / config.settled_share, 1.0)
     seconds["features"] = time.perf_counter() - t0
 
     client = tracking_client(settings)
@@ -206,7 +208,7 @@ def train(
                 split["train"],
                 split["valid"],
                 params,
-                weights if config.settled_share < 1 else None,
+                weights,
                 config.tune_trials,
                 config.tune_timeout_seconds,
                 lambda n, best: step(f"tune: trial {n + 1}, best PR-AUC {best:.4f}", 0.6),
@@ -225,7 +227,7 @@ def train(
             split["calib"],
             params,
             config.dask,
-            weights if config.settled_share < 1 else None,
+            weights,
         )
         train_rows = rows.loc[split["train"]]
         fails = train_rows.loc[train_rows["failed"] & (train_rows["stage"] == STAGES[0])]
