@@ -18,10 +18,8 @@ template is swapped when the store is first used, never at import.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from feast.data_source import DataSource
 from feast.infra.offline_stores.contrib.spark_offline_store import spark as feast_spark
 from feast.infra.offline_stores.offline_store import RetrievalJob
 from feast.repo_config import RepoConfig
@@ -98,46 +96,14 @@ class SeparatedKeysSparkOfflineStore(feast_spark.SparkOfflineStore):
 
     @staticmethod
     def pull_latest_from_table_or_query(
-        config: RepoConfig,
-        data_source: DataSource,
-        join_key_columns: list[str],
-        feature_name_columns: list[str],
-        timestamp_field: str,
-        created_timestamp_column: str | None,
-        start_date: datetime,
-        end_date: datetime,
+        config: RepoConfig, *args: Any, **kwargs: Any
     ) -> RetrievalJob:
         _prepared(config)
         return feast_spark.SparkOfflineStore.pull_latest_from_table_or_query(
-            config,
-            data_source,
-            join_key_columns,
-            feature_name_columns,
-            timestamp_field,
-            created_timestamp_column,
-            start_date,
-            end_date,
+            config, *args, **kwargs
         )
 
     @staticmethod
-    def pull_all_from_table_or_query(
-        config: RepoConfig,
-        data_source: DataSource,
-        join_key_columns: list[str],
-        feature_name_columns: list[str],
-        timestamp_field: str,
-        created_timestamp_column: str | None = None,
-        start_date: datetime | None = None,
-        end_date: datetime | None = None,
-    ) -> RetrievalJob:
+    def pull_all_from_table_or_query(config: RepoConfig, *args: Any, **kwargs: Any) -> RetrievalJob:
         _prepared(config)
-        return feast_spark.SparkOfflineStore.pull_all_from_table_or_query(
-            config,
-            data_source,
-            join_key_columns,
-            feature_name_columns,
-            timestamp_field,
-            created_timestamp_column,
-            start_date,
-            end_date,
-        )
+        return feast_spark.SparkOfflineStore.pull_all_from_table_or_query(config, *args, **kwargs)
