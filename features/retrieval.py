@@ -39,6 +39,7 @@ __all__ = [
     "FeatureMatrix",
     "OnlineRetriever",
     "ServiceParts",
+    "SnapshotState",
     "entity_frame",
     "feature_names",
     "historical_features",
@@ -254,6 +255,21 @@ class FeatureMatrix:
         return pd.concat([meta, picked[keys], features], axis=1)
 
 
+@dataclass(frozen=True)
+class SnapshotState:
+    """What a dataset's events tell retrieval, in compact arrays: each trade's lifecycle and
+    every trade's state through its day (intraday features). Once it is built, the events
+    table (the dataset's largest) can be let go before the matrix is filled."""
+
+    lifecycles: Lifecycles
+    intraday: IntradayState
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> SnapshotState:
+        trade_ids = dataset["trades"]["trade_id"].to_numpy()
+        return cls(Lifecycles.of(trade_ids, dataset.get("events")), dataset_intraday(dataset))
+
+
 def training_matrix(
     store: FeatureStore,
     reference: Reference,
@@ -262,17 +278,19 @@ def training_matrix(
     step: Callable[[str, float], None] = lambda name, fraction: None,
     chunk_rows: int = TRAINING_CHUNK_ROWS,
     only: np.ndarray | None = None,
+    state: SnapshotState | None = None,
 ) -> FeatureMatrix:
     """Every (trade, stage) of ``dataset``'s trades (those the boolean mask ``only`` selects,
     by default all) with its features as known at the stage's instant; the day's state of
     the other trades counts all the same (intraday features). Entity rows are built a chunk
     at a time and the trades are never copied whole, so only the matrix is ever whole in
-    memory. ``rows["trade"]`` is each row's position in ``dataset["trades"]``."""
+    memory. ``rows["trade"]`` is each row's position in ``dataset["trades"]``. ``state``:
+    the dataset's ``SnapshotState``, when the caller built it to drop the events first."""
     _check_sources(store)
     parts = ServiceParts(store)
-    intraday = dataset_intraday(dataset)
+    state = state or SnapshotState.of(dataset)
+    lifecycles, intraday = state.lifecycles, state.intraday
     trades = dataset["trades"]
-    lifecycles = Lifecycles.of(trades["trade_id"].to_numpy(), dataset.get("events"))
     chosen = np.arange(len(trades)) if only is None else np.flatnonzero(only)
     instants = np.stack([stage_instants(trades, reference.calendar, s) for s in stages])
     trade = np.repeat(chosen, len(stages))

@@ -23,8 +23,8 @@ __all__ = [
     "Split",
     "decided",
     "labelled",
+    "matrix_labels",
     "sample_settled",
-    "snapshot_rows",
     "split_starts",
     "time_split",
 ]
@@ -40,18 +40,34 @@ def decided(dataset: Dataset) -> np.ndarray:
     return dataset["trades"]["trade_id"].isin(done).to_numpy()
 
 
-def snapshot_rows(matrix: FeatureMatrix, trades: pd.DataFrame) -> pd.DataFrame:
-    """What ``labelled`` needs of a matrix's rows (no features): trade, instrument, stage,
-    scoring instant, row for row; ``trades`` is the dataset's trades table."""
-    picked = trades.iloc[matrix.rows["trade"].to_numpy()]
-    return pd.DataFrame(
-        {
-            "trade_id": picked["trade_id"].to_numpy(),
-            "instrument_id": picked["instrument_id"].to_numpy(),
-            "stage": matrix.rows["stage"].astype(str).to_numpy(),
-            "event_timestamp": matrix.rows["event_timestamp"].to_numpy(),
-        }
+def matrix_labels(matrix: FeatureMatrix, dataset: Dataset) -> pd.DataFrame:
+    """``labelled`` for every row of ``matrix`` (no features): trade, instrument, stage,
+    scoring instant, label and costs, row for row. Labels belong to trades, so they are
+    worked out once per trade and taken for each of its stages: a third of the work and
+    memory of labelling millions of rows. Every trade of the matrix must be decided."""
+    trades = dataset["trades"]
+    positions = matrix.rows["trade"].to_numpy()
+    chosen, row_trade = np.unique(positions, return_inverse=True)
+    per_trade = labelled(
+        pd.DataFrame(
+            {
+                "trade_id": trades["trade_id"].to_numpy()[chosen],
+                "instrument_id": trades["instrument_id"].to_numpy()[chosen],
+            }
+        ),
+        dataset,
     )
+    if len(per_trade) != len(chosen):
+        raise InvalidInput(
+            f"{len(chosen) - len(per_trade)} trades of the feature matrix have no outcome "
+            "(neither settled nor failed): retrieve decided trades only"
+        )
+    rows = per_trade.iloc[row_trade].reset_index(drop=True)
+    # the stage's names are shared, not a string per row; instants stay datetime64 (to_numpy
+    # on a zoned column would make a Timestamp object per row)
+    rows.insert(2, "stage", np.asarray(matrix.rows["stage"].to_numpy(), dtype=object))
+    rows.insert(3, "event_timestamp", matrix.rows["event_timestamp"].array)
+    return rows
 
 
 def labelled(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
@@ -72,7 +88,7 @@ def labelled(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     out = rows.assign(
         failed=ids.map(outcomes["status"]).eq("FAILED").to_numpy(),
         fail_reason=ids.map(outcomes["fail_reason"]).to_numpy(),
-        label_known_ts=ids.map(outcomes["known_ts"]).to_numpy(),
+        label_known_ts=ids.map(outcomes["known_ts"]).array,
         trade_date=ids.map(trades["trade_date"]).to_numpy(),
         notional=ids.map(trades["notional"]).to_numpy(),
         asset_class=rows["instrument_id"].map(instruments["asset_class"]).to_numpy(),

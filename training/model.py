@@ -102,11 +102,16 @@ class FailModel:
     features: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def _matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _matrix(self, frame: pd.DataFrame) -> np.ndarray:
         missing = [f for f in self.features if f not in frame.columns]
         if missing:
             raise ModelMismatch(f"feature frame lacks model features {missing}")
-        return frame[self.features].astype(float)
+        picked = frame[self.features]
+        if (picked.dtypes == np.float32).all():
+            # the training matrix's own type: widening it to float64 changes no split's
+            # decision (every float32 is a float64) and would double a test window's copy
+            return picked.to_numpy()
+        return picked.to_numpy(dtype=np.float64)
 
     def uncalibrated(self, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.booster.predict(self._matrix(frame)))

@@ -18,20 +18,20 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from core.costs import expected_days_late
+from core.memory import release_memory
 from core.settings import Settings, get_settings
 from core.stages import STAGES
 from features.data.contract import read_dataset
 from features.reference import MANIFEST, Reference, tables_dir
 from features.repo import FAIL_MODEL_V1, definitions
-from features.retrieval import training_matrix
+from features.retrieval import SnapshotState, training_matrix
 from features.store import open_store
 from training.artefacts import GATE_PASSED, GATE_TAG
-from training.baselines import fit_logistic, ops_rule_score
+from training.baselines import fit_logistic, logistic_scores, ops_rule_score
 from training.dataset import (
     decided,
-    labelled,
+    matrix_labels,
     sample_settled,
-    snapshot_rows,
     split_starts,
     time_split,
 )
@@ -176,6 +176,8 @@ def train(
             "valid"
         ]
         only = sample_settled(dataset, only, valid_start, config.settled_share, config.params.seed)
+    state = SnapshotState.of(dataset)
+    del dataset["events"]  # the largest table, needed no more: its lifecycles are in `state`
     with open_store(settings) as store:
         matrix = training_matrix(
             store,
@@ -183,11 +185,12 @@ def train(
             dataset,
             step=lambda n, f: step(n, 0.2 + 0.4 * f),
             only=only,
+            state=state,
         )
     names, x = matrix.names, matrix.x
-    del dataset["events"]  # the largest table, needed no more: the lifecycles are in the matrix
-    rows = labelled(snapshot_rows(matrix, dataset["trades"]), dataset)  # labels, no features
-    assert len(rows) == len(x), "every retrieved trade is decided: labels and features row for row"
+    rows = matrix_labels(matrix, dataset)  # labels and costs, row for row with x
+    del dataset, matrix, state  # what training needs of them is in rows, x and names
+    release_memory()  # theirs and the query engine's freed pages, before the model's own
     split = time_split(rows, config.test_days, config.calib_days, config.valid_days)
     weights = None  # the settled rows sampled out, put back by weight
     if config.settled_share < 1:
@@ -243,6 +246,7 @@ def train(
             pd.DataFrame(x[sample], columns=names), rows["failed"].to_numpy()[sample]
         )
         seconds["fit"] = time.perf_counter() - t1
+        release_memory()
 
         step("evaluate", 0.85)
         at_test = np.flatnonzero(split["test"])
@@ -253,11 +257,10 @@ def train(
             ],
             axis=1,
         )
-        x_test = test[names].replace([np.inf, -np.inf], np.nan)
         scorers = {
             "model": (model.predict(test), True),
             "ops_rule": (ops_rule_score(test), False),
-            "logistic": (logistic.predict_proba(x_test)[:, 1], True),
+            "logistic": (logistic_scores(logistic, test[names]), True),
         }
         scorers |= truth_scorers(data_dir, test)
         table = evaluation_table(test, scorers)

@@ -141,3 +141,17 @@ def test_a_trade_with_every_red_flag_is_high_risk_and_a_clean_one_is_not(
     high, medium = trained.settings.risk_high, trained.settings.risk_medium
     assert np.median(champion.predict(flagged)) >= high
     assert np.median(champion.predict(clean)) < medium
+
+
+# --- the matrix's type --------------------------------------------------------------------
+
+
+def test_a_float32_frame_scores_as_its_float64_copy(
+    champion: FailModel, rows: pd.DataFrame
+) -> None:
+    # training evaluates the test window in the matrix's float32, serving scores float64
+    # vectors: every float32 is a float64, so both must give the very same probabilities
+    wide = rows.astype({name: np.float64 for name in champion.features})
+    narrow = rows.astype({name: np.float32 for name in champion.features})
+    assert np.array_equal(champion.predict(narrow), champion.predict(wide))
+    assert np.array_equal(champion.predict_cause(narrow), champion.predict_cause(wide))
