@@ -12,8 +12,8 @@ from sklearn.preprocessing import StandardScaler
 __all__ = ["SSI_RECENT_DAYS", "fit_logistic", "logistic_scores", "ops_rule_score"]
 
 SCORE_BATCH_ROWS = 100_000
-"""Rows per batch when the logistic baseline scores: its imputer and scaler widen each batch to
-float64 with a missing-flag column per feature, which for a whole test window is gigabytes."""
+"""Rows per batch when the logistic baseline scores: its imputer adds a missing-flag column per
+feature and its scaler a copy, which for a whole test window at once is a gigabyte more."""
 
 SSI_RECENT_DAYS = 5
 """The ops rule's "SSI changed recently": the SSI in force took effect this many days ago."""

@@ -246,7 +246,7 @@ def train(
             pd.DataFrame(x[sample], columns=names), rows["failed"].to_numpy()[sample]
         )
         seconds["fit"] = time.perf_counter() - t1
-        release_memory()
+        release_memory()  # the fits' scratch, before the test window is copied out
 
         step("evaluate", 0.85)
         at_test = np.flatnonzero(split["test"])
