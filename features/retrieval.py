@@ -244,11 +244,13 @@ class FeatureMatrix:
         rows = self.rows.iloc[at].reset_index(drop=True)
         picked = trades.iloc[rows["trade"].to_numpy()].reset_index(drop=True)
         keys = [k for k in ENTITY_KEYS if k in picked.columns]
+        # the stage's names shared, not a string per row; the instants stay datetime64
+        # (to_numpy on a zoned column would make a Timestamp object per row)
         meta = pd.DataFrame(
             {
                 "trade_id": picked["trade_id"].to_numpy(),
-                "stage": rows["stage"].astype(str).to_numpy(),
-                "event_timestamp": rows["event_timestamp"].to_numpy(),
+                "stage": np.asarray(rows["stage"].to_numpy(), dtype=object),
+                "event_timestamp": rows["event_timestamp"].array,
             }
         )
         features = pd.DataFrame(self.x[at].astype(np.float64), columns=self.names)
