@@ -136,7 +136,8 @@ def postgres_url():
     afterwards; the test skips, saying why, when no server answers."""
     import uuid
 
-    psycopg = pytest.importorskip("psycopg")
+    import psycopg  # installed with feast[postgres], a dependency: its absence is a failure
+
     admin = "postgresql://postgres@127.0.0.1:5432/postgres"
     name = f"failcast_test_{uuid.uuid4().hex[:10]}"
     try:
