@@ -97,12 +97,17 @@ class ServiceParts:
         """The stored features as ``view:feature`` references."""
         return [f"{view.name}:{name}" for view, names in self.views for name in names]
 
-    def assemble(self, values: dict[str, np.ndarray]) -> np.ndarray:
+    def assemble(self, values: dict[str, np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
         """Apply the transforms to stored and request values (columns of equal length);
-        the feature matrix, columns in ``names`` order."""
+        the feature matrix, columns in ``names`` order — written into ``out`` (rows × names,
+        any float dtype) when given, so a training chunk goes straight into its matrix."""
         values = dict(values)
         for transform in self.transforms:
             values.update(transform.transform(values))
+        if out is not None:
+            for j, name in enumerate(self.names):
+                out[:, j] = values[name]
+            return out
         # rows of features, transposed: half the cost of column_stack for one trade
         return np.array([np.asarray(values[n], dtype=np.float64) for n in self.names]).T
 
@@ -152,12 +157,21 @@ def entity_frame(
     )
 
 
-def _retrieve(store: FeatureStore, parts: ServiceParts, chunk: pd.DataFrame) -> np.ndarray:
-    """The features of ``entity_frame`` rows, point in time, in their order."""
+def _retrieve(
+    store: FeatureStore, parts: ServiceParts, chunk: pd.DataFrame, out: np.ndarray
+) -> None:
+    """The features of ``entity_frame`` rows, point in time, in their order, into ``out``."""
     query = chunk[[*ENTITY_KEYS, "event_timestamp"]].assign(_row=np.arange(len(chunk)))
-    got = store.get_historical_features(entity_df=query, features=parts.refs).to_df()
-    got = got.sort_values("_row")
-    return parts.assemble(_values(parts, got, chunk))
+    got = store.get_historical_features(entity_df=query, features=parts.refs).to_arrow()
+    order = got.column("_row").to_numpy()
+    if (np.diff(order) < 0).any():  # Feast's own join does not keep the entity order
+        got = got.take(np.argsort(order))
+    stored = {
+        name: got.column(name).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        for _, names in parts.views
+        for name in names
+    }
+    parts.assemble({**stored, **_request_values(chunk)}, out)
 
 
 def _values(parts: ServiceParts, stored: pd.DataFrame, request: pd.DataFrame) -> dict[str, Any]:
@@ -167,10 +181,11 @@ def _values(parts: ServiceParts, stored: pd.DataFrame, request: pd.DataFrame) ->
         for _, names in parts.views
         for name in names
     }
-    values.update(
-        {c: request[c].to_numpy(dtype=np.float64) for c in request.columns if c.startswith("req_")}
-    )
-    return values
+    return values | _request_values(request)
+
+
+def _request_values(request: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {c: request[c].to_numpy(dtype=np.float64) for c in _request_fields(request)}
 
 
 def _on_spark(
@@ -217,7 +232,7 @@ def historical_features(
     for start in range(0, len(entities), chunk_rows):
         step(f"rows {start:,}", start / max(len(entities), 1))
         chunk = entities.iloc[start : start + chunk_rows]
-        x[start : start + len(chunk)] = _retrieve(store, parts, chunk)
+        _retrieve(store, parts, chunk, x[start : start + len(chunk)])
     step("done", 1.0)
     features = pd.DataFrame(x, columns=parts.names)
     return pd.concat([entities[keep].reset_index(drop=True), features], axis=1)
@@ -315,7 +330,7 @@ def training_matrix(
         _on_spark(store, parts, chunks(), x, chunk_rows)
     else:
         for rows, entities in chunks():
-            x[rows] = _retrieve(store, parts, entities)
+            _retrieve(store, parts, entities, x[rows])
     step("done", 1.0)
     meta = pd.DataFrame(
         {

@@ -99,7 +99,9 @@ def answering(store: FeatureStore) -> Iterator[None]:
 
 def _offline_store(settings: Settings) -> dict[str, Any]:
     if settings.offline_store == "duckdb":
-        return {"type": "duckdb"}
+        from features.repo.asof import ASOF_STORE_TYPE
+
+        return {"type": ASOF_STORE_TYPE}
     require_extra("pyspark", "FAILCAST_OFFLINE_STORE=spark")
     from features.repo.spark import SESSION_CONF, SPARK_STORE_TYPE
 
