@@ -43,7 +43,6 @@ __all__ = [
     "AsofDuckDBOfflineStoreConfig",
     "AsofRetrievalJob",
     "ViewRead",
-    "asof_query",
 ]
 
 ASOF_STORE_TYPE = f"{__name__}.AsofDuckDBOfflineStore"
@@ -87,8 +86,11 @@ class ViewRead:
         features = [ref.split(":", 1)[1] for ref in feature_refs if ref.startswith(prefix)]
         return cls(view, source, str(path) + ("/**/*.parquet" if path.is_dir() else ""), features)
 
-    def join(self, alias: str, timestamp: str, full_feature_names: bool) -> tuple[str, list[str]]:
-        """The ``ASOF LEFT JOIN`` clause and the select items of this view's features."""
+    def query(self, timestamp: str, full_feature_names: bool) -> str:
+        """The SQL of this view's features for the registered ``entity`` table's rows, as of
+        each row's ``timestamp``, TTL applied, in entity order. Only the keys, the instant
+        and the row's position go into the join: one narrow join per view, not a chain of
+        joins each sorting every column gathered so far."""
         mapped = {new: old for old, new in self.source.field_mapping.items()}
         keys = [column.name for column in self.view.entity_columns]
         stamp = _quote(mapped.get(self.source.timestamp_field, self.source.timestamp_field))
@@ -98,7 +100,7 @@ class ViewRead:
         where, fresh = "", ""
         if self.view.ttl:  # a TTL of zero never expires, as in Feast
             ttl = f"TO_MICROSECONDS({int(self.view.ttl.total_seconds() * 1_000_000)})"
-            fresh = f"{alias}.{_TS} >= {at} - {ttl}"
+            fresh = f"v.{_TS} >= {at} - {ttl}"
             # only rows from one TTL before the first entity row to the last can answer:
             # the rest are dropped as Parquet is read, before the join sorts anything
             where = (
@@ -109,61 +111,53 @@ class ViewRead:
             f"(SELECT {', '.join(columns)}, {stamp} AS {_TS} "
             f"FROM read_parquet({_literal(self.path)}){where})"
         )
-        on = [f"entity.{_quote(k)} = {alias}.{_quote(k)}" for k in keys]
-        clause = (
-            f"ASOF LEFT JOIN {table} AS {alias} ON {' AND '.join(on)} AND {at} >= {alias}.{_TS}"
+        on = " AND ".join(
+            [*(f"entity.{_quote(k)} = v.{_quote(k)}" for k in keys), f"{at} >= v.{_TS}"]
         )
         base = self.view.projection.name_alias or self.view.name
         selects = []
         for name in self.features:
-            value = f"{alias}.{_quote(name)}"
+            value = f"CASE WHEN {fresh} THEN v.{_quote(name)} END" if fresh else f"v.{_quote(name)}"
             label = f"{base}__{name}" if full_feature_names else name
-            selects.append(
-                f"{f'CASE WHEN {fresh} THEN {value} END' if fresh else value} AS {_quote(label)}"
-            )
-        return clause, selects
-
-
-def asof_query(
-    reads: list[ViewRead], entity_columns: list[str], timestamp: str, full_feature_names: bool
-) -> str:
-    """The SQL joining the registered ``entity`` table to each view as of the entity rows'
-    ``timestamp``, TTLs applied, in entity order."""
-    selects = [f"entity.{_quote(c)}" for c in entity_columns]
-    joins = []
-    for i, read in enumerate(reads):
-        clause, features = read.join(f"v{i}", timestamp, full_feature_names)
-        joins.append(clause)
-        selects += features
-    return f"SELECT {', '.join(selects)} FROM entity {' '.join(joins)} ORDER BY entity.{_ROW}"
+            selects.append(f"{value} AS {_quote(label)}")
+        narrow = ", ".join([_ROW, _quote(timestamp), *(_quote(k) for k in keys)])
+        return (
+            f"SELECT {', '.join(selects)} FROM (SELECT {narrow} FROM entity) AS entity "
+            f"ASOF LEFT JOIN {table} AS v ON {on} ORDER BY entity.{_ROW}"
+        )
 
 
 class AsofRetrievalJob(RetrievalJob):
-    """The answer to one ``get_historical_features`` call, computed when asked for."""
+    """The answer to one ``get_historical_features`` call, computed when asked for: the
+    entity rows as given, then each view's features (one query per view)."""
 
     def __init__(
         self,
         entity: pa.Table,
-        sql: str,
+        queries: list[str],
         on_demand: list[OnDemandFeatureView],
         full_feature_names: bool,
     ) -> None:
         super().__init__()
-        self._entity, self._sql = entity, sql
+        self._entity, self._queries = entity, queries
         self._on_demand, self._full = on_demand, full_feature_names
 
     def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
+        answer = self._entity.drop_columns([_ROW])
         with duckdb.connect() as con:
             con.execute("SET TimeZone = 'UTC'")  # naive entity timestamps are UTC, as in Feast
             con.register("entity", self._entity)
-            table: pa.Table = con.sql(self._sql).to_arrow_table()
-            return table
+            for sql in self._queries:
+                features: pa.Table = con.sql(sql).to_arrow_table()
+                for name, column in zip(features.column_names, features.columns, strict=True):
+                    answer = answer.append_column(name, column)
+        return answer
 
     def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
         return self._to_arrow_internal(timeout).to_pandas()
 
     def to_sql(self) -> str:
-        return self._sql
+        return ";\n".join(self._queries)
 
     @property
     def full_feature_names(self) -> bool:
@@ -207,10 +201,10 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
         timestamp = offline_utils.infer_event_timestamp_from_entity_df(
             dict(zip(entity_df.columns, entity_df.dtypes, strict=True))
         )
-        sql = asof_query(covered, list(entity_df.columns), timestamp, full_feature_names)
+        queries = [read.query(timestamp, full_feature_names) for read in covered]
         on_demand = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
         return AsofRetrievalJob(
-            _entity_table(entity_df, timestamp), sql, on_demand, full_feature_names
+            _entity_table(entity_df, timestamp), queries, on_demand, full_feature_names
         )
 
 

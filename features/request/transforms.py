@@ -29,19 +29,31 @@ class _Columns:
         return np.asarray(self._inputs[name], dtype=np.float64).reshape(-1)
 
 
-def _out(specs: Sequence[Feature], values: Mapping[str, np.ndarray]) -> dict[str, list[Any]]:
-    """Columns in spec order, typed per spec; a NaN int (unknown input) becomes 0."""
-    return {
+TransformOutput = dict[str, list[Any]] | dict[str, np.ndarray]
+"""A transform's output: lists for Feast's python mode, arrays for arrays given."""
+
+
+def _out(
+    specs: Sequence[Feature], values: Mapping[str, np.ndarray], inputs: Mapping[str, Any]
+) -> TransformOutput:
+    """Columns in spec order, typed per spec; a NaN int (unknown input) becomes 0. Lists, as
+    Feast's python mode passes and expects them, unless every input column is an array
+    (failcast's own batches: ``features.retrieval.ServiceParts``), then arrays, not turned
+    into Python objects and back for millions of training rows."""
+    arrays = {
         s.name: (
-            np.where(np.isnan(values[s.name]), 0.0, values[s.name]).astype(np.int64).tolist()
+            np.where(np.isnan(values[s.name]), 0.0, values[s.name]).astype(np.int64)
             if s.dtype == "int"
-            else values[s.name].astype(np.float64).tolist()
+            else values[s.name].astype(np.float64, copy=False)
         )
         for s in specs
     }
+    if all(isinstance(column, np.ndarray) for column in inputs.values()):
+        return arrays
+    return {name: column.tolist() for name, column in arrays.items()}
 
 
-def context_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
+def context_features(inputs: Mapping[str, Any]) -> TransformOutput:
     """Request-time features: request fields combined with stored entity features."""
     x = _Columns(inputs)
     scoring, execution = x["req_scoring_s"], x["req_execution_s"]
@@ -84,10 +96,10 @@ def context_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
         "is_block",
     ):
         values[passthrough] = x[f"req_{passthrough}"]
-    return _out(_CONTEXT, values)
+    return _out(_CONTEXT, values, inputs)
 
 
-def lifecycle_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
+def lifecycle_features(inputs: Mapping[str, Any]) -> TransformOutput:
     """Lifecycle status and lateness as of the scoring instant."""
     x = _Columns(inputs)
     scoring, cutoff = x["req_scoring_s"], x["req_cutoff_s"]
@@ -111,11 +123,11 @@ def lifecycle_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
             waiting, (scoring - x[instruct.request]) / 60.0, np.nan
         ),
     }
-    return _out(_LIFECYCLE, values)
+    return _out(_LIFECYCLE, values, inputs)
 
 
-def intraday_features(inputs: Mapping[str, Any]) -> dict[str, list[Any]]:
+def intraday_features(inputs: Mapping[str, Any]) -> TransformOutput:
     """The day's state of the trade's counterparty, market and desk: computed by whoever
     scores (``features.compute.intraday``) and sent as request fields."""
     x = _Columns(inputs)
-    return _out(_INTRADAY, {f.name: x[f"req_{f.name}"] for f in _INTRADAY})
+    return _out(_INTRADAY, {f.name: x[f"req_{f.name}"] for f in _INTRADAY}, inputs)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from core.catalogue import CONTEXT_VIEW, LIFECYCLE_VIEW, of_view
-from features.request import context_features, lifecycle_features
+from core.catalogue import CONTEXT_VIEW, INTRADAY_VIEW, LIFECYCLE_VIEW, of_view
+from features.request import context_features, intraday_features, lifecycle_features
 from features.retrieval import OnlineRetriever
 from tests.conftest import FeatureBuild
 
@@ -112,6 +113,23 @@ def test_batch_and_single_trade_agree() -> None:
     out = context_features(batch)
     assert out["inventory_coverage"][0] == context_features(one)["inventory_coverage"][0]
     assert math.isnan(out["inventory_coverage"][1])  # buys have no delivery to cover
+
+
+@pytest.mark.parametrize("transform", [context_features, lifecycle_features, intraday_features])
+def test_arrays_in_give_the_lists_values_as_arrays(transform: Any) -> None:
+    """Feast's python mode passes lists and gets lists; failcast's own batches (training's
+    millions of rows) pass arrays and get arrays of the same values and types."""
+    batch = {k: v * 3 for k, v in _inputs().items()}
+    batch["req_is_sell"] = [1, 0, 1]
+    batch |= {f"req_{f.name}": [0.25, None, 1.0] for f in of_view(INTRADAY_VIEW)}
+    lists = transform(batch)
+    arrays = transform({k: np.asarray(v, dtype=np.float64) for k, v in batch.items()})
+    assert list(arrays) == list(lists)
+    for name, column in arrays.items():
+        assert isinstance(column, np.ndarray) and isinstance(lists[name], list), name
+        expected = np.asarray(lists[name])
+        assert column.dtype == expected.dtype, name
+        np.testing.assert_array_equal(column, expected, err_msg=name)
 
 
 def test_unknown_counterparty_and_instrument_are_scored_cold(small_build: FeatureBuild) -> None:
