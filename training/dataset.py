@@ -62,12 +62,18 @@ def matrix_labels(matrix: FeatureMatrix, dataset: Dataset) -> pd.DataFrame:
             f"{len(chosen) - len(per_trade)} trades of the feature matrix have no outcome "
             "(neither settled nor failed): retrieve decided trades only"
         )
-    rows = per_trade.iloc[row_trade].reset_index(drop=True)
+    rows = per_trade.take(row_trade)
+    rows.index = pd.RangeIndex(len(rows))  # in place: reset_index would copy every column
+    del per_trade
     # the stage's names are shared, not a string per row; instants stay datetime64 (to_numpy
     # on a zoned column would make a Timestamp object per row)
     rows.insert(2, "stage", np.asarray(matrix.rows["stage"].to_numpy(), dtype=object))
     rows.insert(3, "event_timestamp", matrix.rows["event_timestamp"].array)
     return rows
+
+
+_OUTCOME_COLUMNS = ("status", "fail_reason", "known_ts", "days_late")
+_TRADE_COLUMNS = ("trade_date", "notional", "currency", "settlement_market", "side")
 
 
 def labelled(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
@@ -79,8 +85,9 @@ def labelled(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     market's regime, penalty, funding and buy-in, in the reporting currency; 0 when it
     settled).
     """
-    outcomes = dataset["outcomes"].set_index("trade_id")
-    trades = dataset["trades"].set_index("trade_id")
+    # only the columns read below, indexed: not a copy of the whole trades table
+    outcomes = dataset["outcomes"][[*_OUTCOME_COLUMNS, "trade_id"]].set_index("trade_id")
+    trades = dataset["trades"][[*_TRADE_COLUMNS, "trade_id"]].set_index("trade_id")
     instruments = dataset["instruments"].set_index("instrument_id")
     status = frame["trade_id"].map(outcomes["status"])
     rows = frame.loc[status.isin(["SETTLED", "FAILED"])].reset_index(drop=True)

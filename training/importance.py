@@ -18,11 +18,32 @@ from sklearn.metrics import average_precision_score
 from core.catalogue import FEATURES
 from training.model import FailModel
 
-__all__ = ["REPEATS", "families_of", "family_importance"]
+__all__ = ["MAX_ROWS", "REPEATS", "families_of", "family_importance", "importance_sample"]
 
 REPEATS = 1
-"""Shuffles per family (their mean is the figure): the test window holds hundreds of thousands
-of rows, so one shuffle varies little, and each costs a prediction of the whole window."""
+"""Shuffles per family (their mean is the figure): the rows permuted number a hundred thousand
+or more, so one shuffle varies little, and each costs a prediction of all of them."""
+MAX_ROWS = 150_000
+"""Rows the permutations predict (a prediction per family, a dozen families): a test window
+larger than this is sampled (``importance_sample``)."""
+
+
+def importance_sample(
+    failed: np.ndarray, max_rows: int, seed: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Positions of about ``max_rows`` rows and their weights (None: all rows, unweighted).
+    Every failed row is kept, as PR-AUC turns on them; settled rows are drawn at random, each
+    weighted by the inverse of its chance of being drawn, so a weighted PR-AUC estimates the
+    whole window's. At least half the budget goes to settled rows."""
+    n = len(failed)
+    if n <= max_rows:
+        return np.arange(n), None
+    fails, settled = np.flatnonzero(failed), np.flatnonzero(~failed)
+    share = min(1.0, max(max_rows - fails.size, max_rows // 2) / max(settled.size, 1))
+    drawn = settled[np.random.default_rng(seed).random(settled.size) < share]
+    keep = np.sort(np.concatenate([fails, drawn]))
+    weights = np.where(failed[keep], 1.0, 1.0 / share)
+    return keep, weights
 
 
 def families_of(features: list[str]) -> dict[str, list[str]]:
@@ -38,17 +59,29 @@ def family_importance(
     rows: pd.DataFrame,
     stages: Mapping[str, np.ndarray] | None = None,
     seed: int = 7,
+    max_rows: int = MAX_ROWS,
 ) -> pd.DataFrame:
     """PR-AUC lost per family when its features are permuted, over all ``rows`` and over each
     mask of ``stages``; one row per family, largest loss first. The calibration is monotone,
-    so the booster's own probability ranks as the calibrated one does."""
-    x = rows[model.features].to_numpy(dtype=np.float32)  # what the model was trained from
+    so the booster's own probability ranks as the calibrated one does. More than ``max_rows``
+    rows are sampled, all failed rows kept (``importance_sample``)."""
     y = rows["failed"].to_numpy(dtype=bool)
+    keep, weights = importance_sample(y, max_rows, seed)
+    y = y[keep]
+    x = rows[model.features].iloc[keep].to_numpy(dtype=np.float32)  # as the model was trained
     masks = {"ALL": np.ones(len(rows), dtype=bool), **(stages or {})}
+    masks = {name: m[keep] for name, m in masks.items()}
     masks = {name: m for name, m in masks.items() if y[m].any() and not y[m].all()}
 
     def pr_auc(score: np.ndarray) -> dict[str, float]:
-        return {name: float(average_precision_score(y[m], score[m])) for name, m in masks.items()}
+        return {
+            name: float(
+                average_precision_score(
+                    y[m], score[m], sample_weight=None if weights is None else weights[m]
+                )
+            )
+            for name, m in masks.items()
+        }
 
     base = pr_auc(np.asarray(model.booster.predict(x)))
     rng = np.random.default_rng(seed)

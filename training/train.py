@@ -188,6 +188,7 @@ def train(
             state=state,
         )
     names, x = matrix.names, matrix.x
+    step("labels and costs", 0.6)
     rows = matrix_labels(matrix, dataset)  # labels and costs, row for row with x
     del dataset, matrix, state  # what training needs of them is in rows, x and names
     release_memory()  # theirs and the query engine's freed pages, before the model's own
@@ -232,8 +233,8 @@ def train(
             config.dask,
             weights,
         )
-        train_rows = rows.loc[split["train"]]
-        fails = train_rows.loc[train_rows["failed"] & (train_rows["stage"] == STAGES[0])]
+        first = (rows["stage"] == STAGES[0]).to_numpy()
+        fails = rows.loc[split["train"] & rows["failed"].to_numpy(dtype=bool) & first]
         model.meta["expected_days_late"] = expected_days_late(
             fails["asset_class"], fails["days_late"]
         )
@@ -242,13 +243,8 @@ def train(
         if sample.size > LOGISTIC_MAX_ROWS:
             rng = np.random.default_rng(params.seed)
             sample = np.sort(rng.choice(sample, LOGISTIC_MAX_ROWS, replace=False))
-        logistic = fit_logistic(
-            pd.DataFrame(x[sample], columns=names), rows["failed"].to_numpy()[sample]
-        )
-        seconds["fit"] = time.perf_counter() - t1
-        release_memory()  # the fits' scratch, before the test window is copied out
-
-        step("evaluate", 0.85)
+        baseline_x = pd.DataFrame(x[sample], columns=names)
+        baseline_y = rows["failed"].to_numpy()[sample]
         at_test = np.flatnonzero(split["test"])
         test = pd.concat(
             [
@@ -257,6 +253,16 @@ def train(
             ],
             axis=1,
         )
+        # the baseline's rows and the test window are all that is read of x and rows from
+        # here on: the training set's memory goes back before the baseline's fit
+        del x, rows, fails
+        release_memory()
+        logistic = fit_logistic(baseline_x, baseline_y)
+        del baseline_x, baseline_y
+        seconds["fit"] = time.perf_counter() - t1
+        release_memory()  # the fits' scratch, before the test window is scored
+
+        step("evaluate", 0.85)
         scorers = {
             "model": (model.predict(test), True),
             "ops_rule": (ops_rule_score(test), False),
