@@ -119,6 +119,14 @@ def train_cmd(
             "1: all of them",
         ),
     ] = 1.0,
+    importance_rows: Annotated[
+        int | None,
+        typer.Option(
+            min=10_000,
+            help="family importance on a sample of this many test rows (every fail kept, "
+            "settled rows weighted back): faster, noisier; default: the whole test window",
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate against the baselines and the oracle, log to MLflow, and promote the
     new version to champion only if it beats the current one on the same test window."""
@@ -135,6 +143,7 @@ def train_cmd(
         tune_timeout_seconds=settings.tune_timeout_seconds,
         dask=dask_training(settings),
         settled_share=settled_share,
+        importance_rows=importance_rows,
     )
     with progress_steps("train") as step:
         result = train(data, settings, config, step)

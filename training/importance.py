@@ -18,14 +18,11 @@ from sklearn.metrics import average_precision_score
 from core.catalogue import FEATURES
 from training.model import FailModel
 
-__all__ = ["MAX_ROWS", "REPEATS", "families_of", "family_importance", "importance_sample"]
+__all__ = ["REPEATS", "families_of", "family_importance", "importance_sample"]
 
 REPEATS = 1
 """Shuffles per family (their mean is the figure): the rows permuted number a hundred thousand
 or more, so one shuffle varies little, and each costs a prediction of all of them."""
-MAX_ROWS = 150_000
-"""Rows the permutations predict (a prediction per family, a dozen families): a test window
-larger than this is sampled (``importance_sample``)."""
 
 
 def importance_sample(
@@ -59,14 +56,17 @@ def family_importance(
     rows: pd.DataFrame,
     stages: Mapping[str, np.ndarray] | None = None,
     seed: int = 7,
-    max_rows: int = MAX_ROWS,
+    max_rows: int | None = None,
 ) -> pd.DataFrame:
     """PR-AUC lost per family when its features are permuted, over all ``rows`` and over each
     mask of ``stages``; one row per family, largest loss first. The calibration is monotone,
-    so the booster's own probability ranks as the calibrated one does. More than ``max_rows``
-    rows are sampled, all failed rows kept (``importance_sample``)."""
+    so the booster's own probability ranks as the calibrated one does.
+
+    Each family costs a prediction of every row. ``max_rows`` (None: all rows) samples a
+    larger window, all failed rows kept (``importance_sample``): faster and noisier, the
+    sampling's noise coming on top of the shuffle's (benchmarks/RESULTS.md measures both)."""
     y = rows["failed"].to_numpy(dtype=bool)
-    keep, weights = importance_sample(y, max_rows, seed)
+    keep, weights = importance_sample(y, max_rows or len(y), seed)
     y = y[keep]
     x = rows[model.features].iloc[keep].to_numpy(dtype=np.float32)  # as the model was trained
     masks = {"ALL": np.ones(len(rows), dtype=bool), **(stages or {})}

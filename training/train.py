@@ -75,6 +75,8 @@ class TrainConfig:
     dask: DaskTraining | None = None  # the fail booster on a Dask cluster (None: here)
     # keep this share of the training slice's settled trades, weighted back (1: all of them)
     settled_share: float = 1.0
+    # family importance on a sample of this many test rows, every fail kept (None: all rows)
+    importance_rows: int | None = None
 
 
 @dataclass
@@ -273,7 +275,10 @@ def train(
         causes = cause_accuracy(test, model.predict_cause(test))
         step("family importance", 0.87)
         importance = family_importance(
-            model, test, {s: (test["stage"] == s).to_numpy() for s in (STAGES[0], STAGES[-1])}
+            model,
+            test,
+            {s: (test["stage"] == s).to_numpy() for s in (STAGES[0], STAGES[-1])},
+            max_rows=config.importance_rows,
         )
 
         step("log to MLflow", 0.9)
@@ -298,6 +303,7 @@ def train(
                 "dataset.fingerprint": dataset_fingerprint(data_dir),
                 "tune.trials": len(tuned.trials) if tuned else 0,
                 "sample.settled_share": config.settled_share,
+                "importance.rows": min(config.importance_rows or len(test), len(test)),
             }
         )
         if tuned is not None:

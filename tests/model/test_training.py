@@ -124,6 +124,8 @@ def test_family_importance_is_logged_and_tells_signal_from_noise(trained: Traine
     metrics = client.get_run(trained.result.run_id).data.metrics
     for family, value in lost.items():
         assert metrics[f"family_importance.{family}.ALL"] == pytest.approx(value)
+    params = client.get_run(trained.result.run_id).data.params
+    assert params["importance.rows"] == str(trained.result.sizes["test"])  # the whole window
 
 
 def test_permuting_a_family_that_carries_the_signal_costs_ranking() -> None:
@@ -152,6 +154,11 @@ def test_permuting_a_family_that_carries_the_signal_costs_ranking() -> None:
     lost = family_importance(model, rows).set_index("family")["ALL"]
     assert lost["inventory"] > 0.2
     assert abs(lost["calendar"]) < 0.02
+    # on a sample of the rows (every fail kept, settled rows weighted back): the same reading
+    sampled = family_importance(model, rows, max_rows=3_000).set_index("family")["ALL"]
+    assert sampled["inventory"] > 0.2
+    assert abs(sampled["calendar"]) < 0.02
+    assert not sampled.equals(lost)  # it did sample
 
 
 def test_train_tune_searches_on_the_validation_slice_and_logs_every_trial(
