@@ -256,20 +256,21 @@ class FeatureMatrix:
         """Rows ``at`` as a frame: ``trade_id``, ``stage``, ``event_timestamp``, the entity
         keys (from ``trades``, the dataset's trades) and every feature as float64 — for a part
         small enough to copy."""
-        rows = self.rows.iloc[at].reset_index(drop=True)
-        picked = trades.iloc[rows["trade"].to_numpy()].reset_index(drop=True)
+        picked = trades.iloc[self.rows["trade"].to_numpy()[at]].reset_index(drop=True)
         keys = [k for k in ENTITY_KEYS if k in picked.columns]
-        # the stage's names shared, not a string per row; the instants stay datetime64
-        # (to_numpy on a zoned column would make a Timestamp object per row)
-        meta = pd.DataFrame(
-            {
-                "trade_id": picked["trade_id"].to_numpy(),
-                "stage": np.asarray(rows["stage"].to_numpy(), dtype=object),
-                "event_timestamp": rows["event_timestamp"].array,
-            }
-        )
+        meta = pd.DataFrame({"trade_id": picked["trade_id"].to_numpy(), **self.snapshots(at)})
         features = pd.DataFrame(self.x[at].astype(np.float64), columns=self.names)
         return pd.concat([meta, picked[keys], features], axis=1)
+
+    def snapshots(self, at: slice | np.ndarray = slice(None)) -> dict[str, Any]:
+        """The ``stage`` and ``event_timestamp`` columns of rows ``at``: the stage's names
+        shared, not a string per row, and the instants kept datetime64 (``to_numpy`` on a
+        zoned column would make a Timestamp object per row)."""
+        rows = self.rows.iloc[at]
+        return {
+            "stage": np.asarray(rows["stage"].to_numpy(), dtype=object),
+            "event_timestamp": rows["event_timestamp"].array,
+        }
 
 
 @dataclass(frozen=True)

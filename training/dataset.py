@@ -65,10 +65,8 @@ def matrix_labels(matrix: FeatureMatrix, dataset: Dataset) -> pd.DataFrame:
     rows = per_trade.take(row_trade)
     rows.index = pd.RangeIndex(len(rows))  # in place: reset_index would copy every column
     del per_trade
-    # the stage's names are shared, not a string per row; instants stay datetime64 (to_numpy
-    # on a zoned column would make a Timestamp object per row)
-    rows.insert(2, "stage", np.asarray(matrix.rows["stage"].to_numpy(), dtype=object))
-    rows.insert(3, "event_timestamp", matrix.rows["event_timestamp"].array)
+    for at, (name, column) in enumerate(matrix.snapshots().items(), start=2):
+        rows.insert(at, name, column)
     return rows
 
 
