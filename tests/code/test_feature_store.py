@@ -21,7 +21,6 @@ from features.store import open_store
 from tests.conftest import FeatureBuild, build_store
 
 REDIS = "127.0.0.1:6379"
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _redis_or_skip() -> None:
@@ -31,15 +30,6 @@ def _redis_or_skip() -> None:
         redis.Redis(host="127.0.0.1", port=6379, socket_timeout=1).ping()
     except redis.exceptions.ConnectionError as exc:
         pytest.skip(f"no Redis server at {REDIS} ({exc})")
-
-
-def _postgres_or_skip() -> None:
-    import psycopg
-
-    try:
-        psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", connect_timeout=2).close()
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at 127.0.0.1:5432 ({exc})")
 
 
 def _last_trades(build: FeatureBuild, n: int = 40) -> pd.DataFrame:
@@ -100,9 +90,10 @@ def test_redis_online_store_serves_what_sqlite_serves(
     redis_build.store.teardown()  # remove this test's keys from the shared server
 
 
-def test_sql_registry_holds_the_repo(tmp_path: Path, small_build: FeatureBuild) -> None:
-    _postgres_or_skip()
-    sql_build = build_store(small_build.data_dir, tmp_path / "home", registry_url=POSTGRES)
+def test_sql_registry_holds_the_repo(
+    tmp_path: Path, small_build: FeatureBuild, postgres_url: str
+) -> None:
+    sql_build = build_store(small_build.data_dir, tmp_path / "home", registry_url=postgres_url)
     with open_store(sql_build.settings) as store:
         assert not (sql_build.settings.feature_dir / "registry.db").exists()
         assert {s.name for s in store.list_feature_services()} == {"fail_model_v1"}
