@@ -22,6 +22,7 @@ import pandas as pd
 from feast import FeatureService, FeatureStore
 from feast.transformation.base import Transformation
 
+from core.calendar import SettlementCalendar
 from core.catalogue import INTRADAY
 from core.errors import ContractError, ModelMismatch, Violation
 from core.instants import instants_us
@@ -44,6 +45,8 @@ __all__ = [
     "feature_names",
     "historical_features",
     "online_features",
+    "snapshot_columns",
+    "snapshot_rows",
     "training_frame",
     "training_matrix",
 ]
@@ -56,8 +59,10 @@ ENTITY_KEYS = (
     "asset_class",
     "account_id",
 )
-TRAINING_CHUNK_ROWS = 200_000
-"""Entity rows per get_historical_features call: bounds the memory of python-mode transforms."""
+TRAINING_CHUNK_ROWS = 100_000
+"""Entity rows per point-in-time query: each chunk's entity frame, query answer and transform
+inputs are what retrieval holds beside the matrix; halving the chunk costs a few seconds per
+million trades (more queries) and saves a tenth of a GB (benchmarks/RESULTS.md)."""
 
 
 def _service(store: FeatureStore, name: str = FAIL_MODEL_V1) -> FeatureService:
@@ -258,19 +263,51 @@ class FeatureMatrix:
         small enough to copy."""
         picked = trades.iloc[self.rows["trade"].to_numpy()[at]].reset_index(drop=True)
         keys = [k for k in ENTITY_KEYS if k in picked.columns]
-        meta = pd.DataFrame({"trade_id": picked["trade_id"].to_numpy(), **self.snapshots(at)})
+        meta = pd.DataFrame(
+            {"trade_id": picked["trade_id"].to_numpy(), **snapshot_columns(self.rows, at)}
+        )
         features = pd.DataFrame(self.x[at].astype(np.float64), columns=self.names)
         return pd.concat([meta, picked[keys], features], axis=1)
 
-    def snapshots(self, at: slice | np.ndarray = slice(None)) -> dict[str, Any]:
-        """The ``stage`` and ``event_timestamp`` columns of rows ``at``: the stage's names
-        shared, not a string per row, and the instants kept datetime64 (``to_numpy`` on a
-        zoned column would make a Timestamp object per row)."""
-        rows = self.rows.iloc[at]
-        return {
-            "stage": np.asarray(rows["stage"].to_numpy(), dtype=object),
-            "event_timestamp": rows["event_timestamp"].array,
+
+def snapshot_columns(rows: pd.DataFrame, at: slice | np.ndarray = slice(None)) -> dict[str, Any]:
+    """The ``stage`` and ``event_timestamp`` columns of ``snapshot_rows`` rows ``at``: the
+    stage's names shared, not a string per row, and the instants kept datetime64
+    (``to_numpy`` on a zoned column would make a Timestamp object per row)."""
+    picked = rows.iloc[at]
+    return {
+        "stage": np.asarray(picked["stage"].to_numpy(), dtype=object),
+        "event_timestamp": picked["event_timestamp"].array,
+    }
+
+
+def snapshot_rows(
+    trades: pd.DataFrame,
+    calendar: SettlementCalendar,
+    stages: Sequence[str] = STAGES,
+    only: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """What each row of a training matrix is, before any feature is read: ``trade`` (its
+    position in ``trades``), ``stage`` and ``event_timestamp`` (the stage's instant), for
+    every stage of each trade the boolean mask ``only`` selects (by default all), in trade-date
+    order (then stage, then trade), so a period of trade dates is a run of rows. Labels can
+    be taken from these rows before the matrix is filled."""
+    chosen = np.arange(len(trades)) if only is None else np.flatnonzero(only)
+    instants = np.stack([stage_instants(trades, calendar, s) for s in stages])
+    trade = np.repeat(chosen, len(stages))
+    stage = np.tile(np.arange(len(stages)), len(chosen))
+    day = trades["trade_date"].to_numpy("datetime64[D]")
+    order = np.lexsort((trade, stage, day[trade]))  # by trade date, then stage, then trade
+    trade, stage = trade[order], stage[order]
+    return pd.DataFrame(
+        {
+            "trade": trade.astype(np.int32),
+            "stage": pd.Categorical(
+                np.asarray(stages, dtype=object)[stage], categories=list(stages)
+            ),
+            "event_timestamp": pd.to_datetime(instants[stage, trade], unit="us", utc=True),
         }
+    )
 
 
 @dataclass(frozen=True)
@@ -297,52 +334,42 @@ def training_matrix(
     chunk_rows: int = TRAINING_CHUNK_ROWS,
     only: np.ndarray | None = None,
     state: SnapshotState | None = None,
+    rows: pd.DataFrame | None = None,
 ) -> FeatureMatrix:
     """Every (trade, stage) of ``dataset``'s trades (those the boolean mask ``only`` selects,
     by default all) with its features as known at the stage's instant; the day's state of
     the other trades counts all the same (intraday features). Entity rows are built a chunk
     at a time and the trades are never copied whole, so only the matrix is ever whole in
     memory. ``rows["trade"]`` is each row's position in ``dataset["trades"]``. ``state``:
-    the dataset's ``SnapshotState``, when the caller built it to drop the events first."""
+    the dataset's ``SnapshotState``, when the caller built it to drop the events first;
+    ``rows``: the matrix's ``snapshot_rows`` (then ``stages`` and ``only`` are theirs), when
+    the caller took labels from them first."""
     _check_sources(store)
     parts = ServiceParts(store)
     state = state or SnapshotState.of(dataset)
     lifecycles, intraday = state.lifecycles, state.intraday
     trades = dataset["trades"]
-    chosen = np.arange(len(trades)) if only is None else np.flatnonzero(only)
-    instants = np.stack([stage_instants(trades, reference.calendar, s) for s in stages])
-    trade = np.repeat(chosen, len(stages))
-    stage = np.tile(np.arange(len(stages)), len(chosen))
-    day = trades["trade_date"].to_numpy("datetime64[D]")
-    order = np.lexsort((trade, stage, day[trade]))  # by trade date, then stage, then trade
-    trade, stage = trade[order], stage[order]
-    at = instants[stage, trade]
+    if rows is None:
+        rows = snapshot_rows(trades, reference.calendar, stages, only)
+    trade = rows["trade"].to_numpy()
+    at = instants_us(rows["event_timestamp"])
     x = np.empty((len(trade), len(parts.names)), dtype=np.float32)
 
     def chunks() -> Iterator[tuple[slice, pd.DataFrame]]:
         for start in range(0, len(trade), chunk_rows):
             step(f"rows {start:,} of {len(trade):,}", start / max(len(trade), 1))
-            rows = slice(start, min(start + chunk_rows, len(trade)))
-            chunk = trades.iloc[trade[rows]].reset_index(drop=True)
-            lifecycle = lifecycles.at(trade[rows], at[rows])
-            yield rows, entity_frame(chunk, reference, at[rows], lifecycle, intraday)
+            part = slice(start, min(start + chunk_rows, len(trade)))
+            chunk = trades.iloc[trade[part]].reset_index(drop=True)
+            lifecycle = lifecycles.at(trade[part], at[part])
+            yield part, entity_frame(chunk, reference, at[part], lifecycle, intraday)
 
     if on_spark(store):
         _on_spark(store, parts, chunks(), x, chunk_rows)
     else:
-        for rows, entities in chunks():
-            _retrieve(store, parts, entities, x[rows])
+        for part, entities in chunks():
+            _retrieve(store, parts, entities, x[part])
     step("done", 1.0)
-    meta = pd.DataFrame(
-        {
-            "trade": trade.astype(np.int32),
-            "stage": pd.Categorical(
-                np.asarray(stages, dtype=object)[stage], categories=list(stages)
-            ),
-            "event_timestamp": pd.to_datetime(at, unit="us", utc=True),
-        }
-    )
-    return FeatureMatrix(meta, x, list(parts.names))
+    return FeatureMatrix(rows, x, list(parts.names))
 
 
 def _check_sources(store: FeatureStore) -> None:

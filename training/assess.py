@@ -3,6 +3,7 @@ world can be judged on another), beside the ops rule and, on simulated data, the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
@@ -13,16 +14,16 @@ from core.errors import NotFound
 from core.settings import Settings, get_settings
 from features.data.contract import Dataset, read_dataset
 from features.reference import Reference
-from features.retrieval import training_matrix
+from features.retrieval import SnapshotState, snapshot_rows, training_matrix
 from features.store import open_store
 from training.baselines import ops_rule_score
-from training.dataset import labelled
+from training.dataset import decided, row_labels
 from training.evaluate import cause_accuracy, evaluation_table, truth_scorers
 from training.model import FailModel
 from training.tracking import CHAMPION, MODEL_NAME, dataset_fingerprint, load_fail_model
-from training.train import Step, ensure_features
+from training.train import TRAINING_TABLES, Step, ensure_features
 
-__all__ = ["evaluate_dataset", "load_model", "snapshots"]
+__all__ = ["assessed_rows", "evaluate_dataset", "load_model"]
 
 
 def load_model(settings: Settings, model_uri: str | None = None) -> FailModel:
@@ -35,17 +36,9 @@ def load_model(settings: Settings, model_uri: str | None = None) -> FailModel:
         raise NotFound(f"model {uri}: {exc.message}") from exc
 
 
-def snapshots(
-    data_dir: Path,
-    dataset: Dataset,
-    settings: Settings,
-    step: Step = lambda n, f: None,
-    only: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """Point-in-time (trade, stage) feature rows of ``dataset``'s trades (those the mask
-    ``only`` selects, by default all), the others counting for the day's state, from a feature
-    store of the dataset's own: the serving store stays as it is."""
-    scratch = settings.model_copy(
+def _scratch(data_dir: Path, settings: Settings) -> Settings:
+    """Settings of a feature store of the dataset's own: the serving store stays as it is."""
+    return settings.model_copy(
         update={
             "home": settings.home.expanduser() / "evaluations" / dataset_fingerprint(data_dir),
             "mlflow_tracking_uri": settings.tracking_uri,
@@ -53,16 +46,46 @@ def snapshots(
             "registry_url": None,
         }
     )
+
+
+def assessed_rows(
+    data_dir: Path,
+    settings: Settings,
+    step: Step = lambda n, f: None,
+    chosen: Callable[[pd.DataFrame], np.ndarray] | None = None,
+) -> tuple[Dataset, pd.DataFrame]:
+    """The dataset (what ``labelled`` reads of it) and the point-in-time (trade, stage) rows
+    of its settled or failed trades (those of them the mask ``chosen(trades)`` selects, by
+    default all), labelled and with their features (float32, as the model was trained on
+    them); the other trades count for the day's state all the same.
+
+    Lean as training is: the features are built before the dataset is read (the build's
+    peak and the dataset's do not add up), only the tables labelling needs are read, the
+    events are let go once the lifecycles are taken from them, and the features are held
+    once, in the float32 matrix."""
+    scratch = _scratch(data_dir, settings)
     ensure_features(data_dir, scratch, lambda n, f: step(f"features: {n}", 0.3 * f))
+    dataset = read_dataset(data_dir, TRAINING_TABLES)
+    only = decided(dataset)
+    if chosen is not None:
+        only &= chosen(dataset["trades"])
+    state = SnapshotState.of(dataset)
+    del dataset["events"]  # in `state` now
+    reference = Reference.load(scratch)
+    layout = snapshot_rows(dataset["trades"], reference.calendar, only=only)
+    labels = row_labels(layout, dataset)
     with open_store(scratch) as store:
         matrix = training_matrix(
             store,
-            Reference.load(scratch),
+            reference,
             dataset,
             step=lambda n, f: step(n, 0.3 + 0.6 * f),
-            only=only,
+            state=state,
+            rows=layout,
         )
-    return matrix.frame(dataset["trades"])
+    del state
+    features = pd.DataFrame(matrix.x, columns=matrix.names, copy=False)
+    return dataset, pd.concat([labels, features], axis=1, copy=False)
 
 
 def evaluate_dataset(
@@ -75,8 +98,7 @@ def evaluate_dataset(
     failed trade of ``data_dir``, at every stage, and its cause accuracy."""
     settings = settings or get_settings()
     model = load_model(settings, model_uri)
-    dataset = read_dataset(data_dir)
-    rows = labelled(snapshots(data_dir, dataset, settings, step), dataset)
+    _, rows = assessed_rows(data_dir, settings, step)
     scorers = {"model": (model.predict(rows), True), "ops_rule": (ops_rule_score(rows), False)}
     scorers |= truth_scorers(data_dir, rows)
     step("done", 1.0)

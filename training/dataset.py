@@ -16,14 +16,14 @@ from core.costs import ILLIQUID_ADV, penalty_cost
 from core.errors import InvalidInput
 from core.regimes import active_regimes, price_fails
 from features.data.contract import Dataset
-from features.retrieval import FeatureMatrix
+from features.retrieval import snapshot_columns
 
 __all__ = [
     "SLICES",
     "Split",
     "decided",
     "labelled",
-    "matrix_labels",
+    "row_labels",
     "sample_settled",
     "split_starts",
     "time_split",
@@ -40,13 +40,14 @@ def decided(dataset: Dataset) -> np.ndarray:
     return dataset["trades"]["trade_id"].isin(done).to_numpy()
 
 
-def matrix_labels(matrix: FeatureMatrix, dataset: Dataset) -> pd.DataFrame:
-    """``labelled`` for every row of ``matrix`` (no features): trade, instrument, stage,
-    scoring instant, label and costs, row for row. Labels belong to trades, so they are
-    worked out once per trade and taken for each of its stages: a third of the work and
-    memory of labelling millions of rows. Every trade of the matrix must be decided."""
+def row_labels(rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """``labelled`` for every row of a feature matrix (``snapshot_rows``; no features):
+    trade, instrument, stage, scoring instant, label and costs, row for row. Labels belong
+    to trades, so they are worked out once per trade and taken for each of its stages: a
+    third of the work and memory of labelling millions of rows. Every trade of the rows must
+    be decided."""
     trades = dataset["trades"]
-    positions = matrix.rows["trade"].to_numpy()
+    positions = rows["trade"].to_numpy()
     chosen, row_trade = np.unique(positions, return_inverse=True)
     per_trade = labelled(
         pd.DataFrame(
@@ -62,12 +63,12 @@ def matrix_labels(matrix: FeatureMatrix, dataset: Dataset) -> pd.DataFrame:
             f"{len(chosen) - len(per_trade)} trades of the feature matrix have no outcome "
             "(neither settled nor failed): retrieve decided trades only"
         )
-    rows = per_trade.take(row_trade)
-    rows.index = pd.RangeIndex(len(rows))  # in place: reset_index would copy every column
+    out = per_trade.take(row_trade)
+    out.index = pd.RangeIndex(len(out))  # in place: reset_index would copy every column
     del per_trade
-    for at, (name, column) in enumerate(matrix.snapshots().items(), start=2):
-        rows.insert(at, name, column)
-    return rows
+    for at, (name, column) in enumerate(snapshot_columns(rows).items(), start=2):
+        out.insert(at, name, column)
+    return out
 
 
 _OUTCOME_COLUMNS = ("status", "fail_reason", "known_ts", "days_late")

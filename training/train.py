@@ -24,13 +24,13 @@ from core.stages import STAGES
 from features.data.contract import read_dataset
 from features.reference import MANIFEST, Reference, tables_dir
 from features.repo import FAIL_MODEL_V1, definitions
-from features.retrieval import SnapshotState, training_matrix
+from features.retrieval import SnapshotState, snapshot_rows, training_matrix
 from features.store import open_store
 from training.artefacts import GATE_PASSED, GATE_TAG
 from training.baselines import fit_logistic, logistic_scores, ops_rule_score
 from training.dataset import (
     decided,
-    matrix_labels,
+    row_labels,
     sample_settled,
     split_starts,
     time_split,
@@ -180,19 +180,25 @@ def train(
         only = sample_settled(dataset, only, valid_start, config.settled_share, config.params.seed)
     state = SnapshotState.of(dataset)
     del dataset["events"]  # the largest table, needed no more: its lifecycles are in `state`
+    reference = Reference.load(settings)
+    step("labels and costs", 0.2)
+    # what each row of the matrix will be is known before its features: labelled first, the
+    # outcomes go before the matrix is filled
+    layout = snapshot_rows(dataset["trades"], reference.calendar, only=only)
+    rows = row_labels(layout, dataset)  # labels and costs, row for row with x
+    del dataset["outcomes"]
+    release_memory()  # the events', the outcomes' and labelling's freed pages, before the matrix
     with open_store(settings) as store:
         matrix = training_matrix(
             store,
-            Reference.load(settings),
+            reference,
             dataset,
             step=lambda n, f: step(n, 0.2 + 0.4 * f),
-            only=only,
             state=state,
+            rows=layout,
         )
     names, x = matrix.names, matrix.x
-    step("labels and costs", 0.6)
-    rows = matrix_labels(matrix, dataset)  # labels and costs, row for row with x
-    del dataset, matrix, state  # what training needs of them is in rows, x and names
+    del dataset, matrix, state, layout  # what training needs of them is in rows, x and names
     release_memory()  # theirs and the query engine's freed pages, before the model's own
     split = time_split(rows, config.test_days, config.calib_days, config.valid_days)
     weights = None  # the settled rows sampled out, put back by weight
@@ -235,6 +241,7 @@ def train(
             config.dask,
             weights,
         )
+        release_memory()  # the binned slices' freed pages, before the baseline's copies
         first = (rows["stage"] == STAGES[0]).to_numpy()
         fails = rows.loc[split["train"] & rows["failed"].to_numpy(dtype=bool) & first]
         model.meta["expected_days_late"] = expected_days_late(

@@ -27,9 +27,8 @@ from core.errors import InvalidInput
 from core.settings import Settings, get_settings
 from core.stages import STAGES
 from features.data.contract import read_dataset
-from training.assess import load_model, snapshots
+from training.assess import assessed_rows, load_model
 from training.baselines import ops_rule_score
-from training.dataset import labelled
 from training.evaluate import HINDSIGHT, ORACLE, truth_scorers
 from training.train import Step
 
@@ -78,18 +77,23 @@ def backtest(
     capacity = capacity or settings.queue_capacity
     if end < start:
         raise InvalidInput(f"--to ({end}) must be on or after --from ({start})")
-    dataset = read_dataset(data_dir)
-    trades = dataset["trades"]
-    period = trades["settlement_date"].between(pd.Timestamp(start), pd.Timestamp(end))
-    if not period.any():
-        first, last = trades["settlement_date"].min(), trades["settlement_date"].max()
+    # the settlement dates alone first: a period with no trade is refused before any build
+    dates = read_dataset(data_dir, ["trades"])["trades"]["settlement_date"]
+    first, last = pd.Timestamp(start), pd.Timestamp(end)
+    if not dates.between(first, last).any():
         raise InvalidInput(
             f"no trade settles between {start} and {end}; the dataset's settlement dates run "
-            f"from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+            f"from {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}"
         )
+    del dates
     model = load_model(settings, model_uri)
-    frame = snapshots(data_dir, dataset, settings, step, only=period.to_numpy())
-    rows = labelled(frame, dataset)
+    dataset, rows = assessed_rows(
+        data_dir,
+        settings,
+        step,
+        chosen=lambda trades: trades["settlement_date"].between(first, last).to_numpy(),
+    )
+    trades = dataset["trades"]
     rows["settlement_date"] = rows["trade_id"].map(trades.set_index("trade_id")["settlement_date"])
     step("score", 0.92)
     rows["p"] = model.predict(rows)

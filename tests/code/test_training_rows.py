@@ -10,14 +10,14 @@ import pytest
 from core.errors import InvalidInput
 from core.stages import STAGES
 from features.data.contract import Dataset
-from features.retrieval import FeatureMatrix
 from training import baselines
 from training.baselines import fit_logistic, logistic_scores
-from training.dataset import decided, labelled, matrix_labels
+from training.dataset import decided, labelled, row_labels
 
 
-def _matrix(positions: np.ndarray, stages: np.ndarray) -> FeatureMatrix:
-    rows = pd.DataFrame(
+def _rows(positions: np.ndarray, stages: np.ndarray) -> pd.DataFrame:
+    """``snapshot_rows``' shape: position in the trades, stage, scoring instant."""
+    return pd.DataFrame(
         {
             "trade": positions.astype(np.int32),
             "stage": pd.Categorical(stages, categories=list(STAGES)),
@@ -26,18 +26,17 @@ def _matrix(positions: np.ndarray, stages: np.ndarray) -> FeatureMatrix:
             ),
         }
     )
-    return FeatureMatrix(rows, np.zeros((len(positions), 1), np.float32), ["f"])
 
 
-def test_matrix_labels_are_the_rows_labelled_one_by_one(small_world: Dataset) -> None:
+def test_row_labels_are_the_rows_labelled_one_by_one(small_world: Dataset) -> None:
     trades = small_world["trades"]
     chosen = np.flatnonzero(decided(small_world))
     rng = np.random.default_rng(3)
     positions = rng.permutation(np.repeat(chosen, len(STAGES)))  # any order, each trade thrice
     stages = rng.choice(np.asarray(STAGES, dtype=object), len(positions))
-    matrix = _matrix(positions, stages)
+    rows = _rows(positions, stages)
 
-    got = matrix_labels(matrix, small_world)
+    got = row_labels(rows, small_world)
 
     one_by_one = labelled(
         pd.DataFrame(
@@ -45,7 +44,7 @@ def test_matrix_labels_are_the_rows_labelled_one_by_one(small_world: Dataset) ->
                 "trade_id": trades["trade_id"].to_numpy()[positions],
                 "instrument_id": trades["instrument_id"].to_numpy()[positions],
                 "stage": stages,
-                "event_timestamp": matrix.rows["event_timestamp"].to_numpy(),
+                "event_timestamp": rows["event_timestamp"].to_numpy(),
             }
         ),
         small_world,
@@ -55,12 +54,12 @@ def test_matrix_labels_are_the_rows_labelled_one_by_one(small_world: Dataset) ->
     pd.testing.assert_frame_equal(got, one_by_one, check_dtype=False)
 
 
-def test_matrix_labels_refuse_a_trade_without_an_outcome(small_world: Dataset) -> None:
+def test_row_labels_refuse_a_trade_without_an_outcome(small_world: Dataset) -> None:
     pending = np.flatnonzero(~decided(small_world))
     assert pending.size, "the small world has trades still pending"
-    matrix = _matrix(pending[:2], np.asarray([STAGES[0], STAGES[0]], dtype=object))
+    rows = _rows(pending[:2], np.asarray([STAGES[0], STAGES[0]], dtype=object))
     with pytest.raises(InvalidInput, match="no outcome"):
-        matrix_labels(matrix, small_world)
+        row_labels(rows, small_world)
 
 
 def test_the_logistic_baseline_scores_in_batches_as_in_one(
