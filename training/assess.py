@@ -13,11 +13,8 @@ import pandas as pd
 from core.errors import NotFound
 from core.settings import Settings, get_settings
 from features.data.contract import Dataset, read_dataset
-from features.reference import Reference
-from features.retrieval import SnapshotState, snapshot_rows, training_matrix
-from features.store import open_store
 from training.baselines import ops_rule_score
-from training.dataset import decided, row_labels
+from training.dataset import decided, labelled_matrix
 from training.evaluate import cause_accuracy, evaluation_table, truth_scorers
 from training.model import FailModel
 from training.tracking import CHAMPION, MODEL_NAME, dataset_fingerprint, load_fail_model
@@ -54,36 +51,22 @@ def assessed_rows(
     step: Step = lambda n, f: None,
     chosen: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> tuple[Dataset, pd.DataFrame]:
-    """The dataset (what ``labelled`` reads of it) and the point-in-time (trade, stage) rows
+    """The dataset's trades and reference tables, and the point-in-time (trade, stage) rows
     of its settled or failed trades (those of them the mask ``chosen(trades)`` selects, by
     default all), labelled and with their features (float32, as the model was trained on
     them); the other trades count for the day's state all the same.
 
     Lean as training is: the features are built before the dataset is read (the build's
     peak and the dataset's do not add up), only the tables labelling needs are read, the
-    events are let go once the lifecycles are taken from them, and the features are held
-    once, in the float32 matrix."""
+    rows are labelled before their features are read (``labelled_matrix``), and the
+    features are held once, in the float32 matrix."""
     scratch = _scratch(data_dir, settings)
     ensure_features(data_dir, scratch, lambda n, f: step(f"features: {n}", 0.3 * f))
     dataset = read_dataset(data_dir, TRAINING_TABLES)
     only = decided(dataset)
     if chosen is not None:
         only &= chosen(dataset["trades"])
-    state = SnapshotState.of(dataset)
-    del dataset["events"]  # in `state` now
-    reference = Reference.load(scratch)
-    layout = snapshot_rows(dataset["trades"], reference.calendar, only=only)
-    labels = row_labels(layout, dataset)
-    with open_store(scratch) as store:
-        matrix = training_matrix(
-            store,
-            reference,
-            dataset,
-            step=lambda n, f: step(n, 0.3 + 0.6 * f),
-            state=state,
-            rows=layout,
-        )
-    del state
+    labels, matrix = labelled_matrix(dataset, only, scratch, lambda n, f: step(n, 0.3 + 0.6 * f))
     features = pd.DataFrame(matrix.x, columns=matrix.names, copy=False)
     return dataset, pd.concat([labels, features], axis=1, copy=False)
 

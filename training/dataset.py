@@ -7,6 +7,7 @@ next slice starts, so nothing learnt from the future reaches validation, calibra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,15 +15,26 @@ import pandas as pd
 
 from core.costs import ILLIQUID_ADV, penalty_cost
 from core.errors import InvalidInput
+from core.memory import release_memory
 from core.regimes import active_regimes, price_fails
+from core.settings import Settings
 from features.data.contract import Dataset
-from features.retrieval import snapshot_columns
+from features.reference import Reference
+from features.retrieval import (
+    FeatureMatrix,
+    SnapshotState,
+    snapshot_columns,
+    snapshot_rows,
+    training_matrix,
+)
+from features.store import open_store
 
 __all__ = [
     "SLICES",
     "Split",
     "decided",
     "labelled",
+    "labelled_matrix",
     "row_labels",
     "sample_settled",
     "split_starts",
@@ -38,6 +50,32 @@ def decided(dataset: Dataset) -> np.ndarray:
     outcomes = dataset["outcomes"]
     done = outcomes.loc[outcomes["status"].isin(["SETTLED", "FAILED"]), "trade_id"]
     return dataset["trades"]["trade_id"].isin(done).to_numpy()
+
+
+def labelled_matrix(
+    dataset: Dataset,
+    only: np.ndarray,
+    settings: Settings,
+    step: Callable[[str, float], None] = lambda name, fraction: None,
+) -> tuple[pd.DataFrame, FeatureMatrix]:
+    """Every (trade, stage) of the decided trades the mask ``only`` selects: their labels
+    and costs (``row_labels``) and, row for row, their point-in-time features from the
+    feature store of ``settings`` (the other trades count for the day's state all the same).
+
+    What each row will be is known before its features, so the rows are labelled first and
+    the dataset's two largest tables are let go before the matrix is filled: the events once
+    each trade's lifecycle and intraday state are taken from them (``SnapshotState``), the
+    outcomes once labelled. ``dataset`` loses both; its trades and reference tables stay."""
+    state = SnapshotState.of(dataset)
+    del dataset["events"]
+    reference = Reference.load(settings)
+    layout = snapshot_rows(dataset["trades"], reference.calendar, only=only)
+    rows = row_labels(layout, dataset)
+    del dataset["outcomes"]
+    release_memory()  # the events', the outcomes' and labelling's freed pages
+    with open_store(settings) as store:
+        matrix = training_matrix(store, reference, dataset, step=step, state=state, rows=layout)
+    return rows, matrix
 
 
 def row_labels(rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:

@@ -22,15 +22,13 @@ from core.memory import release_memory
 from core.settings import Settings, get_settings
 from core.stages import STAGES
 from features.data.contract import read_dataset
-from features.reference import MANIFEST, Reference, tables_dir
+from features.reference import MANIFEST, tables_dir
 from features.repo import FAIL_MODEL_V1, definitions
-from features.retrieval import SnapshotState, snapshot_rows, training_matrix
-from features.store import open_store
 from training.artefacts import GATE_PASSED, GATE_TAG
 from training.baselines import fit_logistic, logistic_scores, ops_rule_score
 from training.dataset import (
     decided,
-    row_labels,
+    labelled_matrix,
     sample_settled,
     split_starts,
     time_split,
@@ -178,27 +176,12 @@ def train(
             "valid"
         ]
         only = sample_settled(dataset, only, valid_start, config.settled_share, config.params.seed)
-    state = SnapshotState.of(dataset)
-    del dataset["events"]  # the largest table, needed no more: its lifecycles are in `state`
-    reference = Reference.load(settings)
     step("labels and costs", 0.2)
-    # what each row of the matrix will be is known before its features: labelled first, the
-    # outcomes go before the matrix is filled
-    layout = snapshot_rows(dataset["trades"], reference.calendar, only=only)
-    rows = row_labels(layout, dataset)  # labels and costs, row for row with x
-    del dataset["outcomes"]
-    release_memory()  # the events', the outcomes' and labelling's freed pages, before the matrix
-    with open_store(settings) as store:
-        matrix = training_matrix(
-            store,
-            reference,
-            dataset,
-            step=lambda n, f: step(n, 0.2 + 0.4 * f),
-            state=state,
-            rows=layout,
-        )
+    rows, matrix = labelled_matrix(  # labels and costs, row for row with the features
+        dataset, only, settings, lambda n, f: step(n, 0.2 + 0.4 * f)
+    )
     names, x = matrix.names, matrix.x
-    del dataset, matrix, state, layout  # what training needs of them is in rows, x and names
+    del dataset, matrix  # what training needs of them is in rows, x and names
     release_memory()  # theirs and the query engine's freed pages, before the model's own
     split = time_split(rows, config.test_days, config.calib_days, config.valid_days)
     weights = None  # the settled rows sampled out, put back by weight
