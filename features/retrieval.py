@@ -61,8 +61,8 @@ ENTITY_KEYS = (
 )
 TRAINING_CHUNK_ROWS = 100_000
 """Entity rows per point-in-time query: each chunk's entity frame, query answer and transform
-inputs are what retrieval holds beside the matrix; halving the chunk costs a few seconds per
-million trades (more queries) and saves a tenth of a GB (benchmarks/RESULTS.md)."""
+inputs are what retrieval holds beside the matrix, so smaller chunks hold less and make more
+queries (benchmarks/RESULTS.md measures the trade)."""
 
 
 def _service(store: FeatureStore, name: str = FAIL_MODEL_V1) -> FeatureService:
