@@ -81,9 +81,9 @@ def write_parquet_files(
         staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
         intended = False
         try:
-            for name, table in tables.items():
+            for name in tables:  # each table read once, as it is written, and let go
                 path = staging / f"{name}.parquet"
-                pq.write_table(table, path)
+                pq.write_table(tables[name], path)
                 _fsync(path)
             _fsync(staging)
             directory.mkdir(exist_ok=True)

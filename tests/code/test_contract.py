@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.errors import ContractError
+from features.data.atomic import write_parquet_files
 from features.data.contract import TABLES, Dataset, read_dataset, write_dataset
 
 
@@ -224,6 +225,39 @@ def test_failed_write_leaves_existing_dataset_untouched(
     with pytest.raises(ContractError):
         write_dataset(bad, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_table_failing_as_it_is_written_leaves_the_dataset_untouched(
+    tmp_path: Path, small_world: Dataset
+) -> None:
+    """Tables are converted one at a time, as they are written: a failure on a later one,
+    after earlier ones are staged, still writes nothing and leaves no staging behind."""
+    out = write_dataset(small_world, tmp_path / "stored")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    class FailsOnSecond(Mapping[str, pa.Table]):
+        def __init__(self) -> None:
+            self.read: list[str] = []
+
+        def __getitem__(self, name: str) -> pa.Table:
+            self.read.append(name)
+            if len(self.read) == 2:
+                raise pa.ArrowInvalid(f"{name}: cannot convert")
+            return pa.table({"x": [1, 2]})
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(["trades", "events", "outcomes"])
+
+        def __len__(self) -> int:
+            return 3
+
+    tables = FailsOnSecond()
+    with pytest.raises(pa.ArrowInvalid, match="events: cannot convert"):
+        write_parquet_files(tables, out)
+    assert tables.read == ["trades", "events"], "each table read once, as it is written"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    staged = [p.name for p in tmp_path.iterdir() if p.name.startswith(".stored-")]
+    assert staged == [], "no staging directory left"
 
 
 def test_every_violation_is_reported_not_just_the_first(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -123,12 +123,26 @@ def arrow_schema(table: Table) -> pa.Schema:
 def write_dataset(frames: Mapping[str, pd.DataFrame], directory: Path | str) -> Path:
     """Validate, then write one Parquet file per table; on any error ``directory`` is unchanged."""
     validate_frames(frames)
-    tables = {
-        name: pa.Table.from_pandas(
-            frame[TABLES[name].column_names],
+    remove = [f"{name}.csv" for name in frames]
+    return write_parquet_files(_ArrowTables(frames), directory, remove=remove)
+
+
+class _ArrowTables(Mapping[str, pa.Table]):
+    """The frames as contract Arrow tables, each converted when it is read: the writer holds
+    one table's Arrow copy at a time, not every table's beside the frames."""
+
+    def __init__(self, frames: Mapping[str, pd.DataFrame]) -> None:
+        self._frames = frames
+
+    def __getitem__(self, name: str) -> pa.Table:
+        return pa.Table.from_pandas(
+            self._frames[name][TABLES[name].column_names],
             schema=arrow_schema(TABLES[name]),
             preserve_index=False,
         )
-        for name, frame in frames.items()
-    }
-    return write_parquet_files(tables, directory, remove=[f"{name}.csv" for name in frames])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._frames)
+
+    def __len__(self) -> int:
+        return len(self._frames)
