@@ -14,7 +14,7 @@ from core.errors import NotFound
 from core.settings import Settings, get_settings
 from features.data.contract import Dataset, read_dataset
 from training.baselines import ops_rule_score
-from training.dataset import decided, labelled_matrix
+from training.dataset import decided, labelled_matrix, with_features
 from training.evaluate import cause_accuracy, evaluation_table, truth_scorers
 from training.model import FailModel
 from training.tracking import CHAMPION, MODEL_NAME, dataset_fingerprint, load_fail_model
@@ -67,8 +67,7 @@ def assessed_rows(
     if chosen is not None:
         only &= chosen(dataset["trades"])
     labels, matrix = labelled_matrix(dataset, only, scratch, lambda n, f: step(n, 0.3 + 0.6 * f))
-    features = pd.DataFrame(matrix.x, columns=matrix.names, copy=False)
-    return dataset, pd.concat([labels, features], axis=1, copy=False)
+    return dataset, with_features(labels, matrix.x, matrix.names)
 
 
 def evaluate_dataset(

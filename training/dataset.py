@@ -39,6 +39,7 @@ __all__ = [
     "sample_settled",
     "split_starts",
     "time_split",
+    "with_features",
 ]
 
 SLICES = ("train", "valid", "calib", "test")
@@ -107,6 +108,13 @@ def row_labels(rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     for at, (name, column) in enumerate(snapshot_columns(rows).items(), start=2):
         out.insert(at, name, column)
     return out
+
+
+def with_features(rows: pd.DataFrame, x: np.ndarray, names: list[str]) -> pd.DataFrame:
+    """Labelled rows and, row for row, their features as columns ``names``: float32, as the
+    model was trained on them (``x`` is not copied)."""
+    features = pd.DataFrame(x, columns=names, index=rows.index, copy=False)
+    return pd.concat([rows, features], axis=1, copy=False)
 
 
 _OUTCOME_COLUMNS = ("status", "fail_reason", "known_ts", "days_late")

@@ -32,6 +32,7 @@ from training.dataset import (
     sample_settled,
     split_starts,
     time_split,
+    with_features,
 )
 from training.distributed import DaskTraining, check_scheduler
 from training.evaluate import Scorer, cause_accuracy, evaluation_table, truth_scorers
@@ -238,13 +239,7 @@ def train(
         baseline_x = pd.DataFrame(x[sample], columns=names)
         baseline_y = rows["failed"].to_numpy()[sample]
         at_test = np.flatnonzero(split["test"])
-        test = pd.concat(
-            [
-                rows.iloc[at_test].reset_index(drop=True),
-                pd.DataFrame(x[at_test], columns=names),  # float32, as trained
-            ],
-            axis=1,
-        )
+        test = with_features(rows.iloc[at_test].reset_index(drop=True), x[at_test], names)
         # the baseline's rows and the test window are all that is read of x and rows from
         # here on: the training set's memory goes back before the baseline's fit
         del x, rows, fails
