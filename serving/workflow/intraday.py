@@ -5,7 +5,10 @@ state stays as last read and ``status`` says how old it is.
 
 Each read asks only for the trades changed since the last one (by ``updated_at``, with a
 lookback that covers a transaction committed a little after the instant it stamped), and every
-few minutes for all of them again, so a change a read missed is picked up then.
+few minutes for all of them again, so a change a read missed is picked up then. Of the trades
+changed, only those not already held as of that change are read whole, and the state is built
+again only when a value it is built from moved: an events call refreshes the book before it
+scores, and most events (amendments, SSIs, positions, outcomes) move none.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class IntradayBook:
     def __init__(self, store: ExceptionStore, refresh_seconds: float = 1.0) -> None:
         self.store, self.refresh_seconds = store, refresh_seconds
         self._rows: dict[str, tuple[Any, ...]] = {}
+        self._changed: dict[str, dt.datetime] = {}  # each held trade's last change, as read
         self._state: IntradayState | None = None
         self._since: dt.datetime | None = None
         self._full_at = 0.0
@@ -95,16 +99,22 @@ class IntradayBook:
         full = time.monotonic() - self._full_at > FULL_READ_SECONDS
         started = dt.datetime.now(dt.UTC)
         settling_from = clock.date() - dt.timedelta(days=DAYS)
-        rows = self.store.changed_trades(settling_from, None if full else self._since)
         if full:
+            rows = self.store.changed_trades(settling_from)
             self._rows.clear()
+            self._changed.clear()
             self._full_at = time.monotonic()
-        for trade_id, payload, lifecycle in rows:
-            self._rows[trade_id] = _row(trade_id, payload, lifecycle)
+        else:
+            rows = self.store.changed_trades(settling_from, self._since, self._changed)
+        moved = full  # whether a value the state is built from changed
+        for trade_id, changed, payload, lifecycle in rows:
+            row = _row(trade_id, payload, lifecycle)
+            moved = moved or self._rows.get(trade_id) != row
+            self._rows[trade_id], self._changed[trade_id] = row, changed
         stale = [t for t, row in self._rows.items() if row[0] < settling_from]
         for trade_id in stale:
-            del self._rows[trade_id]
-        if rows or stale or full:
+            del self._rows[trade_id], self._changed[trade_id]
+        if moved or stale:
             self._state = IntradayState(_frame(self._rows)) if self._rows else None
         self._since = started - LOOKBACK
         self._read_at = started

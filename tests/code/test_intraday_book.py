@@ -136,3 +136,38 @@ def test_the_book_keeps_its_state_while_the_store_is_down(
         book.refresh()
     assert book.state() is kept
     assert "does not answer" in (book.status().error or "")
+
+
+def test_a_refresh_reads_and_rebuilds_only_what_moved(
+    store: ExceptionStore, days: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    trades, lifecycle = days
+    records = _records(trades, lifecycle)
+    store.record(records)
+    book = IntradayBook(store)
+    book.refresh()
+    kept = book.state()
+    stamps = {t: at for t, at, _, _ in store.changed_trades(trades["settlement_date"].min())}
+
+    store.record(records)  # every trade scored again as it was: nothing changed
+    since = min(stamps.values())
+    assert store.changed_trades(trades["settlement_date"].min(), since, stamps) == []
+    book.refresh()
+    assert book.state() is kept  # not built again
+
+    changed = records[0].trade_id
+    unaffirmed = {"allocated_ts": None, "affirmed_ts": None, "matched_ts": None}
+    store.record([], updates=[TradeUpdate(changed, records[0].scored_at, unaffirmed)])
+    # a lifecycle step seen is never forgotten: the update merges into what is stored
+    assert store.changed_trades(trades["settlement_date"].min(), since, stamps) == []
+    at = records[0].scored_at + dt.timedelta(seconds=1)
+    store.record([], updates=[TradeUpdate(changed, at, outcome="SETTLED")])
+    moved = store.changed_trades(trades["settlement_date"].min(), since, stamps)
+    assert [t for t, *_ in moved] == [changed] and moved[0][1] > stamps[changed]
+    book.refresh()
+    assert book.state() is kept  # an outcome moves no value the state is built from
+    # matched at execution: before any match it had, so the first match moves
+    matched = {"matched_ts": records[0].trade.execution_ts.isoformat()}
+    store.record([], updates=[TradeUpdate(changed, at + dt.timedelta(seconds=1), matched)])
+    book.refresh()
+    assert book.state() is not kept

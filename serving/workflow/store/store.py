@@ -13,7 +13,7 @@ import getpass
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 
@@ -514,12 +514,16 @@ class ExceptionStore:
             return queries.trades(session, trade_ids)
 
     def changed_trades(
-        self, settling_from: dt.date, changed_since: dt.datetime | None = None
-    ) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-        """(trade id, contract fields, lifecycle) of the trades settling on or after
-        ``settling_from`` (changed since ``changed_since``, when given)."""
+        self,
+        settling_from: dt.date,
+        changed_since: dt.datetime | None = None,
+        held: Mapping[str, dt.datetime] | None = None,
+    ) -> list[queries.BookRow]:
+        """(trade id, last change, contract fields, lifecycle) of the trades settling on or
+        after ``settling_from`` (changed since ``changed_since``, when given), less those
+        ``held`` as of their last change."""
         with self._reading() as session:
-            return queries.changed_trades(session, settling_from, changed_since)
+            return queries.changed_trades(session, settling_from, changed_since, held or {})
 
     def latest_probability(self, trade_ids: Iterable[str]) -> dict[str, float]:
         with self._reading() as session:
@@ -611,19 +615,26 @@ def _keep_trades(
             )
             session.add(row)
         else:
-            row.payload = payload
-            row.lifecycle = merge_lifecycles(row.lifecycle, lifecycle)
-            row.updated_at = now
+            _change(row, now, payload=payload, lifecycle=merge_lifecycles(row.lifecycle, lifecycle))
     for update in updates:
         row = rows.get(update.trade_id)
         if row is None:
             continue  # an outcome of a trade never scored: nothing kept to update
         if update.lifecycle is not None:
-            row.lifecycle = merge_lifecycles(row.lifecycle, update.lifecycle)
+            _change(row, now, lifecycle=merge_lifecycles(row.lifecycle, update.lifecycle))
         if update.outcome is not None:
-            row.outcome, row.fail_reason = update.outcome, update.fail_reason
-        row.updated_at = now
+            _change(row, now, outcome=update.outcome, fail_reason=update.fail_reason)
     return rows
+
+
+def _change(row: TradeRow, now: dt.datetime, **values: Any) -> None:
+    """Set the row's fields to ``values``, stamped ``now`` only if one of them changed: a
+    trade scored again as it was is not a change (the intraday book reads changes)."""
+    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+    for name, value in changed.items():
+        setattr(row, name, value)
+    if changed:
+        row.updated_at = now
 
 
 def _advance_clock(session: Session, instants: Sequence[dt.datetime]) -> dt.datetime | None:
