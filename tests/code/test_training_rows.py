@@ -51,7 +51,13 @@ def test_row_labels_are_the_rows_labelled_one_by_one(small_world: Dataset) -> No
     )
     assert got["failed"].any() and not got["failed"].all()
     assert list(got.columns) == list(one_by_one.columns)
-    pd.testing.assert_frame_equal(got, one_by_one, check_dtype=False)
+    # compact labels: repeated strings as categories, whole days in float32
+    for name in ("instrument_id", "fail_reason", "asset_class"):
+        assert isinstance(got[name].dtype, pd.CategoricalDtype), name
+    assert got["days_late"].dtype == np.float32
+    pd.testing.assert_frame_equal(
+        got, one_by_one, check_dtype=False, check_categorical=False, check_exact=True
+    )
 
 
 def test_row_labels_refuse_a_trade_without_an_outcome(small_world: Dataset) -> None:
