@@ -248,6 +248,9 @@ def test_a_trade_past_its_deadline_with_no_outcome_is_overdue_until_it_arrives(
     assert later.overdue == 2
     assert {e.trade_id: e.status for e in store.queue()} == {"RISKY": "OVERDUE", "QUIET": "OVERDUE"}
     assert store.history("QUIET")[-1].note.startswith("no outcome by its settlement deadline")
+    lines = len(store.history("QUIET"))
+    again = store.record([traded("RISKY", 0.02, minutes=int(before.total_seconds() // 60) + 3)])
+    assert again.overdue == 0 and len(store.history("QUIET")) == lines, "overdue once"
     with pytest.raises(InvalidTransition, match="cannot go from OVERDUE to RESOLVED"):
         store.transition("RISKY", Status.RESOLVED, actor="ana")
     store.record([], updates=[TradeUpdate("RISKY", T0 + before, outcome="FAILED")])

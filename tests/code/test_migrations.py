@@ -4,6 +4,7 @@ migrations is adopted with its rows, and concurrent openings migrate once."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ from serving.workflow.store.engine import (
     make_engine,
     upgrade,
 )
-from serving.workflow.store.tables import Base
+from serving.workflow.store.tables import Base, aware
 from tests.code.test_exception_store import score
 from tests.conftest import REPO
 
@@ -77,6 +78,38 @@ def test_a_store_made_before_migrations_is_adopted_with_its_rows(url: str) -> No
     finally:
         engine.dispose()
     assert head_revision() >= FIRST_REVISION
+
+
+def test_trades_stored_before_their_due_instant_was_kept_are_given_it(url: str) -> None:
+    """0008 works out when each stored trade's outcome is due: the end of its ISD in its
+    market (New York: 04:00 UTC the day after in summer; Tokyo: 15:00 UTC the same day)."""
+    engine = make_engine(url, writer=True)
+    try:
+        upgrade(engine, "0007")
+        with engine.begin() as connection:
+            for trade_id, market in (("T-US", "US"), ("T-JP", "JP")):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO trades (trade_id, counterparty_id, account_id, "
+                        "instrument_id, settlement_market, settlement_date, payload, lifecycle, "
+                        "updated_at) VALUES (:t, 'C1', 'A1', 'I1', :m, '2024-06-04', '{}', '{}', "
+                        "'2024-06-03 14:00:00')"
+                    ),
+                    {"t": trade_id, "m": market},
+                )
+        upgrade(engine)
+        with engine.connect() as connection:
+            query = sa.text("SELECT trade_id, outcome_due FROM trades").columns(
+                sa.column("trade_id", sa.String), sa.column("outcome_due", sa.DateTime(True))
+            )
+            due: dict[str, dt.datetime] = dict(connection.execute(query).tuples().all())
+        assert {t: aware(at) for t, at in due.items()} == {
+            "T-US": dt.datetime(2024, 6, 5, 4, 0, tzinfo=dt.UTC),
+            "T-JP": dt.datetime(2024, 6, 4, 15, 0, tzinfo=dt.UTC),
+        }
+        assert _differences(engine) == []
+    finally:
+        engine.dispose()
 
 
 _OPEN = """

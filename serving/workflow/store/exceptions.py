@@ -31,11 +31,11 @@ from serving.workflow.store.tables import (
 __all__ = [
     "Changes",
     "close_decided",
-    "deadlines",
     "follow",
     "history",
     "latest_per_trade",
     "mark_overdue",
+    "outcome_due",
 ]
 
 _NO_REASON = {"action": NO_REASON.text, "team": NO_REASON.team.value}
@@ -121,32 +121,44 @@ def follow(
                 changes.reopened += 1
 
 
-def deadlines(trades: Sequence[TradeRow], grace: dt.timedelta) -> list[dt.datetime]:
-    """When each trade's outcome is due: the end of its ISD in its settlement market (when
-    an outcome becomes known), plus ``grace``."""
-    if not trades:
+def outcome_due(dates: Sequence[dt.date], markets: Sequence[str]) -> list[dt.datetime]:
+    """When each trade's outcome becomes known, from its ISD and settlement market: the end
+    of the ISD in that market (its deadline is that plus the store's grace)."""
+    if not dates:
         return []
     ends = _ANY_CALENDAR.end_of_day(
-        np.array([t.settlement_date for t in trades], dtype="datetime64[D]"),
-        np.array([t.settlement_market for t in trades], dtype=object),
+        np.array(dates, dtype="datetime64[D]"), np.array(markets, dtype=object)
     )
     return [
-        dt.datetime.fromtimestamp(int(us) / 1e6, dt.UTC) + grace
+        dt.datetime.fromtimestamp(int(us) / 1e6, dt.UTC)
         for us in ends.astype("datetime64[us]").astype(np.int64)
     ]
 
 
+_GO_OVERDUE = (Status.OPEN, Status.ACKNOWLEDGED, Status.RESOLVED)
+"""Statuses an exception leaves for OVERDUE when its trade's deadline passes."""
+
+
 def mark_overdue(session: Session, now: dt.datetime, grace: dt.timedelta, changes: Changes) -> None:
     """Every stored trade past its settlement deadline with no outcome has an OVERDUE
-    exception: an existing one moves there, a trade that had none gets one."""
-    candidates = list(
-        session.scalars(
-            sa.select(TradeRow).where(
-                TradeRow.outcome.is_(None), TradeRow.settlement_date <= now.date()
-            )
+    exception: an existing one moves there, a trade that had none gets one.
+
+    Runs in every write, so it reads only what changes: by index, the trades with no outcome
+    past their deadline whose exception (if any) can still go OVERDUE — none, most of the
+    time, however many trades settle today."""
+    due = session.scalars(
+        sa.select(TradeRow)
+        .outerjoin(ExceptionRow, ExceptionRow.trade_id == TradeRow.trade_id)
+        .where(
+            TradeRow.outcome.is_(None),
+            TradeRow.outcome_due <= now - grace,
+            sa.or_(
+                ExceptionRow.trade_id.is_(None),
+                ExceptionRow.status.in_([s.value for s in _GO_OVERDUE]),
+            ),
         )
-    )
-    due = [t for t, at in zip(candidates, deadlines(candidates, grace), strict=True) if at <= now]
+        .order_by(TradeRow.trade_id)
+    ).all()
     if not due:
         return
     found = {
@@ -163,10 +175,8 @@ def mark_overdue(session: Session, now: dt.datetime, grace: dt.timedelta, change
             if score is None:
                 continue  # kept without a score: nothing to show
             session.add(_overdue_exception(score, trade, now))
-        elif Status(row.status) in (Status.OPEN, Status.ACKNOWLEDGED, Status.RESOLVED):
-            row.status, row.updated_at = Status.OVERDUE.value, now
         else:
-            continue
+            row.status, row.updated_at = Status.OVERDUE.value, now
         session.add(history(trade.trade_id, now, Status.OVERDUE, SYSTEM_ACTOR, note))
         changes.overdue += 1
 

@@ -34,6 +34,7 @@ from serving.workflow.store.exceptions import (
     history,
     latest_per_trade,
     mark_overdue,
+    outcome_due,
 )
 from serving.workflow.store.records import OutboxEntry, Recorded, ScoreRecord, TradeUpdate
 from serving.workflow.store.status import Status, check_transition
@@ -600,13 +601,13 @@ def _keep_trades(
         .with_for_update()
     )
     rows = {r.trade_id: r for r in session.scalars(locked)}
-    for trade_id, (payload, lifecycle) in kept.items():
+    columns = _trade_columns([payload for payload, _ in kept.values()])
+    for (trade_id, (payload, lifecycle)), found in zip(kept.items(), columns, strict=True):
         row = rows.get(trade_id)
         if row is None:
             rows[trade_id] = row = TradeRow(
                 trade_id=trade_id,
-                **{k: payload[k] for k in _TRADE_KEYS},
-                settlement_date=dt.date.fromisoformat(payload["settlement_date"]),
+                **found,
                 payload=payload,
                 lifecycle=merge_lifecycles(lifecycle, {}),
                 outcome=None,
@@ -614,8 +615,9 @@ def _keep_trades(
                 updated_at=now,
             )
             session.add(row)
-        else:
-            _change(row, now, payload=payload, lifecycle=merge_lifecycles(row.lifecycle, lifecycle))
+        else:  # the columns found from the fields follow them (a new ISD, a new market)
+            lifecycle = merge_lifecycles(row.lifecycle, lifecycle)
+            _change(row, now, **found, payload=payload, lifecycle=lifecycle)
     for update in updates:
         row = rows.get(update.trade_id)
         if row is None:
@@ -627,14 +629,32 @@ def _keep_trades(
     return rows
 
 
+def _trade_columns(payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The columns a trade row is found by, from each trade's contract fields."""
+    dates = [dt.date.fromisoformat(p["settlement_date"]) for p in payloads]
+    due = outcome_due(dates, [p["settlement_market"] for p in payloads])
+    return [
+        {**{k: p[k] for k in _TRADE_KEYS}, "settlement_date": d, "outcome_due": at}
+        for p, d, at in zip(payloads, dates, due, strict=True)
+    ]
+
+
 def _change(row: TradeRow, now: dt.datetime, **values: Any) -> None:
     """Set the row's fields to ``values``, stamped ``now`` only if one of them changed: a
     trade scored again as it was is not a change (the intraday book reads changes)."""
-    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+    changed = {
+        name: value for name, value in values.items() if not _same(getattr(row, name), value)
+    }
     for name, value in changed.items():
         setattr(row, name, value)
     if changed:
         row.updated_at = now
+
+
+def _same(stored: Any, value: Any) -> bool:
+    if isinstance(stored, dt.datetime) and isinstance(value, dt.datetime):
+        return aware(stored) == aware(value)  # SQLite hands instants back naive
+    return bool(stored == value)
 
 
 def _advance_clock(session: Session, instants: Sequence[dt.datetime]) -> dt.datetime | None:

@@ -87,7 +87,10 @@ class TradeRow(Base):
     """A scored trade, kept so that an event can have it scored again."""
 
     __tablename__ = "trades"
-    __table_args__ = (sa.Index("ix_trades_open_account", "outcome", "account_id", "instrument_id"),)
+    __table_args__ = (
+        sa.Index("ix_trades_open_account", "outcome", "account_id", "instrument_id"),
+        sa.Index("ix_trades_open_due", "outcome", "outcome_due"),
+    )
 
     trade_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH), primary_key=True)
     counterparty_id: Mapped[str] = mapped_column(sa.String(MAX_ID_LENGTH), index=True)
@@ -100,6 +103,9 @@ class TradeRow(Base):
     outcome: Mapped[str | None] = mapped_column(sa.String(16))  # SETTLED, FAILED, CANCELLED
     fail_reason: Mapped[str | None] = mapped_column(sa.String(32))
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    # the end of the ISD in the settlement market, when an outcome becomes known: the
+    # trades past it with no outcome are found by index, not by reading every open trade
+    outcome_due: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
 class ClockRow(Base):
