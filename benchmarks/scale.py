@@ -1,6 +1,7 @@
 """failcast end to end at growing sizes: time and peak memory per stage, and how they grow.
 
     python -m benchmarks.scale [--sizes 1000000 3000000 10000000] [--days 250] [--keep DIR]
+                               [--stages simulate validate build train backtest]
 
 Per size, each stage in a fresh process (so each peak is its own): simulate and write the
 world, validate it against the contract, build the features, train (retrieval of every
@@ -9,7 +10,8 @@ settlement dates. Trades per day are the size over ``--days``. Printed: seconds 
 stage and size, then the growth exponent of each stage's time between consecutive sizes
 (log of the time ratio over log of the size ratio: 1 is linear). Targets for 10M trades: peak
 <= 16 GB, every exponent <= 1.1. Worlds and projects go under ``--keep`` (default: a
-temporary directory removed afterwards); a world already there is reused.
+temporary directory removed afterwards); a world already there is reused, and so is a feature
+build, so ``--stages`` can run a large size a few stages at a time.
 """
 
 from __future__ import annotations
@@ -83,14 +85,17 @@ def exponent(small: tuple[int, float], large: tuple[int, float]) -> float:
     return math.log(t2 / t1) / math.log(n2 / n1)
 
 
-def run_size(trades: int, days: int, root: Path, progress: Progress) -> dict[str, dict]:
-    """Every stage for one size, each in its own process; a world already simulated under
-    ``root`` is reused (its simulate figures are then missing)."""
+def run_size(
+    trades: int, days: int, root: Path, progress: Progress, stages: list[str], keep: bool
+) -> dict[str, dict]:
+    """The ``stages`` for one size, each in its own process; a world already simulated under
+    ``root`` is reused (its simulate figures are then missing). The project (feature build,
+    registry) is removed afterwards unless ``keep``."""
     per_day = -(-trades // int(days * 0.985))  # markets' holidays drop ~1.5% of draws
     data, home = root / f"world-{trades}", root / f"home-{trades}"
     out: dict[str, dict] = {}
-    task = progress.add_task(f"{trades:,} trades", total=len(STAGES))
-    for stage in STAGES:
+    task = progress.add_task(f"{trades:,} trades", total=len(stages))
+    for stage in (s for s in STAGES if s in stages):
         progress.update(task, description=f"{trades:,} trades: {stage}")
         if stage == "simulate" and (data / "trades.parquet").exists():
             progress.advance(task)
@@ -98,7 +103,8 @@ def run_size(trades: int, days: int, root: Path, progress: Progress) -> dict[str
         code = _PRELUDE + _CODE[stage] + "done(t0)\n"
         out[stage] = run_child(code, data, home, days, per_day)
         progress.advance(task)
-    shutil.rmtree(home, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(home, ignore_errors=True)
     return out
 
 
@@ -107,7 +113,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
     parser.add_argument("--days", type=int, default=250)
-    parser.add_argument("--keep", type=Path, help="keep worlds here (and reuse them)")
+    parser.add_argument("--keep", type=Path, help="keep worlds and builds here (and reuse them)")
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     args = parser.parse_args()
     console = Console()
     root = args.keep or Path(tempfile.mkdtemp(prefix="failcast-scale-"))
@@ -115,7 +122,8 @@ def main() -> None:
     try:
         with Progress(console=console) as progress:
             for size in sorted(args.sizes):
-                results[size] = run_size(size, args.days, root, progress)
+                keep = args.keep is not None
+                results[size] = run_size(size, args.days, root, progress, args.stages, keep)
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -130,7 +138,7 @@ def main() -> None:
             f"{s['seconds']:.0f} ({s['peak_gb']:.1f})" if (s := stages.get(st)) else "—"
             for st in STAGES
         ]
-        peak = max(s["peak_gb"] for s in stages.values())
+        peak = max((s["peak_gb"] for s in stages.values()), default=0.0)
         mark = "✓" if peak <= TARGET_PEAK_GB else "✗"
         table.add_row(f"{size:,}", *cells, f"{peak:.1f} {mark}")
     console.print(table)
