@@ -119,6 +119,18 @@ def materialize(store: FeatureStore, horizon: datetime) -> None:
         store.materialize(start_date=_EPOCH, end_date=horizon + timedelta(microseconds=1))
 
 
+MATERIALIZE_REDIS_TIMEOUT_SECONDS = 30.0
+"""How long a bulk write to Redis waits for each reply. Scoring's short timeout
+(FAILCAST_REDIS_TIMEOUT_SECONDS) says within a request that Redis is down; a build writing a
+whole feature table in pipelines on a busy machine must not fail for a reply that is slow."""
+
+
+def _materializing(settings: Settings) -> Settings:
+    """The settings a build writes to the online store with."""
+    timeout = max(settings.redis_timeout_seconds, MATERIALIZE_REDIS_TIMEOUT_SECONDS)
+    return settings.model_copy(update={"redis_timeout_seconds": timeout})
+
+
 def build_features(
     data_dir: Path,
     settings: Settings | None = None,
@@ -176,7 +188,7 @@ def build_features(
     t3 = time.perf_counter()
     step("apply feature repo", 0.8)
     write_feature_store_yaml(settings)
-    with open_store(settings) as store:
+    with open_store(_materializing(settings)) as store:
         store.apply([*definitions(out, settings.offline_store).objects()])
         step("materialize online", 0.85)
         materialize(store, horizon)
