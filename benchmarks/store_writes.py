@@ -23,67 +23,24 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from serving.scoring.schemas import Trade
-from serving.workflow.store import ExceptionStore, ScoreRecord
+from serving.workflow.store import ExceptionStore
+from tests.records import traded
 
-EXECUTED = dt.datetime(2024, 6, 3, 14, 0, tzinfo=dt.UTC)
-ISD = dt.date(2024, 6, 4)
-ISD_MORNING = dt.datetime(2024, 6, 4, 10, 0, tzinfo=dt.UTC)  # New York: before its 04:00 end
+ISD_MORNING_MINUTES = 20 * 60  # minutes after T0 (14:00 UTC on the trade date): 10:00 on the ISD
 WRITES = 40
 LOAD_BATCH = 1_000
-
-
-def _score(trade_id: str, at: dt.datetime, probability: float) -> ScoreRecord:
-    trade = Trade(
-        trade_id=trade_id,
-        execution_ts=EXECUTED,
-        trade_date=EXECUTED.date(),
-        settlement_date=ISD,
-        settlement_cycle_days=1,
-        desk_id="D1",
-        account_id="A1",
-        counterparty_id="C1",
-        instrument_id="I1",
-        side="SELL",
-        quantity=1_000.0,
-        price=10.0,
-        notional=1e4,
-        currency="USD",
-        settlement_market="US",
-        is_block=False,
-    )
-    return ScoreRecord(
-        trade_id=trade_id,
-        scored_at=at,
-        model_version="1",
-        stage="EXECUTION",
-        fail_probability=probability,
-        risk_tier="HIGH" if probability >= 0.25 else "LOW",
-        predicted_cause="LATE_MATCHING",
-        expected_cost=100.0,
-        currency="USD",
-        reasons=[{"code": "MATCHING_PENDING", "action": "Get it matched", "team": "Settlements"}],
-        settlement_date=ISD,
-        counterparty_id="C1",
-        instrument_id="I1",
-        desk_id="D1",
-        settlement_market="US",
-        notional=1e4,
-        trade=trade,
-    )
 
 
 def median_write_ms(url: str, book: int) -> float:
     """The median of ``WRITES`` single-score writes once ``book`` trades settle today."""
     store = ExceptionStore(url, clock="events", grace=dt.timedelta(hours=2))
     try:
-        at = EXECUTED + dt.timedelta(minutes=1)
         for start in track(range(0, book, LOAD_BATCH), description=f"book of {book:,}"):
             ids = range(start, min(book, start + LOAD_BATCH))
-            store.record([_score(f"T{i}", at, 0.01) for i in ids])
+            store.record([traded(f"T{i}", 0.01, minutes=1) for i in ids])
         seconds = []
         for k in range(WRITES):
-            record = _score(f"T{k}", ISD_MORNING + dt.timedelta(seconds=k), 0.30)
+            record = traded(f"T{k}", 0.30, minutes=ISD_MORNING_MINUTES + k)
             begin = time.perf_counter()
             store.record([record])
             seconds.append(time.perf_counter() - begin)

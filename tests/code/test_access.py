@@ -31,8 +31,8 @@ from serving.api.tokens import TokenVerifier
 from serving.workflow.keyring import Keyring
 from serving.workflow.store import ExceptionStore, Status
 from serving.workflow.store.users import AuditEntry
-from tests.code.test_exception_store import score
 from tests.identity import AUDIENCE, IdentityProvider, identity_provider
+from tests.records import score
 
 SETTLEMENTS = Team.SETTLEMENTS.value
 ANALYST = Principal("ana", frozenset({Role.ANALYST}), frozenset({SETTLEMENTS}))

@@ -9,46 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from core.errors import InvalidTransition
-from serving.workflow.store import ExceptionStore, ScoreRecord, Status
-
-T0 = dt.datetime(2024, 6, 3, 14, 0, tzinfo=dt.UTC)
-ISD = dt.date(2024, 6, 4)
-
-
-def score(
-    trade_id: str,
-    probability: float,
-    cost: float,
-    minutes: int = 0,
-    team: str = "Settlements",
-    stage: str = "EXECUTION",
-    currency: str = "USD",
-) -> ScoreRecord:
-    tier = "HIGH" if probability >= 0.25 else "MEDIUM" if probability >= 0.10 else "LOW"
-    return ScoreRecord(
-        trade_id=trade_id,
-        scored_at=T0 + dt.timedelta(minutes=minutes),
-        model_version="3",
-        stage=stage,
-        fail_probability=probability,
-        risk_tier=tier,
-        predicted_cause="LATE_MATCHING",
-        expected_cost=cost,
-        currency=currency,
-        reasons=[{"code": "MATCHING_PENDING", "action": "Get it matched", "team": team}],
-        settlement_date=ISD,
-        counterparty_id="C1",
-        instrument_id="I1",
-        desk_id="D1",
-        settlement_market="US",
-        notional=1e6,
-    )
+from serving.workflow.store import ExceptionStore, Status
+from tests.records import ISD, T0, score, traded
 
 
 def test_at_risk_trades_open_exceptions_queued_by_expected_cost(store: ExceptionStore) -> None:
@@ -118,7 +85,7 @@ def test_recording_a_batch_twice_duplicates_nothing(store: ExceptionStore) -> No
 _WRITER = """
 import sys, datetime as dt
 sys.path.insert(0, sys.argv[3])
-from tests.code.test_exception_store import score
+from tests.records import score
 from serving.workflow.store import ExceptionStore
 store = ExceptionStore(sys.argv[1])
 batch = [score(f"T{i}", 0.3, float(i), minutes=i % 7) for i in range(int(sys.argv[2]))]
@@ -156,33 +123,6 @@ def test_an_exception_is_found_whatever_its_status(store: ExceptionStore) -> Non
     found = store.get("T1")
     assert (found.status, found.action_taken) == ("RESOLVED", "borrowed")
     assert store.get("T2") is None
-
-
-def traded(
-    trade_id: str, probability: float, minutes: int = 0, stage: str = "EXECUTION"
-) -> ScoreRecord:
-    """A score with its trade kept (what re-scoring and deadlines need)."""
-    from serving.scoring.schemas import Trade
-
-    trade = Trade(
-        trade_id=trade_id,
-        execution_ts=T0,
-        trade_date=T0.date(),
-        settlement_date=ISD,
-        settlement_cycle_days=1,
-        desk_id="D1",
-        account_id="A1",
-        counterparty_id="C1",
-        instrument_id="I1",
-        side="SELL",
-        quantity=1_000.0,
-        price=10.0,
-        notional=1e4,
-        currency="USD",
-        settlement_market="US",
-        is_block=False,
-    )
-    return replace(score(trade_id, probability, 100.0, minutes=minutes, stage=stage), trade=trade)
 
 
 def test_an_exception_failcast_resolved_reopens_when_the_risk_returns(

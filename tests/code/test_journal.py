@@ -19,8 +19,8 @@ from core.errors import StoreUnavailable
 from serving.workflow.drain import Drain
 from serving.workflow.journal import Journal, decode, encode
 from serving.workflow.store import ExceptionStore
-from tests.code.test_exception_store import traded
 from tests.conftest import REPO
+from tests.records import traded
 
 
 @pytest.fixture()
@@ -49,7 +49,7 @@ import os, sys
 sys.path.insert(0, sys.argv[2])
 from pathlib import Path
 from serving.workflow.journal import Journal
-from tests.code.test_exception_store import traded
+from tests.records import traded
 journal = Journal(Path(sys.argv[1]), max_pending=1000)
 journal.append([traded(f"T{i}", 0.3) for i in range(40)])
 os._exit(9)  # killed right after the fsync: nothing stored

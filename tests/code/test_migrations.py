@@ -25,8 +25,8 @@ from serving.workflow.store.engine import (
     upgrade,
 )
 from serving.workflow.store.tables import Base, aware
-from tests.code.test_exception_store import score
 from tests.conftest import REPO
+from tests.records import score
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
