@@ -7,11 +7,14 @@ next slice starts, so nothing learnt from the future reaches validation, calibra
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from core.costs import ILLIQUID_ADV, penalty_cost
 from core.errors import InvalidInput
@@ -66,16 +69,30 @@ def labelled_matrix(
     What each row will be is known before its features, so the rows are labelled first and
     the dataset's two largest tables are let go before the matrix is filled: the events once
     each trade's lifecycle and intraday state are taken from them (``SnapshotState``), the
-    outcomes once labelled. ``dataset`` loses both; its trades and reference tables stay."""
+    outcomes once labelled. The labels wait in a temporary Parquet file while the matrix is
+    filled and are read back once the state is let go: retrieval's peak is the matrix, the
+    trades and the state, not the labels beside them. ``dataset`` loses the events and the
+    outcomes; its trades and reference tables stay."""
     state = SnapshotState.of(dataset)
     del dataset["events"]
     reference = Reference.load(settings)
     layout = snapshot_rows(dataset["trades"], reference.calendar, only=only)
     rows = row_labels(layout, dataset)
     del dataset["outcomes"]
-    release_memory()  # the events', the outcomes' and labelling's freed pages
-    with open_store(settings) as store:
-        matrix = training_matrix(store, reference, dataset, step=step, state=state, rows=layout)
+    with tempfile.TemporaryDirectory(prefix="failcast-labels-") as spill:
+        labels = Path(spill) / "labels.parquet"
+        # the trade ids are not written: read back, each would be a new string
+        rows.drop(columns="trade_id").to_parquet(labels)
+        del rows
+        release_memory()  # the events', the outcomes' and the labels' pages
+        with open_store(settings) as store:
+            matrix = training_matrix(store, reference, dataset, step=step, state=state, rows=layout)
+        del state
+        release_memory()
+        # column by column, each freed from Arrow once in pandas: one copy at a time
+        rows = pq.read_table(labels).to_pandas(split_blocks=True, self_destruct=True)
+    trade_ids = dataset["trades"]["trade_id"].to_numpy()[layout["trade"].to_numpy()]
+    rows.insert(0, "trade_id", trade_ids)
     return rows, matrix
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,10 +74,9 @@ class _Sorted:
     """Facts of one kind (executions, or one step) sorted by (group, instant), with the
     running sums the figures need (minutes counted from each group's base)."""
 
-    key: np.ndarray  # group * _SPAN_US + (instant - base)
-    count: np.ndarray  # running count, with a leading 0
-    executed: np.ndarray  # running sum of execution minutes
-    done: np.ndarray  # running sum of the step's minutes (executions: unused)
+    key: np.ndarray  # group * _SPAN_US + (instant - base), ascending
+    executed: np.ndarray  # running sum of execution minutes, leading 0: [i] sums the first i
+    done: np.ndarray  # the same of the step's minutes (executions: ``executed`` itself)
 
     @classmethod
     def of(
@@ -91,8 +91,9 @@ class _Sorted:
             minutes = (minutes_from[seen] - base_us[seen]) / _MINUTE_US
             return np.concatenate([[0.0], np.cumsum(minutes[order], dtype=np.float64)])
 
-        count = np.arange(int(seen.sum()) + 1, dtype=np.float64)
-        return cls(key[order], count, running(execution_us), running(at_us))
+        executed = running(execution_us)
+        done = executed if at_us is execution_us else running(at_us)
+        return cls(key[order], executed, done)
 
     def upto(self, group: np.ndarray, rel_us: np.ndarray) -> tuple[np.ndarray, ...]:
         """(count, sum of execution minutes, sum of step minutes) of each group's facts at or
@@ -101,7 +102,7 @@ class _Sorted:
         lo = np.searchsorted(self.key, group * _SPAN_US, side="left")
         hi = np.searchsorted(self.key, group * _SPAN_US + rel_us, side="right")
         return (
-            self.count[hi] - self.count[lo],
+            (hi - lo).astype(np.float64),
             self.executed[hi] - self.executed[lo],
             self.done[hi] - self.done[lo],
         )
@@ -109,17 +110,23 @@ class _Sorted:
 
 class _Lookup:
     """Values to their positions: a dict for the few a request holds (a pandas index costs
-    tens of microseconds to build), the index for training's millions."""
+    tens of microseconds to build), the index for training's millions. The dict is made on
+    the first few-value lookup, and never for a table of more than ``_DICT_MAX`` values:
+    training's state of every trade would hold a dict entry per trade for lookups it never
+    makes."""
 
     _FEW = 64
+    _DICT_MAX = 1_000_000
 
     def __init__(self, values: np.ndarray) -> None:
         self.index = pd.Index(values)
-        self.positions = {v: i for i, v in enumerate(values.tolist())}
+        self._positions: dict[Any, int] | None = None
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
-        if len(values) <= self._FEW:
-            get = self.positions.get
+        if len(values) <= self._FEW and len(self.index) <= self._DICT_MAX:
+            if self._positions is None:
+                self._positions = {v: i for i, v in enumerate(self.index.tolist())}
+            get = self._positions.get
             return np.array([get(v, -1) for v in values.tolist()], dtype=np.int64)
         return np.asarray(self.index.get_indexer(pd.Index(values)), dtype=np.int64)
 

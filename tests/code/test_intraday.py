@@ -81,6 +81,33 @@ def test_intraday_features_equal_a_brute_force_recomputation() -> None:
             assert got[name][i] == pytest.approx(value, abs=1e-6, nan_ok=True), (i, name)
 
 
+@pytest.mark.parametrize("dict_max", [10_000, 100])
+def test_one_trade_at_a_time_gives_the_figures_of_a_batch(
+    monkeypatch: pytest.MonkeyPatch, dict_max: int
+) -> None:
+    # a request's few trades are looked up by dict, a batch's by index, and a table larger
+    # than _DICT_MAX by index whatever the lookup's size: all three must agree
+    from features.compute import intraday
+
+    monkeypatch.setattr(intraday._Lookup, "_DICT_MAX", dict_max)
+    trades = _trades(600)
+    state = IntradayState(trades)
+    queries = trades.sample(80, random_state=3).reset_index(drop=True)
+    at = queries["execution_us"].to_numpy() + 45 * _MIN
+    keys = {b.key: queries[b.key].to_numpy() for b in INTRADAY}
+    market = queries["settlement_market"].to_numpy()
+    batch = state.features(queries["trade_id"].to_numpy(), keys, market, at)
+    for i in range(len(queries)):
+        one = state.features(
+            queries["trade_id"].to_numpy()[i : i + 1],
+            {k: v[i : i + 1] for k, v in keys.items()},
+            market[i : i + 1],
+            at[i : i + 1],
+        )
+        for name, values in batch.items():
+            assert one[name][0] == pytest.approx(values[i], nan_ok=True), (i, name)
+
+
 def test_a_trade_the_state_does_not_hold_is_measured_against_all_of_its_day() -> None:
     trades = _trades(300)
     state = IntradayState(trades)
