@@ -67,7 +67,7 @@ def assessed_rows(
     if chosen is not None:
         only &= chosen(dataset["trades"])
     labels, matrix = labelled_matrix(dataset, only, scratch, lambda n, f: step(n, 0.3 + 0.6 * f))
-    return dataset, with_features(labels, matrix.x, matrix.names)
+    return dataset, with_features(labels.rows(matrix.rows), matrix.x, matrix.names)
 
 
 def evaluate_dataset(

@@ -7,14 +7,11 @@ next slice starts, so nothing learnt from the future reaches validation, calibra
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from core.costs import ILLIQUID_ADV, penalty_cost
 from core.errors import InvalidInput
@@ -35,6 +32,7 @@ from features.store import open_store
 __all__ = [
     "SLICES",
     "Split",
+    "TradeLabels",
     "decided",
     "labelled",
     "labelled_matrix",
@@ -42,6 +40,7 @@ __all__ = [
     "sample_settled",
     "split_starts",
     "time_split",
+    "trade_labels",
     "with_features",
 ]
 
@@ -61,51 +60,56 @@ def labelled_matrix(
     only: np.ndarray,
     settings: Settings,
     step: Callable[[str, float], None] = lambda name, fraction: None,
-) -> tuple[pd.DataFrame, FeatureMatrix]:
-    """Every (trade, stage) of the decided trades the mask ``only`` selects: their labels
-    and costs (``row_labels``) and, row for row, their point-in-time features from the
-    feature store of ``settings`` (the other trades count for the day's state all the same).
+) -> tuple[TradeLabels, FeatureMatrix]:
+    """Every (trade, stage) of the decided trades the mask ``only`` selects: their
+    point-in-time features from the feature store of ``settings`` (the other trades count
+    for the day's state all the same), and their trades' labels and costs, to be taken row
+    for row with ``labels.rows(matrix.rows)`` (``row_labels``).
 
-    What each row will be is known before its features, so the rows are labelled first and
+    What each row will be is known before its features, so the trades are labelled first and
     the dataset's two largest tables are let go before the matrix is filled: the events once
     each trade's lifecycle and intraday state are taken from them (``SnapshotState``), the
-    outcomes once labelled. The labels wait in a temporary Parquet file while the matrix is
-    filled and are read back once the state is let go: retrieval's peak is the matrix, the
-    trades and the state, not the labels beside them. ``dataset`` loses the events and the
-    outcomes; its trades and reference tables stay."""
+    outcomes once the trades are labelled. The labels stay per trade (a third of their rows'
+    bytes): the caller takes them row for row once it has let go of what it no longer needs
+    (training: the trades), so that the rows' labels never sit beside the state and the
+    trades. ``dataset`` loses the events and the outcomes; its trades and reference tables
+    stay."""
     state = SnapshotState.of(dataset)
     del dataset["events"]
     reference = Reference.load(settings)
     layout = snapshot_rows(dataset["trades"], reference.calendar, only=only)
-    rows = row_labels(layout, dataset)
+    labels = trade_labels(layout, dataset)
     del dataset["outcomes"]
-    with tempfile.TemporaryDirectory(prefix="failcast-labels-") as spill:
-        labels = Path(spill) / "labels.parquet"
-        # the trade ids are not written: read back, each would be a new string
-        rows.drop(columns="trade_id").to_parquet(labels)
-        del rows
-        release_memory()  # the events', the outcomes' and the labels' pages
-        with open_store(settings) as store:
-            matrix = training_matrix(store, reference, dataset, step=step, state=state, rows=layout)
-        del state
-        release_memory()
-        # column by column, each freed from Arrow once in pandas: one copy at a time
-        rows = pq.read_table(labels).to_pandas(split_blocks=True, self_destruct=True)
-    trade_ids = dataset["trades"]["trade_id"].to_numpy()[layout["trade"].to_numpy()]
-    rows.insert(0, "trade_id", trade_ids)
-    return rows, matrix
+    release_memory()  # the events', the outcomes' and labelling's freed pages
+    with open_store(settings) as store:
+        matrix = training_matrix(store, reference, dataset, step=step, state=state, rows=layout)
+    return labels, matrix
 
 
-def row_labels(rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
-    """``labelled`` for every row of a feature matrix (``snapshot_rows``; no features):
-    trade, instrument, stage, scoring instant, label and costs, row for row (instrument,
-    cause and asset class as categories, days late as float32). Labels belong
-    to trades, so they are worked out once per trade and taken for each of its stages: a
-    third of the work and memory of labelling millions of rows. Every trade of the rows must
-    be decided."""
+@dataclass(frozen=True)
+class TradeLabels:
+    """The labels and costs of the trades of a matrix's rows, one row per trade
+    (``labelled``; instrument, cause and asset class as categories, days late as float32),
+    and each matrix row's position among them."""
+
+    per_trade: pd.DataFrame
+    row_trade: np.ndarray
+
+    def rows(self, layout: pd.DataFrame) -> pd.DataFrame:
+        """The labels row for row with ``layout`` (the ``snapshot_rows`` they were made
+        from), with its stage and scoring instant."""
+        out = self.per_trade.take(self.row_trade)
+        out.index = pd.RangeIndex(len(out))  # in place: reset_index would copy every column
+        for at, (name, column) in enumerate(snapshot_columns(layout).items(), start=2):
+            out.insert(at, name, column)
+        return out
+
+
+def trade_labels(rows: pd.DataFrame, dataset: Dataset) -> TradeLabels:
+    """The labels of the trades of ``rows`` (``snapshot_rows``; no features), each worked out
+    once per trade: every trade of the rows must be decided."""
     trades = dataset["trades"]
-    positions = rows["trade"].to_numpy()
-    chosen, row_trade = np.unique(positions, return_inverse=True)
+    chosen, row_trade = np.unique(rows["trade"].to_numpy(), return_inverse=True)
     per_trade = labelled(
         pd.DataFrame(
             {
@@ -125,12 +129,15 @@ def row_labels(rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     for name in _CATEGORY_LABELS:
         per_trade[name] = per_trade[name].astype("category")
     per_trade["days_late"] = per_trade["days_late"].astype(np.float32)
-    out = per_trade.take(row_trade)
-    out.index = pd.RangeIndex(len(out))  # in place: reset_index would copy every column
-    del per_trade
-    for at, (name, column) in enumerate(snapshot_columns(rows).items(), start=2):
-        out.insert(at, name, column)
-    return out
+    return TradeLabels(per_trade, row_trade.astype(np.int32))
+
+
+def row_labels(rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """``labelled`` for every row of a feature matrix (``snapshot_rows``; no features):
+    trade, instrument, stage, scoring instant, label and costs, row for row. Labels belong
+    to trades, so they are worked out once per trade and taken for each of its stages
+    (``trade_labels``): a third of the work and memory of labelling millions of rows."""
+    return trade_labels(rows, dataset).rows(rows)
 
 
 def with_features(rows: pd.DataFrame, x: np.ndarray, names: list[str]) -> pd.DataFrame:

@@ -178,12 +178,14 @@ def train(
         ]
         only = sample_settled(dataset, only, valid_start, config.settled_share, config.params.seed)
     step("labels and costs", 0.2)
-    rows, matrix = labelled_matrix(  # labels and costs, row for row with the features
+    labels, matrix = labelled_matrix(  # the features, and the trades' labels and costs
         dataset, only, settings, lambda n, f: step(n, 0.2 + 0.4 * f)
     )
-    names, x = matrix.names, matrix.x
-    del dataset, matrix  # what training needs of them is in rows, x and names
-    release_memory()  # theirs and the query engine's freed pages, before the model's own
+    names, x, layout = matrix.names, matrix.x, matrix.rows
+    del dataset, matrix  # what training needs of them is in x, names and the layout
+    release_memory()  # theirs and the query engine's freed pages, before the rows' labels
+    rows = labels.rows(layout)  # labels and costs, row for row with the features
+    del labels, layout
     split = time_split(rows, config.test_days, config.calib_days, config.valid_days)
     weights = None  # the settled rows sampled out, put back by weight
     if config.settled_share < 1:
