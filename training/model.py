@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from core.errors import ModelMismatch
+from core.memory import release_memory
 from training.distributed import DaskTraining, fit_on_dask
 
 __all__ = ["CATEGORICAL", "Calibration", "FailModel", "ModelParams", "binned", "fit_fail_model"]
@@ -261,9 +262,9 @@ def binned(
     weights: np.ndarray | None = None,
 ) -> lgb.Dataset:
     """A LightGBM dataset of the rows ``mask`` selects (weighted by ``weights``, row for row
-    over ``x``, when given): the run of rows holding them is binned straight from ``x`` (a
-    view, no copy), then the rows are taken from the bins; rows that fill less than half their
-    run (a sample) are copied instead."""
+    over ``x``, when given), constructed: the run of rows holding them is binned straight from
+    ``x`` (a view, no copy), then the rows are taken from the bins and the run's bins let go;
+    rows that fill less than half their run (a sample) are copied instead."""
     chosen = np.flatnonzero(mask)
     if chosen.size == 0:
         raise ValueError("a slice of the training rows is empty")
@@ -277,7 +278,7 @@ def binned(
             reference=reference,
             params=params,
             free_raw_data=True,
-        )
+        ).construct()
     run = lgb.Dataset(
         x[lo:hi],
         y[lo:hi],
@@ -288,8 +289,13 @@ def binned(
         free_raw_data=True,
     )
     if chosen.size == hi - lo:
-        return run
-    return run.construct().subset((chosen - lo).tolist())
+        return run.construct()
+    rows = run.construct().subset((chosen - lo).tolist()).construct()
+    # the subset copied its rows' bins: the run's (as large again) would otherwise live as
+    # long as the subset, which keeps it as its reference (LightGBM has no public call)
+    run._free_handle()
+    release_memory()  # the run's bins go back to the system before the boosting's buffers
+    return rows
 
 
 def _at_best_iteration(booster: lgb.Booster) -> lgb.Booster:

@@ -91,8 +91,8 @@ def tune(
     categorical = [features.index(c) for c in CATEGORICAL if c in features]
     # binned once for every trial: the bins do not depend on the searched settings
     binning = {"max_bin": base.max_bin, "feature_pre_filter": False, "verbose": -1}
-    train_set = binned(x, y, train, categorical, binning, weights=weights).construct()
-    valid_set = binned(x, y, valid, categorical, binning, reference=train_set).construct()
+    train_set = binned(x, y, train, categorical, binning, weights=weights)
+    valid_set = binned(x, y, valid, categorical, binning, reference=train_set)
     valid_x, valid_y = x[valid], y[valid]
 
     def objective(trial: optuna.Trial) -> float:
