@@ -60,8 +60,8 @@ def importance_figure(model: FailModel, top: int = 25) -> Figure:
 
 
 def shap_figure(model: FailModel, rows: pd.DataFrame, sample: int = 2_000, seed: int = 7) -> Figure:
-    x = rows[model.features].astype(float)
-    x = x.sample(min(sample, len(x)), random_state=seed)
+    # sampled before the copy to float64: a 10M-trade test window is millions of rows
+    x = rows[model.features].sample(min(sample, len(rows)), random_state=seed).astype(float)
     values = np.asarray(model.booster.predict(x, pred_contrib=True))[:, :-1]  # exact TreeSHAP
     shap.summary_plot(values, x, show=False, max_display=20)
     fig = plt.gcf()
