@@ -2,6 +2,7 @@
 
     python -m benchmarks.scale [--sizes 1000000 3000000 10000000] [--days 250] [--keep DIR]
                                [--stages simulate validate build train backtest]
+                               [--importance-rows 500000]
 
 Per size, each stage in a fresh process (so each peak is its own): simulate and write the
 world, validate it against the contract, build the features, train (retrieval of every
@@ -11,7 +12,10 @@ stage and size, then the growth exponent of each stage's time between consecutiv
 (log of the time ratio over log of the size ratio: 1 is linear). Targets for 10M trades: peak
 <= 16 GB, every exponent <= 1.1. Worlds and projects go under ``--keep`` (default: a
 temporary directory removed afterwards); a world already there is reused, and so is a feature
-build, so ``--stages`` can run a large size a few stages at a time.
+build, so ``--stages`` can run a large size a few stages at a time. Training's family
+importance samples ``--importance-rows`` of the test window (``failcast train
+--importance-rows``; 0: every row), since at 10M it would otherwise predict millions of rows
+once per family and repeat.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ def done(t0):
     print(json.dumps({"seconds": time.perf_counter() - t0,
                       "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 data, home, days, per_day = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+importance_rows = int(sys.argv[5]) or None
 t0 = time.perf_counter()
 """
 _CODE = {
@@ -61,8 +66,9 @@ build_features(data, Settings(home=home, feast_project="scale"))
 """,
     "train": """
 from core.settings import Settings
-from training.train import train
-train(data, Settings(home=home, feast_project="scale"))
+from training.train import TrainConfig, train
+settings = Settings(home=home, feast_project="scale")
+train(data, settings, TrainConfig(importance_rows=importance_rows))
 """,
     "backtest": """
 from core.settings import Settings
@@ -86,7 +92,13 @@ def exponent(small: tuple[int, float], large: tuple[int, float]) -> float:
 
 
 def run_size(
-    trades: int, days: int, root: Path, progress: Progress, stages: list[str], keep: bool
+    trades: int,
+    days: int,
+    root: Path,
+    progress: Progress,
+    stages: list[str],
+    keep: bool,
+    importance_rows: int = 0,
 ) -> dict[str, dict]:
     """The ``stages`` for one size, each in its own process; a world already simulated under
     ``root`` is reused (its simulate figures are then missing). The project (feature build,
@@ -101,7 +113,7 @@ def run_size(
             progress.advance(task)
             continue
         code = _PRELUDE + _CODE[stage] + "done(t0)\n"
-        out[stage] = run_child(code, data, home, days, per_day)
+        out[stage] = run_child(code, data, home, days, per_day, importance_rows)
         progress.advance(task)
     if not keep:
         shutil.rmtree(home, ignore_errors=True)
@@ -115,6 +127,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=250)
     parser.add_argument("--keep", type=Path, help="keep worlds and builds here (and reuse them)")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--importance-rows", type=int, default=500_000)
     args = parser.parse_args()
     console = Console()
     root = args.keep or Path(tempfile.mkdtemp(prefix="failcast-scale-"))
@@ -123,7 +136,9 @@ def main() -> None:
         with Progress(console=console) as progress:
             for size in sorted(args.sizes):
                 keep = args.keep is not None
-                results[size] = run_size(size, args.days, root, progress, args.stages, keep)
+                results[size] = run_size(
+                    size, args.days, root, progress, args.stages, keep, args.importance_rows
+                )
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
