@@ -280,9 +280,16 @@ class EventProcessor:
         assert entry.id is not None
         batch = _Batch.of(events_adapter.validate_python(entry.events))
         plan = _Plan(as_of={t: dt.datetime.fromisoformat(at) for t, at in entry.rescore.items()})
-        effects = _Effects(pushed=self._push(batch, self._stored(batch), plan))
-        scores, trades, previous = self._rescore(plan)
-        records = [ScoreRecord.of(s, t) for s, t in zip(scores, trades, strict=True)]
+        # one read of the trades the events name and of those they are known to touch; the
+        # pushes add the trades they find touched
+        held = {t.trade_id: t for t in self.exceptions.trades(_named(batch) | plan.as_of.keys())}
+        effects = _Effects(pushed=self._push(batch, held, plan))
+        scores, trades, previous = self._rescore(plan, held)
+        # the trades scored are the stored ones: they are not kept again (which could only
+        # put back an older version over one stored since they were read)
+        records = [
+            replace(ScoreRecord.of(s, t), trade=None) for s, t in zip(scores, trades, strict=True)
+        ]
         effects.add(self.exceptions.finish(entry.id, records))
         effects.rescored = [_rescored(s, previous.get(s.trade_id)) for s in scores]
         return effects
@@ -303,8 +310,7 @@ class EventProcessor:
             log.error("the events of outbox entry %d are a dead letter: %s", entry.id, error)
 
     def _stored(self, batch: _Batch) -> dict[str, TradeRow]:
-        named = {e.trade_id for e in batch.lifecycle} | {e.trade_id for e in batch.outcome}
-        return {t.trade_id: t for t in self.exceptions.trades(named)}
+        return {t.trade_id: t for t in self.exceptions.trades(_named(batch))}
 
     def _check(self, batch: _Batch, stored: dict[str, TradeRow]) -> None:
         """Every trade, account and instrument named must be known: nothing is written
@@ -346,7 +352,8 @@ class EventProcessor:
             raise ContractError(problems)
 
     def _push(self, batch: _Batch, stored: dict[str, TradeRow], plan: _Plan) -> dict[str, int]:
-        """Push the new facts online and note which undecided trades they touch."""
+        """Push the new facts online and note which undecided trades they touch (added to
+        ``stored``, which holds at least the trades the batch names)."""
         pushed: dict[str, int] = {}
         store, reference = self.features, self.reference
         if inventory := batch.inventory:
@@ -354,11 +361,12 @@ class EventProcessor:
             pushed["position"] = len(rows)
             latest = _latest(((e.account_id, e.instrument_id), e.as_of_ts) for e in inventory)
             for trade in self.exceptions.undecided(positions=latest):
+                stored.setdefault(trade.trade_id, trade)
                 plan.touch(trade.trade_id, latest[(trade.account_id, trade.instrument_id)])
         if ssi := batch.ssi:
             rows = push_ssi(store, reference, _frame(ssi, "ssi"))
             pushed["ssi_state"] = len(rows)
-            self._touch_ssi_trades(rows, plan)
+            self._touch_ssi_trades(rows, plan, stored)
         if outcomes := batch.outcome:
             live = [stored[e.trade_id] for e in outcomes if e.trade_id in stored]
             rows = push_outcomes(
@@ -379,12 +387,15 @@ class EventProcessor:
             )
             for trade in self.exceptions.undecided(counterparty_id=latest):
                 if trade.trade_id not in decided:
+                    stored.setdefault(trade.trade_id, trade)
                     plan.touch(trade.trade_id, latest[trade.counterparty_id])
         return pushed
 
-    def _touch_ssi_trades(self, pushed: pd.DataFrame, plan: _Plan) -> None:
+    def _touch_ssi_trades(
+        self, pushed: pd.DataFrame, plan: _Plan, stored: dict[str, TradeRow]
+    ) -> None:
         """Undecided trades settling on a pushed SSI: same counterparty, market and asset
-        class."""
+        class (added to ``stored``)."""
         if pushed.empty:  # every version was older than the one in force
             return
         latest: dict[tuple[str, str, str], dt.datetime] = {}
@@ -402,12 +413,15 @@ class EventProcessor:
         for trade, asset_class in zip(trades, classes, strict=True):
             at = latest.get((trade.counterparty_id, trade.settlement_market, asset_class))
             if at is not None:
+                stored.setdefault(trade.trade_id, trade)
                 plan.touch(trade.trade_id, at)
 
-    def _rescore(self, plan: _Plan) -> tuple[list[TradeScore], list[Trade], dict[str, float]]:
-        """Scores of the undecided trades of the plan, the trades scored, and each one's
-        latest probability before."""
-        rows = {t.trade_id: t for t in self.exceptions.trades(plan.as_of)}
+    def _rescore(
+        self, plan: _Plan, rows: dict[str, TradeRow]
+    ) -> tuple[list[TradeScore], list[Trade], dict[str, float]]:
+        """Scores of the undecided trades of the plan (``rows``: the stored trades, every
+        one the plan touches among them), the trades scored, and each one's latest
+        probability before."""
         ids = [t for t in plan.as_of if t in rows and rows[t].outcome is None]
         trades = [as_trade(rows[t].payload, rows[t].lifecycle) for t in ids]
         scores: list[TradeScore] = []
@@ -433,6 +447,11 @@ def _lifecycle_plan(batch: _Batch, stored: dict[str, TradeRow]) -> _Plan:
     for outcome in batch.outcome:
         plan.decided[outcome.trade_id] = (outcome.status, outcome.known_ts, outcome.fail_reason)
     return plan
+
+
+def _named(batch: _Batch) -> set[str]:
+    """The trades a batch's lifecycle and outcome events name."""
+    return {e.trade_id for e in batch.lifecycle} | {e.trade_id for e in batch.outcome}
 
 
 def _keyed(events: Sequence[AnyEvent]) -> Keyed:

@@ -125,6 +125,34 @@ def test_lifecycle_events_rescore_the_trade_and_keep_its_trajectory(
     assert store.trades([trade.trade_id])[0].outcome == "CANCELLED"
 
 
+def test_a_rescore_does_not_put_back_an_older_version_of_its_trade(
+    scorer: Scorer, store: ExceptionStore, trades: pd.DataFrame
+) -> None:
+    """A newer version of a trade, stored (by /score's drain, say) while an event's re-score
+    of it runs, stays: the re-score stores its score, not the version of the trade it read."""
+    (trade,) = _score_at_execution(scorer, store, trades.iloc[[1]])
+    amended = trade.model_copy(update={"notional": trade.notional * 2})
+
+    def store_the_amended_trade() -> None:  # between the re-score's read and its write
+        (score,) = scorer.score([amended], epoch_us(trade.execution_ts))
+        store.record([ScoreRecord.of(score, amended)])
+
+    processor = EventProcessor(
+        lambda: scorer,
+        store,
+        scorer.features.store,
+        scorer.features.reference,
+        before_rescoring=store_the_amended_trade,
+    )
+    event = {"kind": "lifecycle", "trade_id": trade.trade_id, "event_type": "ALLOCATED"}
+    applied = processor.apply(_events({**event, "event_ts": _at(trade, 5)}))
+
+    assert [r.trade_id for r in applied.rescored] == [trade.trade_id]
+    (row,) = store.trades([trade.trade_id])
+    assert row.payload["notional"] == pytest.approx(amended.notional)
+    assert row.lifecycle["allocated_ts"] is not None, "the event's lifecycle step is kept"
+
+
 def test_an_inventory_update_reaches_the_features_of_the_trades_it_covers(
     scorer: Scorer, store: ExceptionStore, processor: EventProcessor, trades: pd.DataFrame
 ) -> None:
