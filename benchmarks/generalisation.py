@@ -3,6 +3,7 @@
 
     python -m benchmarks.generalisation [--only NAME ...] [--days 250] [--trades-per-day 2000]
                                         [--cache DIR] [--homes DIR] [--out results.json]
+                                        [--tune-trials N]
 
 Per world, in a fresh process: simulate (kept in ``--cache``, so a later run with other
 features reuses the worlds), build the features, `failcast train` with its defaults, and read
@@ -10,7 +11,9 @@ the evaluation on the test window. Printed per world: PR-AUC of the model over t
 execution and over the ISD-1 oracle's on ISD-1, the same ratio for logistic regression and the
 ops rule at execution, recall in the riskiest 5% (model | best baseline), calibration error,
 cause accuracy, and which families of features matter most (PR-AUC lost when a family is
-permuted). Then the worst row of each figure.
+permuted). Then the worst row of each figure. ``--tune-trials N`` trains each world as
+`failcast train --trials N` does (an Optuna search on the validation slice first) and prints
+the search's gain on the validation slice and the parameters it chose.
 
 Quality bar per world: model / oracle >= 0.92 at execution and >= 0.88 on ISD-1; the model
 beats logistic regression and the ops rule on PR-AUC and recall@5% at every stage; ECE <= 0.01.
@@ -53,11 +56,11 @@ from core.runtime import quiet_libraries
 quiet_libraries()
 from core.settings import Settings
 from features.build import build_features
-from training.train import train
-data, home = Path(sys.argv[1]), Path(sys.argv[2])
+from training.train import TrainConfig, train
+data, home, trials = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 settings = Settings(home=home, feast_project="zoo")
 t0 = time.perf_counter(); build_features(data, settings); build = time.perf_counter() - t0
-result = train(data, settings)
+result = train(data, settings, TrainConfig(tune_trials=trials))
 out = result.summary()
 out["build_s"] = build
 out["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -137,6 +140,9 @@ def main() -> None:
         "--homes", type=Path, help="where each world's project home goes (default: CACHE/homes)"
     )
     parser.add_argument("--out", type=Path, help="write every world's figures as JSON")
+    parser.add_argument(
+        "--tune-trials", type=int, default=0, help="an Optuna search of N trials per world first"
+    )
     args = parser.parse_args()
     console = Console()
     base = SimulationConfig(days=args.days, trades_per_day=args.trades_per_day)
@@ -155,18 +161,26 @@ def main() -> None:
             progress.update(task, description=f"{world.name}: build and train")
             t0 = time.perf_counter()
             home = (args.homes or args.cache / "homes") / data.name
-            summary = run_child(_TRAIN, data, home)
+            summary = run_child(_TRAIN, data, home, args.tune_trials)
             results[world.name] = {
                 "about": world.about,
                 "seconds": time.perf_counter() - t0,
                 "peak_gb": summary["peak_gb"],
                 "importance": summary.get("family_importance", {}),
+                "tuning": summary.get("tuning"),
                 **figures(summary),
             }
             progress.console.print(
                 f"{world.name}: execution {results[world.name]['exec_ratio']:.2f} × oracle, "
                 f"ISD-1 {results[world.name]['isd1_ratio']:.2f}"
             )
+            if tuning := summary.get("tuning"):
+                pr_auc, chosen = tuning["valid_pr_auc"], tuning["chosen"]
+                progress.console.print(
+                    f"  tuned: {tuning['trials']} trials, validation PR-AUC "
+                    f"{pr_auc['start']:.4f} -> {pr_auc['best']:.4f}; chosen {chosen}; "
+                    f"what mattered {tuning['importance']}"
+                )
             progress.advance(task)
             if args.out:  # after every world: a long run stopped midway keeps what it measured
                 args.out.write_text(json.dumps(results, indent=2))
