@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -69,15 +70,19 @@ print(json.dumps(out, default=str))
 
 
 def _cached_world(world: ZooWorld, cache: Path) -> Path:
-    """The world's dataset, simulated once per configuration."""
+    """The world's dataset, simulated once per configuration: into a scratch directory
+    renamed once every table is written, so a run stopped midway leaves no partial world
+    that a later run would take for a whole one."""
     text = world.config.model_dump_json()
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     out = cache / f"{world.name.replace(' ', '_').replace('×', 'x')}-{digest}"
-    if not (out / "trades.parquet").exists():
+    if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        spec = cache / f".{digest}.json"
+        spec, partial = cache / f".{digest}.json", cache / f".{digest}.partial"
         spec.write_text(text)
-        run_child(_SIMULATE, spec, out)
+        shutil.rmtree(partial, ignore_errors=True)
+        run_child(_SIMULATE, spec, partial)
+        partial.rename(out)
     return out
 
 

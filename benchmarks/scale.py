@@ -109,11 +109,18 @@ def run_size(
     task = progress.add_task(f"{trades:,} trades", total=len(stages))
     for stage in (s for s in STAGES if s in stages):
         progress.update(task, description=f"{trades:,} trades: {stage}")
-        if stage == "simulate" and (data / "trades.parquet").exists():
+        if stage == "simulate" and data.exists():
             progress.advance(task)
             continue
         code = _PRELUDE + _CODE[stage] + "done(t0)\n"
-        out[stage] = run_child(code, data, home, days, per_day, importance_rows)
+        # a world is written beside its place and moved there whole: a run stopped midway
+        # leaves no partial world that a later run would take for a whole one
+        target = data.with_name(data.name + ".partial") if stage == "simulate" else data
+        if stage == "simulate":
+            shutil.rmtree(target, ignore_errors=True)
+        out[stage] = run_child(code, target, home, days, per_day, importance_rows)
+        if stage == "simulate":
+            target.rename(data)
         progress.advance(task)
     if not keep:
         shutil.rmtree(home, ignore_errors=True)
