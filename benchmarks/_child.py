@@ -4,13 +4,15 @@ each run's own. Shared helpers: run a child, and simulate the dataset a benchmar
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
-__all__ = ["DAYS", "dataset", "run_child"]
+__all__ = ["DAYS", "dataset", "run_child", "written_whole"]
 
 DAYS = 250
 _SIMULATE = """
@@ -32,6 +34,17 @@ def run_child(code: str, *args: object) -> dict:
         raise RuntimeError(done.stderr[-3000:])
     lines = done.stdout.strip().splitlines()
     return json.loads(lines[-1]) if lines else {}
+
+
+def written_whole(out: Path, write: Callable[[Path], dict]) -> dict:
+    """``write(directory)`` into a scratch directory beside ``out``, moved to ``out`` once it
+    returns: a run stopped midway leaves no partial world that a later run would take for a
+    whole one. Returns what ``write`` returned."""
+    partial = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    done = write(partial)
+    partial.rename(out)
+    return done
 
 
 def dataset(given: Path | None, scratch: Path, trades: int, console: Console) -> Path:

@@ -27,9 +27,10 @@ from sklearn.metrics import average_precision_score
 
 from core.runtime import quiet_libraries
 from core.settings import Settings
-from features.data.contract import read_dataset
 from training.assess import assessed_rows, load_model
+from training.dataset import split_starts
 from training.evaluate import ORACLE, truth_scorers
+from training.train import TrainConfig
 
 BUCKETS = ((0, 0), (1, 2), (3, 5), (6, 9), (10, 19), (20, None))
 MIN_FAILS = 20  # a bucket with fewer fails gives no PR-AUC worth printing
@@ -77,22 +78,25 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="a simulated dataset")
     parser.add_argument("--home", type=Path, required=True, help="a home trained on it")
     parser.add_argument("--project", default="zoo", help="the home's Feast project")
-    parser.add_argument("--test-days", type=int, default=40)
+    parser.add_argument("--test-days", type=int, default=TrainConfig().test_days)
     args = parser.parse_args()
 
     settings = Settings(home=args.home, feast_project=args.project)
-    trades = read_dataset(args.data, ["trades"])["trades"]
-    first = np.sort(trades["trade_date"].unique())[-args.test_days]
-    _, rows = assessed_rows(
-        args.data, settings, chosen=lambda t: (t["trade_date"] >= first).to_numpy()
-    )
+    split = TrainConfig(test_days=args.test_days)
+
+    def in_test_window(trades: pd.DataFrame) -> np.ndarray:
+        dates = trades["trade_date"]
+        first = split_starts(dates, split.test_days, split.calib_days, split.valid_days)["test"]
+        return (dates >= first).to_numpy()
+
+    dataset, rows = assessed_rows(args.data, settings, chosen=in_test_window)
     rows = rows.loc[rows["stage"] == "EXECUTION"].reset_index(drop=True)
     rows["model"] = load_model(settings).predict(rows)
     scorers = truth_scorers(args.data, rows)
     if ORACLE not in scorers:
         raise SystemExit(f"{args.data}: no truth.parquet; only a simulated world has an oracle")
     rows["oracle"] = scorers[ORACLE][0]
-    rows["earlier"] = earlier_that_day(trades).reindex(rows["trade_id"]).to_numpy()
+    rows["earlier"] = earlier_that_day(dataset["trades"]).reindex(rows["trade_id"]).to_numpy()
 
     table = Table(title=f"Execution stage, last {args.test_days} trade dates of {args.data.name}")
     for column in ("counterparty's earlier trades that day", "trades", "fails", "model", "oracle"):

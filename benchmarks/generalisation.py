@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from benchmarks._child import run_child
+from benchmarks._child import run_child, written_whole
 from core.runtime import quiet_libraries
 from features.data.simulator import SimulationConfig
 from features.data.simulator.zoo import ZooWorld, zoo
@@ -70,19 +69,16 @@ print(json.dumps(out, default=str))
 
 
 def _cached_world(world: ZooWorld, cache: Path) -> Path:
-    """The world's dataset, simulated once per configuration: into a scratch directory
-    renamed once every table is written, so a run stopped midway leaves no partial world
-    that a later run would take for a whole one."""
+    """The world's dataset, simulated once per configuration (written whole: a world
+    directory exists only once every table is in it)."""
     text = world.config.model_dump_json()
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     out = cache / f"{world.name.replace(' ', '_').replace('×', 'x')}-{digest}"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        spec, partial = cache / f".{digest}.json", cache / f".{digest}.partial"
+        spec = cache / f".{digest}.json"
         spec.write_text(text)
-        shutil.rmtree(partial, ignore_errors=True)
-        run_child(_SIMULATE, spec, partial)
-        partial.rename(out)
+        written_whole(out, lambda partial: run_child(_SIMULATE, spec, partial))
     return out
 
 

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from benchmarks._child import run_child
+from benchmarks._child import run_child, written_whole
 from core.runtime import quiet_libraries
 
 TARGET_PEAK_GB, TARGET_EXPONENT = 16.0, 1.1
@@ -113,14 +113,11 @@ def run_size(
             progress.advance(task)
             continue
         code = _PRELUDE + _CODE[stage] + "done(t0)\n"
-        # a world is written beside its place and moved there whole: a run stopped midway
-        # leaves no partial world that a later run would take for a whole one
-        target = data.with_name(data.name + ".partial") if stage == "simulate" else data
-        if stage == "simulate":
-            shutil.rmtree(target, ignore_errors=True)
-        out[stage] = run_child(code, target, home, days, per_day, importance_rows)
-        if stage == "simulate":
-            target.rename(data)
+
+        def run(world: Path, code: str = code) -> dict:
+            return run_child(code, world, home, days, per_day, importance_rows)
+
+        out[stage] = written_whole(data, run) if stage == "simulate" else run(data)
         progress.advance(task)
     if not keep:
         shutil.rmtree(home, ignore_errors=True)
