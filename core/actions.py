@@ -37,6 +37,7 @@ class ReasonCode(StrEnum):
     COUNTERPARTY = "COUNTERPARTY_FAIL_HISTORY"
     NEW_COUNTERPARTY = "NEW_COUNTERPARTY"
     LARGE_TRADE = "LARGE_TRADE"
+    FUNDING = "ACCOUNT_FUNDING"
     CALENDAR = "SETTLEMENT_CALENDAR"
     PROFILE = "TRADE_PROFILE"
 
@@ -80,6 +81,10 @@ ACTIONS: dict[ReasonCode, Action] = {
     ),
     ReasonCode.LARGE_TRADE: Action(
         "Arrange cash or funding early; consider partial settlement", Team.TREASURY
+    ),
+    ReasonCode.FUNDING: Action(
+        "Confirm the account's cash for the settlement date with treasury; fund it early",
+        Team.TREASURY,
     ),
     ReasonCode.CALENDAR: Action(
         "Instruct early and confirm funding across the holiday or period end", Team.SETTLEMENTS

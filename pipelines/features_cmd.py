@@ -18,6 +18,7 @@ features_app = typer.Typer(help="Build and inspect the Feast feature store.", no
 _VIEWS_BY_ENTITY = {
     "counterparty_id": ("counterparty_profile", "counterparty_history"),
     "instrument_id": ("instrument_profile", "instrument_history", "instrument_ftd"),
+    "account_id": ("account_history",),
 }
 
 
@@ -47,17 +48,26 @@ def build_cmd(
 def show_cmd(
     counterparty: Annotated[str | None, typer.Option(help="counterparty_id")] = None,
     instrument: Annotated[str | None, typer.Option(help="instrument_id")] = None,
+    account: Annotated[str | None, typer.Option(help="account_id")] = None,
 ) -> None:
-    """Print the current online feature values of a counterparty or an instrument."""
+    """Print the current online feature values of a counterparty, an instrument or an
+    account."""
     from feast.errors import FeastError
 
     from features.store import open_store
 
-    if (counterparty is None) == (instrument is None):
-        raise InvalidInput("give exactly one of --counterparty or --instrument")
-    key, value = (
-        ("counterparty_id", counterparty) if counterparty else ("instrument_id", instrument)
-    )
+    given = {
+        k: v
+        for k, v in (
+            ("counterparty_id", counterparty),
+            ("instrument_id", instrument),
+            ("account_id", account),
+        )
+        if v is not None
+    }
+    if len(given) != 1:
+        raise InvalidInput("give exactly one of --counterparty, --instrument or --account")
+    ((key, value),) = given.items()
     views = _VIEWS_BY_ENTITY[key]
     shown = [f for view in views for f in of_view(view)]
     refs = [f"{f.view}:{f.name}" for f in shown]

@@ -45,6 +45,7 @@ class Family(StrEnum):
     COUNTERPARTY = "counterparty"
     INSTRUMENT = "instrument"
     PAIR = "desk × counterparty"
+    ACCOUNT = "account"
     SSI = "standing settlement instruction"
     INVENTORY = "inventory"
     CALENDAR = "settlement calendar"

@@ -32,6 +32,7 @@ STAMPS: dict[str, str] = {
     "instrument_history": "every UTC midnight and whenever the instrument's outcomes arrive",
     "instrument_ftd": "the SEC's publication of each half month, 15 days after it ends",
     "pair_history": "every UTC midnight and whenever the pair's outcomes arrive",
+    "account_history": "every UTC midnight and whenever the account's outcomes arrive",
     "ssi_state": "when a version takes effect, and again when it is verified",
     "position": "the inventory snapshot's as_of_ts",
 }
@@ -321,6 +322,18 @@ STORED: tuple[Feature, ...] = (
         R.NEW_COUNTERPARTY,
         "Settlements of this desk with this counterparty, 90 days",
         count,
+    ),
+    # our booking account: how often its buys have lacked the cash to settle
+    Feature(
+        "acct_cash_fail_rate_90d",
+        "float",
+        "the account's fails for lack of cash among its settled or failed trades, 90 days, "
+        "shrunk to the population",
+        "account_history",
+        Family.ACCOUNT,
+        R.FUNDING,
+        "Account's fails for lack of cash, 90 days",
+        pct,
     ),
     # the SSI in force (read by the request-time SSI features)
     Feature(

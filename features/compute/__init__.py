@@ -11,6 +11,7 @@ from core.calendar import SettlementCalendar
 from core.errors import ContractError, Violation
 from features.compute.facts import TradeFacts, trade_facts
 from features.compute.history import (
+    account_history,
     counterparty_history,
     instrument_history,
     pair_history,
@@ -60,6 +61,7 @@ def compute_feature_tables(
             sec_ftd if sec_ftd is not None else pd.DataFrame({"cusip": []}), dataset["instruments"]
         ),
         "pair_history": lambda: pair_history(facts),
+        "account_history": lambda: account_history(facts),
         "ssi_state": lambda: ssi_state(dataset["ssi"]),
         "position": lambda: positions(dataset["inventory"]),
     }

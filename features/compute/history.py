@@ -18,6 +18,7 @@ from features.compute.rolling import Facts, refresh_instants, shrunk_rate, windo
 __all__ = [
     "PRIOR_STRENGTH",
     "WINDOWS_DAYS",
+    "account_history",
     "counterparty_history",
     "instrument_history",
     "pair_history",
@@ -34,6 +35,7 @@ CAUSE_RATES = {
     "securities": "LACK_OF_SECURITIES",
     "ssi": "SSI_MISMATCH",
     "late_match": "LATE_MATCHING",
+    "cash": "LACK_OF_CASH",
 }
 
 
@@ -145,7 +147,9 @@ def counterparty_history(
 ) -> pd.DataFrame:
     """Counterparty rows on the refresh grid, or for ``at = (counterparty ids, instant)``."""
     h = _History(_Keys(counterparty_id=f.counterparty_id), f, at)
-    features = h.outcome_rates("cpty", WINDOWS_DAYS, value=True, causes=tuple(CAUSE_RATES))
+    features = h.outcome_rates(
+        "cpty", WINDOWS_DAYS, value=True, causes=("securities", "ssi", "late_match")
+    )
 
     everyone = np.ones(f.notional.size, dtype=bool)
     activity = {"trades": np.ones(f.notional.size), "notional": f.notional}
@@ -214,3 +218,12 @@ def instrument_history(f: TradeFacts) -> pd.DataFrame:
 def pair_history(f: TradeFacts) -> pd.DataFrame:
     h = _History(_Keys(desk_id=f.desk_id, counterparty_id=f.counterparty_id), f)
     return h.frame(h.outcome_rates("pair", (90,)))
+
+
+def account_history(f: TradeFacts) -> pd.DataFrame:
+    """Account rows on the refresh grid: its fails for lack of cash. Only buys fail for lack
+    of cash; the rate is over all the account's trades, so that it needs no side and an
+    account's funding trouble reads the same whatever its mix of buys and sells."""
+    h = _History(_Keys(account_id=f.account_id), f)
+    rates = h.outcome_rates("acct", (90,), causes=("cash",))
+    return h.frame({"acct_cash_fail_rate_90d": rates["acct_cash_fail_rate_90d"]})

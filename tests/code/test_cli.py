@@ -114,15 +114,21 @@ def test_features_build_then_show(small_dir: Path) -> None:
     assert "cpty_fail_rate_30d" in result.output
     assert any(kind in result.output for kind in CPTY_TYPES)  # codes are shown by name
 
+    account = pq.read_table(small_dir / "trades.parquet")["account_id"][0].as_py()
+    result = runner.invoke(app, ["features", "show", "--account", account])
+    assert result.exit_code == 0, result.output
+    assert "acct_cash_fail_rate_90d" in result.output
+
     result = runner.invoke(app, ["features", "show", "--instrument", "XS0000000000"])
     assert result.exit_code == 1
     assert "no online features for instrument_id 'XS0000000000'" in result.output
 
 
 def test_features_show_needs_exactly_one_entity() -> None:
-    result = runner.invoke(app, ["features", "show"])
-    assert result.exit_code == 1
-    assert "give exactly one of --counterparty or --instrument" in result.output
+    for given in ([], ["--counterparty", "C1", "--account", "A1"]):
+        result = runner.invoke(app, ["features", "show", *given])
+        assert result.exit_code == 1
+        assert "give exactly one of --counterparty, --instrument or --account" in result.output
 
 
 def test_features_build_names_a_missing_dataset(tmp_path: Path) -> None:

@@ -122,14 +122,21 @@ def _refresh_instant(at: pd.Timestamp, first_execution: pd.Timestamp, arrivals: 
     return max(candidates) if candidates else None
 
 
-def _shrunk_rate(decided: pd.DataFrame, mask: pd.Series, at: pd.Timestamp, days: int) -> float:
+def _shrunk_rate(
+    decided: pd.DataFrame,
+    mask: pd.Series,
+    at: pd.Timestamp,
+    days: int,
+    reason: str | None = None,
+) -> float:
+    """The smoothed share of fails (for ``reason``, if given) among outcomes known in the
+    window."""
     window = decided["known_ts"].gt(at - days * DAY) & decided["known_ts"].le(at)
-    pop = decided.loc[window]
-    own = decided.loc[window & mask]
-    prior = (pop["status"] == "FAILED").mean()
-    return ((own["status"] == "FAILED").sum() + PRIOR_STRENGTH * prior) / (
-        len(own) + PRIOR_STRENGTH
-    )
+    fail = decided["status"] == "FAILED"
+    if reason is not None:
+        fail &= decided["fail_reason"] == reason
+    pop, own = fail[window], fail[window & mask]
+    return (own.sum() + PRIOR_STRENGTH * pop.mean()) / (len(own) + PRIOR_STRENGTH)
 
 
 def _matching_facts(dataset: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -170,7 +177,7 @@ def test_historical_features_match_a_brute_force_recomputation(
     instruments = dataset["instruments"].set_index("instrument_id")
     matching = _matching_facts(dataset)
     rows = frame.sample(60, random_state=11)
-    checked = 0
+    checked = cash_checked = 0
     for _, row in rows.iterrows():
         trade = trades.loc[row["trade_id"]]
         at = row["event_timestamp"]
@@ -209,6 +216,18 @@ def test_historical_features_match_a_brute_force_recomputation(
             )
             executed = trades.loc[mine, "execution_ts"]
             assert row["cpty_trades_30d"] == ((executed > s - 30 * DAY) & (executed <= s)).sum()
+
+        # The account's fails for lack of cash, as of its latest refresh.
+        mine = decided["account_id"] == trade["account_id"]
+        s = _refresh_instant(
+            at,
+            trades.loc[trades["account_id"] == trade["account_id"], "execution_ts"].min(),
+            decided.loc[mine, "known_ts"],
+        )
+        if s is not None:
+            want = _shrunk_rate(decided, mine, s, 90, reason="LACK_OF_CASH")
+            assert row["acct_cash_fail_rate_90d"] == pytest.approx(want, rel=REL, nan_ok=True)
+            cash_checked += int(want > 0)
 
         # SSI in force for (counterparty, settlement market, asset class) at the scoring instant.
         versions = ssi.loc[
@@ -268,6 +287,7 @@ def test_historical_features_match_a_brute_force_recomputation(
             )
             checked += 1
     assert checked >= 150
+    assert cash_checked >= 30  # not vacuous: the rates checked are not all zero
 
 
 def _matching(m: pd.DataFrame, mine: pd.Series, at: pd.Timestamp, days: int) -> tuple[float, float]:
