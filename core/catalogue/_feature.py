@@ -24,7 +24,6 @@ __all__ = [
     "days_ago",
     "epoch_day",
     "epoch_seconds",
-    "hour_of_day",
     "minutes",
     "named",
     "pct",
@@ -44,12 +43,10 @@ class Family(StrEnum):
 
     COUNTERPARTY = "counterparty"
     INSTRUMENT = "instrument"
-    PAIR = "desk × counterparty"
     ACCOUNT = "account"
     SSI = "standing settlement instruction"
     INVENTORY = "inventory"
     CALENDAR = "settlement calendar"
-    TIMING = "timing"
     TRADE = "trade"
     LIFECYCLE = "lifecycle stage"
     INTRADAY = "today's operations"
@@ -112,10 +109,6 @@ def yes_no(yes: str = "yes", no: str = "no") -> Format:
 def named(names: Sequence[str]) -> Format:
     """A category code as the name at that index of the vocabulary."""
     return lambda v: names[int(v)] if 0 <= int(v) < len(names) else "unknown"
-
-
-def hour_of_day(v: float) -> str:
-    return f"{int(v):02d}:{int(v % 1 * 60):02d}"
 
 
 def power_of_ten(v: float) -> str:

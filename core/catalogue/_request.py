@@ -14,7 +14,6 @@ from core.catalogue._feature import (
     cutoff,
     cycle,
     days_ago,
-    hour_of_day,
     minutes,
     pct,
     power_of_ten,
@@ -41,9 +40,6 @@ REQUEST: tuple[Feature, ...] = (
     _request("req_scoring_s", "float", "scoring instant, UTC epoch seconds"),
     _request("req_cutoff_s", "float", "affirmation cutoff, UTC epoch seconds"),
     _request("req_isd_start_s", "float", "the ISD's local midnight, UTC epoch seconds"),
-    _request(
-        "req_exec_local_minutes", "float", "execution time of day, local minutes after midnight"
-    ),
     _request("req_exec_day", "int", "execution date, days since 1970-01-01"),
     _request("req_settlement_cycle_days", "int", "business days from trade date to ISD"),
     _request("req_quantity", "float", "units traded"),
@@ -76,24 +72,6 @@ def _context(
 
 
 CONTEXT: tuple[Feature, ...] = (
-    _context(
-        "minutes_to_cutoff_at_execution",
-        "float",
-        "time ops had to affirm, from execution",
-        Family.TIMING,
-        R.TIME_TO_CUTOFF,
-        "Time from execution to the affirmation cutoff",
-        minutes,
-    ),
-    _context(
-        "exec_local_hour",
-        "float",
-        "local hour of execution (early morning, late day)",
-        Family.TIMING,
-        R.TIME_TO_CUTOFF,
-        "Executed at (local time)",
-        hour_of_day,
-    ),
     _context(
         "settlement_cycle_days",
         "int",

@@ -31,7 +31,6 @@ STAMPS: dict[str, str] = {
     "instrument_profile": "the issue date",
     "instrument_history": "every UTC midnight and whenever the instrument's outcomes arrive",
     "instrument_ftd": "the SEC's publication of each half month, 15 days after it ends",
-    "pair_history": "every UTC midnight and whenever the pair's outcomes arrive",
     "account_history": "every UTC midnight and whenever the account's outcomes arrive",
     "ssi_state": "when a version takes effect, and again when it is verified",
     "position": "the inventory snapshot's as_of_ts",
@@ -302,26 +301,6 @@ STORED: tuple[Feature, ...] = (
         "Days on the SEC fails-to-deliver list, 90 days",
         count,
         "none",
-    ),
-    # desk × counterparty pair
-    *_rates(
-        "pair",
-        (90,),
-        "desk×counterparty",
-        "pair_history",
-        Family.PAIR,
-        R.COUNTERPARTY,
-        "Fail rate of this desk with this counterparty",
-    ),
-    Feature(
-        "pair_outcomes_90d",
-        "float",
-        "settled or failed trades of the pair known in 90 days",
-        "pair_history",
-        Family.PAIR,
-        R.NEW_COUNTERPARTY,
-        "Settlements of this desk with this counterparty, 90 days",
-        count,
     ),
     # our booking account: how often its buys have lacked the cash to settle
     Feature(

@@ -14,7 +14,6 @@ from features.compute.history import (
     account_history,
     counterparty_history,
     instrument_history,
-    pair_history,
 )
 from features.compute.reference import (
     counterparty_profile,
@@ -60,7 +59,6 @@ def compute_feature_tables(
         "instrument_ftd": lambda: instrument_ftd(
             sec_ftd if sec_ftd is not None else pd.DataFrame({"cusip": []}), dataset["instruments"]
         ),
-        "pair_history": lambda: pair_history(facts),
         "account_history": lambda: account_history(facts),
         "ssi_state": lambda: ssi_state(dataset["ssi"]),
         "position": lambda: positions(dataset["inventory"]),

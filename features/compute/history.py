@@ -21,7 +21,6 @@ __all__ = [
     "account_history",
     "counterparty_history",
     "instrument_history",
-    "pair_history",
 ]
 
 WINDOWS_DAYS = (7, 30, 90)
@@ -213,11 +212,6 @@ def _ssi_changes(h: _History, ssi: pd.DataFrame | None, days: int) -> np.ndarray
 def instrument_history(f: TradeFacts) -> pd.DataFrame:
     h = _History(_Keys(instrument_id=f.instrument_id), f)
     return h.frame(h.outcome_rates("inst", (30, 90), causes=("securities",)))
-
-
-def pair_history(f: TradeFacts) -> pd.DataFrame:
-    h = _History(_Keys(desk_id=f.desk_id, counterparty_id=f.counterparty_id), f)
-    return h.frame(h.outcome_rates("pair", (90,)))
 
 
 def account_history(f: TradeFacts) -> pd.DataFrame:

@@ -44,7 +44,6 @@ _VIEWS = {
     "instrument_profile": ([E.instrument], NEVER_EXPIRES, "instrument reference and liquidity"),
     "instrument_history": ([E.instrument], HISTORY_TTL, "instrument fail history"),
     "instrument_ftd": ([E.instrument], NEVER_EXPIRES, "SEC fails-to-deliver scarcity signal"),
-    "pair_history": ([E.desk, E.counterparty], HISTORY_TTL, "desk×counterparty history"),
     "account_history": ([E.account], HISTORY_TTL, "booking account history"),
     "ssi_state": (
         [E.counterparty, E.market, E.asset_class],

@@ -10,7 +10,7 @@ Each part defined once and used both for training (offline) and serving (online)
   stored features into the catalogue's ``trade_context`` and ``lifecycle_stage`` features.
 """
 
-from features.request.dates import DateFacts, exec_local_minutes
+from features.request.dates import DateFacts, local_days
 from features.request.fields import TRADE_COLUMNS, request_fields, request_frame, trade_columns
 from features.request.lifecycle import Lifecycles, lifecycle_state
 from features.request.transforms import context_features, intraday_features, lifecycle_features
@@ -20,10 +20,10 @@ __all__ = [
     "DateFacts",
     "Lifecycles",
     "context_features",
-    "exec_local_minutes",
     "intraday_features",
     "lifecycle_features",
     "lifecycle_state",
+    "local_days",
     "request_fields",
     "request_frame",
     "trade_columns",

@@ -15,7 +15,7 @@ from core.stages import STAGES, stage_starts
 from features.compute.reference import category_code
 from features.data.derive import holiday_in_window
 
-__all__ = ["DATE_FACTS", "DateFacts", "exec_local_minutes", "local_days"]
+__all__ = ["DATE_FACTS", "DateFacts", "local_days"]
 
 _WINDOW_SPAN = 1 << 16
 """Settlement windows (days) the memo key has room for; the contract allows far fewer."""
@@ -32,13 +32,6 @@ DATE_FACTS = (
     *(f"start_{stage}" for stage in STAGES[1:]),
 )
 """What ``DateFacts`` gives per trade: request fields and when its later stages start."""
-
-
-def exec_local_minutes(execution_us: np.ndarray, market: np.ndarray) -> np.ndarray:
-    """Local time of day of each execution, minutes after midnight in its settlement
-    market. UTC offsets change only on whole UTC hours in these markets, so one offset per
-    (market, hour) serves every instant in that hour."""
-    return (_local_us(execution_us, market) % _DAY_US) / 60e6
 
 
 def local_days(instants_us: np.ndarray, market: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from core.calendar import SettlementCalendar
 from core.instants import instants_us
 from core.markets import MARKETS
 from features.compute.reference import category_code
-from features.request.dates import DateFacts, exec_local_minutes
+from features.request.dates import DateFacts
 
 __all__ = ["TRADE_COLUMNS", "request_fields", "request_frame", "trade_columns"]
 
@@ -54,7 +54,6 @@ def request_fields(
     return {
         "req_execution_s": execution_us / 1e6,
         "req_scoring_s": np.asarray(scoring_us, dtype=np.int64) / 1e6,
-        "req_exec_local_minutes": exec_local_minutes(execution_us, market),
         "req_exec_day": trade_date.astype(np.int64),
         "req_settlement_cycle_days": np.asarray(trades["settlement_cycle_days"], dtype=np.int64),
         "req_quantity": np.asarray(trades["quantity"], dtype=np.float64),

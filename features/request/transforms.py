@@ -56,13 +56,11 @@ def _out(
 def context_features(inputs: Mapping[str, Any]) -> TransformOutput:
     """Request-time features: request fields combined with stored entity features."""
     x = _Columns(inputs)
-    scoring, execution = x["req_scoring_s"], x["req_execution_s"]
+    scoring = x["req_scoring_s"]
     sell = x["req_is_sell"] == 1
     domicile = x["cpty_domicile_code"]
     with np.errstate(invalid="ignore", divide="ignore"):
         values = {
-            "minutes_to_cutoff_at_execution": (x["req_cutoff_s"] - execution) / 60.0,
-            "exec_local_hour": x["req_exec_local_minutes"] / 60.0,
             "cross_border": np.where(
                 np.isnan(domicile), np.nan, (domicile != x["req_settlement_market_code"]) * 1.0
             ),

@@ -23,7 +23,6 @@ def _inputs(**overrides: object) -> dict[str, list[object]]:
         "req_scoring_s": 1_700_000_000.0 + 3_600,
         "req_cutoff_s": 1_700_000_000.0 + 7_200,
         "req_isd_start_s": 1_700_000_000.0 + 7_200 + 3 * 3_600,
-        "req_exec_local_minutes": 600.0,
         "req_exec_day": 19_675,
         "req_settlement_cycle_days": 1,
         "req_quantity": 1_000.0,
@@ -58,7 +57,7 @@ def _inputs(**overrides: object) -> dict[str, list[object]]:
 def test_context_features_read_like_an_analyst_would() -> None:
     out = context_features(_inputs())
     assert list(out) == [f.name for f in of_view(CONTEXT_VIEW)]
-    assert out["minutes_to_cutoff_at_execution"] == [120.0]
+    assert out["cpty_days_since_onboarding"] == [675]
     assert out["inventory_coverage"] == [0.5]  # half the quantity is there or on its way
     assert out["size_vs_adv"] == [0.1]
     assert out["notional_vs_cpty_mean"] == [0.5]
@@ -86,7 +85,7 @@ def test_cold_start_inputs_give_missing_values_not_errors() -> None:
     out = context_features(_inputs(**unknown))
     for name in ("cross_border", "size_vs_adv", "ssi_unverified", "inventory_coverage"):
         assert math.isnan(out[name][0]), name
-    assert out["minutes_to_cutoff_at_execution"] == [120.0]
+    assert out["log_notional"] == [pytest.approx(math.log10(50_000.0))]
 
 
 def test_lifecycle_features_as_of_the_scoring_instant() -> None:
@@ -144,27 +143,26 @@ def test_unknown_counterparty_and_instrument_are_scored_cold(small_build: Featur
     got = retriever(trade, np.full(1, horizon)).iloc[0]
     assert pd.isna(got["cpty_fail_rate_30d"]) and pd.isna(got["asset_class_code"])
     assert got["settlement_cycle_days"] >= 1  # what the trade itself says is known all the same
-    assert got["minutes_to_cutoff_at_execution"] == pytest.approx(
-        got["minutes_to_cutoff"] + got["minutes_since_execution"]
-    )
+    assert got["minutes_to_isd"] > got["minutes_to_cutoff"]  # the cutoff comes before the ISD
 
 
-def test_local_execution_time_matches_the_time_zone_database() -> None:
-    """One UTC offset per (market, UTC hour) gives what a full tz conversion gives, across
-    a year with both DST switches, in every market."""
+def test_local_dates_match_the_time_zone_database() -> None:
+    """One UTC offset per (market, UTC hour) gives the local date a full tz conversion gives,
+    a minute either side of every local midnight of a year with both DST switches, in every
+    market, for one instant at a time and for many."""
     from core.markets import MARKETS
-    from features.request import exec_local_minutes
+    from features.request import local_days
 
-    rng = np.random.default_rng(3)
-    start = pd.Timestamp("2024-01-01", tz="UTC").value // 1000
-    instants = start + rng.integers(0, 366 * 86_400_000_000, 20_000)
-    instants = np.concatenate([instants, [start + h * 3_600_000_000 for h in range(0, 8784, 7)]])
     for code, market in MARKETS.items():
-        got = exec_local_minutes(instants, np.full(instants.size, code, dtype=object))
-        local = pd.DatetimeIndex(instants.astype("datetime64[us]")).tz_localize("UTC")
-        local = local.tz_convert(market.tz)
-        want = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
-        np.testing.assert_allclose(got, want, atol=1e-9, err_msg=code)
+        midnights = pd.date_range("2024-01-01", "2024-12-31", freq="D", tz=market.tz)
+        at = midnights.tz_convert("UTC").as_unit("us").asi8
+        instants = np.concatenate([at - 60_000_000, at + 60_000_000])
+        dates = np.asarray(midnights.date, dtype="datetime64[D]")
+        want = np.concatenate([dates - 1, dates])  # the day before each midnight, then its day
+        got = local_days(instants, np.full(instants.size, code, dtype=object))
+        np.testing.assert_array_equal(got, want, err_msg=code)
+        one = local_days(instants[:1], np.array([code], dtype=object))
+        assert one[0] == want[0], code
 
 
 def test_date_facts_remember_without_changing_anything(small_build: FeatureBuild) -> None:
