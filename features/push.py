@@ -1,18 +1,20 @@
-"""Intraday pushes to the online store: settlement outcomes refresh counterparty features,
+"""Intraday pushes to the online store: settlement outcomes refresh counterparty and account
+features,
 inventory moves refresh positions, new SSI versions refresh the SSI in force. Every row is
 checked before anything is written, so a bad batch changes nothing.
 
 A push is safe to run again (a batch retried after a crash): the side tables it keeps next
 to the build (outcomes, live trades' facts and SSI changes pushed since) are written first,
 keyed so that a row written twice is kept once, and under the tables' lock for the whole
-read-change-write-push, so two processes pushing at once take turns. Counterparty rows are
-stamped after the one in the online store for the same counterparty: Redis keeps a row only
-if it is newer, and every outcome of a day is known at the same instant.
+read-change-write-push, so two processes pushing at once take turns. History rows are
+stamped after the one in the online store for the same key: Redis keeps a row only if it is
+newer, and every outcome of a day is known at the same instant.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from itertools import pairwise
 
 import numpy as np
@@ -27,7 +29,7 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from core.errors import ContractError, Violation
 from core.instants import NEVER_US, epoch_us, instants_us
 from features.compute.facts import TradeFacts, trade_facts
-from features.compute.history import counterparty_history
+from features.compute.history import account_history, counterparty_history
 from features.data.atomic import locked, write_parquet_files
 from features.data.contract import TABLES, validate_frames
 from features.reference import (
@@ -39,9 +41,20 @@ from features.reference import (
 from features.repo import PUSHED_VIEWS
 from features.store import answering
 
-__all__ = ["push_outcomes", "push_positions", "push_ssi"]
+__all__ = ["OUTCOME_VIEWS", "push_outcomes", "push_positions", "push_ssi"]
 
 _MAX_SHOWN = 5
+
+_HistoryOf = Callable[[TradeFacts, Reference, tuple[np.ndarray, int]], pd.DataFrame]
+_HISTORIES: dict[str, tuple[str, _HistoryOf]] = {
+    "counterparty_history": (
+        "counterparty_id",
+        lambda facts, reference, at: counterparty_history(facts, reference.ssi_changes(), at=at),
+    ),
+    "account_history": ("account_id", lambda facts, reference, at: account_history(facts, at=at)),
+}
+"""The history views outcomes move: each view's key column and its rows at an instant."""
+OUTCOME_VIEWS = tuple(_HISTORIES)
 
 
 def _contract_frame(frame: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -73,11 +86,12 @@ def push_outcomes(
     outcomes: pd.DataFrame,
     live_trades: pd.DataFrame | None = None,
     live_events: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Recompute the counterparty features of every trade in ``outcomes`` as of the latest
-    known_ts in the batch, push them online, and return the pushed rows.
+) -> dict[str, pd.DataFrame]:
+    """Recompute the counterparty and account features of every trade in ``outcomes`` as of
+    the latest known_ts in the batch, push them online, and return the pushed rows by view
+    (none when no outcome in the batch is settled or failed).
 
-    The counterparty rows are exactly what the next build will compute at that instant: the
+    The history rows are exactly what the next build will compute at that instant: the
     same function over the build's facts plus every trade and outcome pushed since. A trade
     the build never saw (one scored live) needs its ``trades`` row in ``live_trades`` and its
     lifecycle ``events`` in ``live_events``; its facts are kept for later pushes.
@@ -99,27 +113,33 @@ def push_outcomes(
         decided = outcomes.loc[outcomes["status"].isin(["SETTLED", "FAILED"]), "trade_id"]
         rows = pd.Index(facts.trade_id).get_indexer(pd.Index(decided))
         if not rows.size:  # a cancellation moves no rate: nothing to push
-            return pd.DataFrame()
-        counterparties = pd.unique(facts.counterparty_id[rows])
+            return {}
         instant = int(updated.outcome_us[rows].max())
-        return _push_history(store, reference, updated, counterparties, instant)
+        return {
+            view: _push_history(
+                store, reference, updated, view, pd.unique(getattr(updated, key)[rows]), instant
+            )
+            for view, (key, _) in _HISTORIES.items()
+        }
 
 
 def _push_history(
     store: FeatureStore,
     reference: Reference,
     facts: TradeFacts,
-    counterparties: np.ndarray,
+    view: str,
+    keys: np.ndarray,
     instant: int,
 ) -> pd.DataFrame:
-    """Push the counterparties' history rows as of ``instant`` (or as of the latest row the
-    online store holds for any of them, if later), each stamped after the stored one."""
-    view = "counterparty_history"
-    stored = _stored_stamps_us(store, view, "counterparty_id", counterparties)
+    """Push the history rows of ``view`` (one of ``_HISTORIES``) for ``keys`` as of
+    ``instant`` (or as of the latest row the online store holds for any of them, if later),
+    each stamped after the stored one."""
+    key, history = _HISTORIES[view]
+    stored = _stored_stamps_us(store, view, key, keys)
     instant = max(instant, int(stored.max(initial=NEVER_US)))
-    features = counterparty_history(facts, reference.ssi_changes(), at=(counterparties, instant))
-    ids = features["counterparty_id"].to_numpy()
-    before = pd.Series(stored, index=counterparties).reindex(ids).to_numpy()
+    features = history(facts, reference, (keys, instant))
+    ids = features[key].to_numpy()
+    before = pd.Series(stored, index=keys).reindex(ids).to_numpy()
     stamps = np.maximum(instant, before + 1)  # Redis keeps only a newer row
     features["event_timestamp"] = pd.to_datetime(stamps, unit="us", utc=True).as_unit("us")
     _push(store, PUSHED_VIEWS[view], features)
@@ -278,7 +298,7 @@ def _push_ssi(store: FeatureStore, reference: Reference, ssi: pd.DataFrame) -> p
     known = np.asarray(pd.unique(ids[ids.isin(facts.counterparty_id)]))
     if known.size:  # a counterparty with no trades yet has no history row
         instant = int(instants_us(changed["valid_from_ts"]).max())
-        _push_history(store, reference, facts, known, instant)
+        _push_history(store, reference, facts, "counterparty_history", known, instant)
     return rows
 
 

@@ -214,10 +214,11 @@ def instrument_history(f: TradeFacts) -> pd.DataFrame:
     return h.frame(h.outcome_rates("inst", (30, 90), causes=("securities",)))
 
 
-def account_history(f: TradeFacts) -> pd.DataFrame:
-    """Account rows on the refresh grid: its fails for lack of cash. Only buys fail for lack
-    of cash; the rate is over all the account's trades, so that it needs no side and an
-    account's funding trouble reads the same whatever its mix of buys and sells."""
-    h = _History(_Keys(account_id=f.account_id), f)
+def account_history(f: TradeFacts, at: tuple[np.ndarray, int] | None = None) -> pd.DataFrame:
+    """Account rows on the refresh grid, or for ``at = (account ids, instant)``: its fails for
+    lack of cash. Only buys fail for lack of cash; the rate is over all the account's trades,
+    so that it needs no side and an account's funding trouble reads the same whatever its mix
+    of buys and sells."""
+    h = _History(_Keys(account_id=f.account_id), f, at)
     rates = h.outcome_rates("acct", (90,), causes=("cash",))
     return h.frame({"acct_cash_fail_rate_90d": rates["acct_cash_fail_rate_90d"]})

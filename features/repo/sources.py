@@ -18,11 +18,12 @@ __all__ = ["PUSHED_VIEWS", "Sources", "batch_source", "feature_sources", "table_
 
 PUSHED_VIEWS = {
     "counterparty_history": "counterparty_outcomes_push",
+    "account_history": "account_outcomes_push",
     "position": "position_push",
     "ssi_state": "ssi_push",
 }
-"""Views refreshed online during the day: counterparty features as settlement outcomes arrive,
-positions as inventory moves, SSIs as counterparties change them."""
+"""Views refreshed online during the day: counterparty and account features as settlement
+outcomes arrive, positions as inventory moves, SSIs as counterparties change them."""
 
 
 def table_path(tables_dir: Path, view: str) -> Path:

@@ -104,7 +104,7 @@ def test_sql_registry_holds_the_repo(
         store.registry.delete_project(sql_build.settings.feast_project, commit=True)
 
 
-def test_pushed_outcomes_refresh_counterparty_features_as_a_build_would(
+def test_pushed_outcomes_refresh_counterparty_and_account_features_as_a_build_would(
     tmp_path: Path, small_build: FeatureBuild
 ) -> None:
     dataset = read_dataset(small_build.data_dir)
@@ -117,21 +117,25 @@ def test_pushed_outcomes_refresh_counterparty_features_as_a_build_would(
     build = build_store(earlier, tmp_path / "home")
 
     pushed = push_outcomes(build.store, build.reference, arriving)
-    counterparties = (
-        dataset["trades"].set_index("trade_id").loc[arriving["trade_id"], "counterparty_id"]
-    )
-    assert set(pushed["counterparty_id"]) == set(counterparties)
+    assert set(pushed) == {"counterparty_history", "account_history"}
+    arrived = dataset["trades"].set_index("trade_id").loc[arriving["trade_id"]]
+    for view, key in (
+        ("counterparty_history", "counterparty_id"),
+        ("account_history", "account_id"),
+    ):
+        assert set(pushed[view][key]) == set(arrived[key]), view
 
-    # The full build's row for each counterparty at that instant is what the push produced.
-    full = pd.read_parquet(tables_dir(small_build.settings) / "counterparty_history.parquet")
-    full = full.loc[full["event_timestamp"] == last].set_index("counterparty_id")
-    refs = [f"counterparty_history:{c}" for c in full.columns if c != "event_timestamp"]
-    rows = [{"counterparty_id": c} for c in pushed["counterparty_id"]]
-    online = pd.DataFrame(
-        build.store.get_online_features(features=refs, entity_rows=rows).to_dict()
-    )
-    online = online.set_index("counterparty_id")[full.columns.drop("event_timestamp")]
-    pd.testing.assert_frame_equal(online, full.loc[online.index, online.columns], check_dtype=False)
+        # The full build's row for each key at that instant is what the push produced.
+        full = pd.read_parquet(tables_dir(small_build.settings) / f"{view}.parquet")
+        full = full.loc[full["event_timestamp"] == last].set_index(key)
+        refs = [f"{view}:{c}" for c in full.columns if c != "event_timestamp"]
+        rows = [{key: k} for k in pushed[view][key]]
+        online = pd.DataFrame(
+            build.store.get_online_features(features=refs, entity_rows=rows).to_dict()
+        )
+        online = online.set_index(key)[full.columns.drop("event_timestamp")]
+        expected = full.loc[online.index, online.columns]
+        pd.testing.assert_frame_equal(online, expected, check_dtype=False, obj=view)
 
 
 def _cpty_online(build: FeatureBuild, counterparty: str) -> dict:
@@ -302,7 +306,7 @@ def test_a_cancellation_is_recorded_but_moves_no_rate(tmp_path: Path, small_worl
     )
     counterparty = small_world["trades"]["counterparty_id"].iloc[-1]
     before = _cpty_online(build, counterparty)
-    assert push_outcomes(build.store, build.reference, cancelled).empty
+    assert push_outcomes(build.store, build.reference, cancelled) == {}
     assert _cpty_online(build, counterparty) == before
     assert list(build.reference.pushed_outcomes()["trade_id"]) == list(cancelled["trade_id"])
 

@@ -17,7 +17,7 @@ from core.access import Principal, Role
 from core.errors import ContractError
 from core.instants import epoch_us, instant
 from core.settings import Settings, get_settings
-from features.compute.history import counterparty_history
+from features.compute.history import account_history, counterparty_history
 from features.data.contract import read_dataset
 from features.reference import Reference
 from features.store import feature_store
@@ -205,7 +205,7 @@ def test_an_ssi_change_reaches_the_trades_settling_on_it(
     np.testing.assert_array_equal(again.matrix, after.matrix)
 
 
-def test_an_outcome_closes_the_exception_and_moves_the_counterparty(
+def test_an_outcome_closes_the_exception_and_moves_the_counterparty_and_account(
     scorer: Scorer, store: ExceptionStore, processor: EventProcessor, trades: pd.DataFrame
 ) -> None:
     counterparty = trades["counterparty_id"].value_counts().index[0]
@@ -231,14 +231,29 @@ def test_an_outcome_closes_the_exception_and_moves_the_counterparty(
         reference.ssi_changes(),
         at=(np.array([counterparty]), epoch_us(known)),
     )["cpty_outcomes_90d"].iloc[0]
+
+    def account_rate() -> float:
+        rows = account_history(
+            reference.trade_facts(), at=(np.array([live.account_id]), epoch_us(known))
+        )
+        return float(rows["acct_cash_fail_rate_90d"].iloc[0])
+
+    account_before = account_rate()
     applied = processor.apply(_events(outcome))
-    assert applied.pushed == {"counterparty_history": 1}
-    assert [r.trade_id for r in applied.rescored] == [other.trade_id]
+    assert applied.pushed == {"counterparty_history": 1, "account_history": 1}
+    rescored = {r.trade_id for r in applied.rescored}
+    assert other.trade_id in rescored and "LIVE-1" not in rescored
+    for trade_id in rescored:  # each shares the counterparty or the account whose history moved
+        row = store.trades([trade_id])[0]
+        assert row.counterparty_id == counterparty or row.account_id == live.account_id
     assert store.get("LIVE-1").status == "FAILED"
     assert "LIVE-1" not in {e.trade_id for e in store.queue()}
     assert "LIVE-1" in set(reference.trade_facts().trade_id), "kept for later pushes"
     online = scorer.run([other], epoch_us(known)).vectors.column("cpty_outcomes_90d")[0]
     assert online == without + 1, "the live trade's outcome counts in its counterparty's history"
+    # and in its account's: what the next build would compute, online at once
+    served = scorer.run([live], epoch_us(known)).vectors.column("acct_cash_fail_rate_90d")[0]
+    assert served == pytest.approx(account_rate()) and served != pytest.approx(account_before)
 
 
 def test_a_bad_batch_changes_nothing(

@@ -184,7 +184,7 @@ def test_two_outcome_batches_of_one_counterparty_on_one_day_both_land_on_redis(
 
     pushed = []
     for trade_id in (first, second):
-        rows = push_outcomes(store, reference, failed(trade_id))
+        rows = push_outcomes(store, reference, failed(trade_id))["counterparty_history"]
         pushed.append(float(rows["cpty_fail_rate_90d"].iloc[0]))
         assert online_rate() == pushed[-1], f"the batch of {trade_id} landed"
     assert pushed[1] > pushed[0], "the second fail moved the rate, and it is what Redis holds"

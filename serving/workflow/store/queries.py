@@ -142,9 +142,10 @@ def undecided(
     counterparty_id: Iterable[str] | None = None,
     positions: Iterable[tuple[str, str]] | None = None,
     ssi: Iterable[tuple[str, str]] | None = None,
+    account_id: Iterable[str] | None = None,
 ) -> list[TradeRow]:
     """Stored trades with no outcome yet, of these counterparties, (account, instrument)
-    positions or (counterparty, settlement market) SSIs."""
+    positions, (counterparty, settlement market) SSIs or accounts."""
     query = sa.select(TradeRow).where(TradeRow.outcome.is_(None))
     if counterparty_id is not None:
         query = query.where(TradeRow.counterparty_id.in_(list(counterparty_id)))
@@ -156,6 +157,8 @@ def undecided(
         query = query.where(
             sa.tuple_(TradeRow.counterparty_id, TradeRow.settlement_market).in_(list(ssi))
         )
+    if account_id is not None:
+        query = query.where(TradeRow.account_id.in_(list(account_id)))
     return list(session.scalars(query))
 
 

@@ -543,9 +543,10 @@ class ExceptionStore:
         counterparty_id: Iterable[str] | None = None,
         positions: Iterable[tuple[str, str]] | None = None,
         ssi: Iterable[tuple[str, str]] | None = None,
+        account_id: Iterable[str] | None = None,
     ) -> list[TradeRow]:
         with self._reading() as session:
-            return queries.undecided(session, counterparty_id, positions, ssi)
+            return queries.undecided(session, counterparty_id, positions, ssi, account_id)
 
     def queue(
         self,
