@@ -1,7 +1,6 @@
 """Intraday pushes to the online store: settlement outcomes refresh counterparty and account
-features,
-inventory moves refresh positions, new SSI versions refresh the SSI in force. Every row is
-checked before anything is written, so a bad batch changes nothing.
+features, inventory moves refresh positions, new SSI versions refresh the SSI in force. Every
+row is checked before anything is written, so a bad batch changes nothing.
 
 A push is safe to run again (a batch retried after a crash): the side tables it keeps next
 to the build (outcomes, live trades' facts and SSI changes pushed since) are written first,
