@@ -40,7 +40,7 @@ from features.reference import (
 from features.repo import PUSHED_VIEWS
 from features.store import answering
 
-__all__ = ["OUTCOME_VIEWS", "push_outcomes", "push_positions", "push_ssi"]
+__all__ = ["OUTCOME_KEYS", "push_outcomes", "push_positions", "push_ssi"]
 
 _MAX_SHOWN = 5
 
@@ -53,7 +53,8 @@ _HISTORIES: dict[str, tuple[str, _HistoryOf]] = {
     "account_history": ("account_id", lambda facts, reference, at: account_history(facts, at=at)),
 }
 """The history views outcomes move: each view's key column and its rows at an instant."""
-OUTCOME_VIEWS = tuple(_HISTORIES)
+OUTCOME_KEYS = {view: key for view, (key, _) in _HISTORIES.items()}
+"""Each history view outcomes move, and the trade column naming its key."""
 
 
 def _contract_frame(frame: pd.DataFrame, table: str) -> pd.DataFrame:

@@ -39,7 +39,7 @@ from core.errors import Conflict, ContractError, StoreUnavailable, Violation
 from core.instants import epoch_us, iso
 from core.lifecycle import CANCELLED, STEPS
 from features.data.contract import TABLES, table_frame
-from features.push import OUTCOME_VIEWS, push_outcomes, push_positions, push_ssi
+from features.push import OUTCOME_KEYS, push_outcomes, push_positions, push_ssi
 from features.reference import Reference
 from serving.scoring.schemas import Trade, TradeScore
 from serving.scoring.scorer import Scorer
@@ -378,27 +378,17 @@ class EventProcessor:
                 else None,
                 live_events=_lifecycle_events(live),
             )
-            for view in OUTCOME_VIEWS:
-                pushed[view] = len(histories.get(view, ()))
             decided = {e.trade_id for e in outcomes}
             known = [(stored[e.trade_id], e.known_ts) for e in outcomes if e.trade_id in stored]
-            by_cpty = _latest((t.counterparty_id, at) for t, at in known)
-            by_account = _latest((t.account_id, at) for t, at in known)
-            # the undecided trades whose counterparty's or account's history moved
-            touched = [
-                *(
-                    (t, by_cpty[t.counterparty_id])
-                    for t in self.exceptions.undecided(counterparty_id=by_cpty)
-                ),
-                *(
-                    (t, by_account[t.account_id])
-                    for t in self.exceptions.undecided(account_id=by_account)
-                ),
-            ]
-            for trade, at in touched:
-                if trade.trade_id not in decided:
-                    stored.setdefault(trade.trade_id, trade)
-                    plan.touch(trade.trade_id, at)
+            # per history view moved: the undecided trades of the keys (counterparties,
+            # accounts) whose history moved, scored again as of the latest outcome
+            for view, key in OUTCOME_KEYS.items():
+                pushed[view] = len(histories.get(view, ()))
+                latest = _latest((getattr(t, key), at) for t, at in known)
+                for trade in self.exceptions.undecided(**{key: latest}):
+                    if trade.trade_id not in decided:
+                        stored.setdefault(trade.trade_id, trade)
+                        plan.touch(trade.trade_id, latest[getattr(trade, key)])
         return pushed
 
     def _touch_ssi_trades(
