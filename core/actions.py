@@ -38,6 +38,7 @@ class ReasonCode(StrEnum):
     NEW_COUNTERPARTY = "NEW_COUNTERPARTY"
     LARGE_TRADE = "LARGE_TRADE"
     FUNDING = "ACCOUNT_FUNDING"
+    RECEIPT = "RECEIPT_AT_RISK"
     CALENDAR = "SETTLEMENT_CALENDAR"
     PROFILE = "TRADE_PROFILE"
 
@@ -85,6 +86,11 @@ ACTIONS: dict[ReasonCode, Action] = {
     ReasonCode.FUNDING: Action(
         "Confirm the account's cash for the settlement date with treasury; fund it early",
         Team.TREASURY,
+    ),
+    ReasonCode.RECEIPT: Action(
+        "Chase the buy whose securities this delivery waits on; line up a borrow or a partial "
+        "delivery if it fails",
+        Team.SECURITIES_LENDING,
     ),
     ReasonCode.CALENDAR: Action(
         "Instruct early and confirm funding across the holiday or period end", Team.SETTLEMENTS

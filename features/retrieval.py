@@ -23,12 +23,11 @@ from feast import FeatureService, FeatureStore
 from feast.transformation.base import Transformation
 
 from core.calendar import SettlementCalendar
-from core.catalogue import INTRADAY
 from core.errors import ContractError, ModelMismatch, Violation
 from core.instants import instants_us
 from core.lifecycle import AMENDMENTS, STEPS
 from core.stages import STAGES, stage_instants
-from features.compute.intraday import IntradayState, dataset_intraday, intraday_request_fields
+from features.compute.book import BOOK_KEYS, BookState, book_request_fields, dataset_book
 from features.data.contract import Dataset
 from features.reference import Reference
 from features.repo import FAIL_MODEL_V1
@@ -130,13 +129,13 @@ def entity_frame(
     reference: Reference,
     scoring_us: np.ndarray,
     lifecycle: pd.DataFrame | None = None,
-    intraday: IntradayState | None = None,
+    book: BookState | None = None,
 ) -> pd.DataFrame:
     """Join keys, ``event_timestamp`` (the scoring instant) and request fields per trade.
 
     ``lifecycle`` holds the lifecycle request fields as of scoring (``lifecycle_state``);
-    without it the trade is taken as just executed. ``intraday``: the day's other trades
-    (``features.compute.intraday``); without it the intraday fields are NaN.
+    without it the trade is taken as just executed. ``book``: our other trades
+    (``features.compute.book``); without it the intraday and receipt fields are NaN.
     """
     frame = trades[[k for k in ENTITY_KEYS if k in trades.columns]].copy()
     frame["asset_class"] = reference.asset_class(trades["instrument_id"])
@@ -149,11 +148,10 @@ def entity_frame(
     missing = [c for c in fields if c not in lifecycle.columns]
     if missing:
         raise ContractError([Violation("lifecycle state", f"missing fields {missing}")])
-    today = intraday_request_fields(
-        intraday,
-        trades["trade_id"].to_numpy(),
-        {key: trades[key].to_numpy() for key in dict.fromkeys(b.key for b in INTRADAY)},
-        trades["settlement_market"].to_numpy(),
+    today = book_request_fields(
+        book,
+        {key: trades[key].to_numpy() for key in BOOK_KEYS}
+        | {"execution_us": instants_us(trades["execution_ts"])},
         np.asarray(scoring_us, dtype=np.int64),
     )
     return pd.concat(
@@ -313,16 +311,16 @@ def snapshot_rows(
 @dataclass(frozen=True)
 class SnapshotState:
     """What a dataset's events tell retrieval, in compact arrays: each trade's lifecycle and
-    every trade's state through its day (intraday features). Once it is built, the events
+    the book of every trade (intraday and receipt features). Once it is built, the events
     table (the dataset's largest) can be let go before the matrix is filled."""
 
     lifecycles: Lifecycles
-    intraday: IntradayState
+    book: BookState
 
     @classmethod
     def of(cls, dataset: Dataset) -> SnapshotState:
         trade_ids = dataset["trades"]["trade_id"].to_numpy()
-        return cls(Lifecycles.of(trade_ids, dataset.get("events")), dataset_intraday(dataset))
+        return cls(Lifecycles.of(trade_ids, dataset.get("events")), dataset_book(dataset))
 
 
 def training_matrix(
@@ -347,7 +345,7 @@ def training_matrix(
     _check_sources(store)
     parts = ServiceParts(store)
     state = state or SnapshotState.of(dataset)
-    lifecycles, intraday = state.lifecycles, state.intraday
+    lifecycles, book = state.lifecycles, state.book
     trades = dataset["trades"]
     if rows is None:
         rows = snapshot_rows(trades, reference.calendar, stages, only)
@@ -361,7 +359,7 @@ def training_matrix(
             part = slice(start, min(start + chunk_rows, len(trade)))
             chunk = trades.iloc[trade[part]].reset_index(drop=True)
             lifecycle = lifecycles.at(trade[part], at[part])
-            yield part, entity_frame(chunk, reference, at[part], lifecycle, intraday)
+            yield part, entity_frame(chunk, reference, at[part], lifecycle, book)
 
     if on_spark(store):
         _on_spark(store, parts, chunks(), x, chunk_rows)
@@ -416,7 +414,7 @@ class OnlineRetriever:
         trades: pd.DataFrame,
         scoring_us: np.ndarray | None = None,
         lifecycle: pd.DataFrame | None = None,
-        intraday: IntradayState | None = None,
+        book: BookState | None = None,
     ) -> pd.DataFrame:
         """Latest stored features plus request-time features, one row per trade in input
         order, columns ``feature_names``. ``scoring_us`` defaults to now."""
@@ -424,7 +422,7 @@ class OnlineRetriever:
             now = pd.Timestamp.now(tz="UTC")
             scoring_us = np.full(len(trades), instants_us(pd.DatetimeIndex([now]))[0])
         rows = entity_frame(
-            trades.reset_index(drop=True), self.reference, scoring_us, lifecycle, intraday
+            trades.reset_index(drop=True), self.reference, scoring_us, lifecycle, book
         )
         response = self.store.get_online_features(
             features=self.service,

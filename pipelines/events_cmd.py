@@ -39,7 +39,7 @@ def ingest_cmd(
     events = read_events(file)
     store = ExceptionStore.from_settings(settings)
     today = IntradayBook(store)  # today's trades, as the service reads them
-    scorer = Scorer.from_settings(settings, intraday=today.state)
+    scorer = Scorer.from_settings(settings, book=today.state)
     try:
         features = scorer.features
         processor = EventProcessor(

@@ -17,6 +17,7 @@ from core.catalogue._intraday import (
     INTRADAY_VIEW,
     Backlog,
 )
+from core.catalogue._receipts import RECEIPT_FEATURES, RECEIPT_REQUEST, ReceiptStatus
 from core.catalogue._request import (
     CONTEXT,
     CONTEXT_VIEW,
@@ -43,6 +44,7 @@ __all__ = [
     "Dtype",
     "Family",
     "Feature",
+    "ReceiptStatus",
     "of_view",
 ]
 
@@ -50,9 +52,11 @@ CATALOGUE: tuple[Feature, ...] = (
     *STORED,
     *REQUEST,
     *INTRADAY_REQUEST,
+    *RECEIPT_REQUEST,
     *CONTEXT,
     *LIFECYCLE,
     *INTRADAY_FEATURES,
+    *RECEIPT_FEATURES,
 )
 FEATURES: dict[str, Feature] = {f.name: f for f in CATALOGUE}
 STORED_VIEWS: tuple[str, ...] = tuple(dict.fromkeys(f.view for f in STORED))

@@ -46,6 +46,7 @@ class Family(StrEnum):
     ACCOUNT = "account"
     SSI = "standing settlement instruction"
     INVENTORY = "inventory"
+    RECEIPT = "incoming receipt"
     CALENDAR = "settlement calendar"
     TRADE = "trade"
     LIFECYCLE = "lifecycle stage"

@@ -19,22 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from core.catalogue import INTRADAY, Backlog
-from core.instants import NEVER_US, instants_us
+from core.instants import NEVER_US
 from core.lifecycle import Step
-from features.data.contract import Dataset
-from features.data.derive import first_event_ts
+from features.compute.lookup import Lookup
 from features.request.dates import local_days
 
 __all__ = [
     "INTRADAY_COLUMNS",
     "IntradayState",
-    "dataset_intraday",
     "intraday_request_fields",
     "step_column",
 ]
@@ -108,28 +105,6 @@ class _Sorted:
         )
 
 
-class _Lookup:
-    """Values to their positions: a dict for the few a request holds (a pandas index costs
-    tens of microseconds to build), the index for training's millions. No dict is made for a
-    table of more than ``_DICT_MAX`` values: training's state of every trade would hold an
-    entry per trade for lookups it never makes (it looks up whole chunks)."""
-
-    _FEW = 64
-    _DICT_MAX = 1_000_000
-
-    def __init__(self, values: np.ndarray) -> None:
-        self.index = pd.Index(values)
-        self._positions: dict[Any, int] | None = (
-            {v: i for i, v in enumerate(values.tolist())} if len(values) <= self._DICT_MAX else None
-        )
-
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        if self._positions is not None and len(values) <= self._FEW:
-            get = self._positions.get
-            return np.array([get(v, -1) for v in values.tolist()], dtype=np.int64)
-        return np.asarray(self.index.get_indexer(pd.Index(values)), dtype=np.int64)
-
-
 class IntradayState:
     """Trades with their lifecycle instants, indexed for the intraday figures of any instant."""
 
@@ -138,14 +113,14 @@ class IntradayState:
         if missing:
             raise KeyError(f"intraday state needs columns {missing}")
         self.size = len(trades)
-        self._trade = _Lookup(trades["trade_id"].to_numpy(dtype=object))
+        self._trade = Lookup(trades["trade_id"].to_numpy(dtype=object))
         day = np.asarray(trades["trade_date"], dtype="datetime64[D]").astype(np.int64)
         self._day0 = int(day.min(initial=0))
         self._days = int(day.max(initial=0)) - self._day0 + 1
         self._execution = trades["execution_us"].to_numpy(np.int64)
         self._base = _base_us(day)
-        self._entities: dict[str, _Lookup] = {}
-        self._pairs: dict[str, _Lookup] = {}  # (entity, day) pair -> group
+        self._entities: dict[str, Lookup] = {}
+        self._pairs: dict[str, Lookup] = {}  # (entity, day) pair -> group
         self._group: dict[str, np.ndarray] = {}
         self._executions: dict[str, _Sorted] = {}
         self._steps: dict[str, _Sorted] = {}
@@ -154,9 +129,9 @@ class IntradayState:
             key, step = backlog.key, step_column(backlog.step)
             if key not in self._group:
                 codes, entities = pd.factorize(trades[key].to_numpy(dtype=object))
-                self._entities[key] = _Lookup(np.asarray(entities, dtype=object))
+                self._entities[key] = Lookup(np.asarray(entities, dtype=object))
                 group, pairs = pd.factorize(self._pair(codes, day))
-                self._pairs[key] = _Lookup(np.asarray(pairs, dtype=np.int64))
+                self._pairs[key] = Lookup(np.asarray(pairs, dtype=np.int64))
                 self._group[key] = group.astype(np.int64)
                 self._executions[key] = _Sorted.of(
                     self._group[key], self._execution, self._execution, self._base
@@ -238,21 +213,6 @@ def _figures(
             waiting_minutes: np.where(waiting > 0, at_min - (n_exec - k_exec) / waiting, np.nan),
             lag_minutes: np.where(k > 0, (k_done - k_exec) / k, np.nan),
         }
-
-
-def dataset_intraday(dataset: Dataset) -> IntradayState:
-    """The state of every trade of a dataset, from its trades and lifecycle events."""
-    trades = dataset["trades"]
-    events = dataset.get("events")
-    frame = trades[[c for c in INTRADAY_COLUMNS if c in trades.columns]].copy()
-    frame["execution_us"] = instants_us(trades["execution_ts"])
-    for step in dict.fromkeys(b.step for b in INTRADAY):
-        frame[step_column(step)] = (
-            instants_us(first_event_ts(events, step.event, trades["trade_id"]))
-            if events is not None
-            else np.full(len(trades), NEVER_US)
-        )
-    return IntradayState(frame)
 
 
 def intraday_request_fields(

@@ -69,7 +69,7 @@ def on_demand_views(views: dict[str, FeatureView]) -> list[OnDemandFeatureView]:
         sources=[trade_request],
         schema=fields(INTRADAY_VIEW, described=False),
         mode="python",
-        description="Today's operations: how the counterparty's, market's and desk's other "
-        "trades of the day are getting on at scoring.",
+        description="Our book at scoring: how the counterparty's other trades of the day are "
+        "getting on, and how the receipt a sell waits on stands.",
     )(intraday_state)
     return [cast(OnDemandFeatureView, v) for v in (context, lifecycle, intraday)]

@@ -83,7 +83,7 @@ class Failcast:
         # today's trades from the exception store, for the intraday features
         self.intraday = IntradayBook(self.exceptions)
         self.features = ServingFeatures(
-            feature_store(self.settings), reference, intraday=self.intraday.state
+            feature_store(self.settings), reference, book=self.intraday.state
         )
         self.scorer = self._scorer()
         self.events_processor = EventProcessor(

@@ -32,7 +32,7 @@ from serving.scoring.schemas import (
     TradeScore,
     columns_of,
 )
-from serving.scoring.vectors import FeatureVectors, IntradaySource, ServingFeatures
+from serving.scoring.vectors import BookSource, FeatureVectors, ServingFeatures
 
 __all__ = ["RiskTiers", "Scored", "Scorer"]
 
@@ -91,9 +91,9 @@ class Scorer:
         self._columns = [features.names.index(f) for f in model.features]
 
     @classmethod
-    def from_settings(cls, settings: Settings, intraday: IntradaySource = lambda: None) -> Scorer:
+    def from_settings(cls, settings: Settings, book: BookSource = lambda: None) -> Scorer:
         """The served champion over the configured feature store, outside the service
-        (``intraday``: today's trades, as ``ServingFeatures`` takes them)."""
+        (``book``: our other trades, as ``ServingFeatures`` takes them)."""
         from features.reference import Reference
         from features.store import feature_store
         from serving.scoring.model_store import load_served
@@ -101,7 +101,7 @@ class Scorer:
         reference = Reference.load(settings)
         return cls(
             load_served(settings),
-            ServingFeatures(feature_store(settings), reference, intraday=intraday),
+            ServingFeatures(feature_store(settings), reference, book=book),
             RiskTiers(settings.risk_high, settings.risk_medium),
             settings.reasons_per_trade,
         )

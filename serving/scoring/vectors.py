@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from feast import FeatureStore
 
-from core.catalogue import INTRADAY
 from core.stages import STAGES
-from features.compute.intraday import IntradayState, intraday_request_fields
+from features.compute.book import BookState, book_request_fields
 from features.reference import UNKNOWN_KEY, Reference
 from features.repo import FAIL_MODEL_V1
 from features.request import DateFacts, request_fields
@@ -46,24 +45,23 @@ class FeatureVectors:
         return self.matrix[:, self.names.index(name)]
 
 
-IntradaySource = Callable[[], IntradayState | None]
-"""Today's trades as the scorer's side knows them (the service: its exception store)."""
-_INTRADAY_KEYS = tuple(dict.fromkeys(b.key for b in INTRADAY))
+BookSource = Callable[[], BookState | None]
+"""Our trades as the scorer's side knows them (the service: its exception store)."""
 
 
 class ServingFeatures:
     """Resolves the feature service once, then builds feature vectors per request.
-    ``intraday`` gives the day's other trades at each call; without it (or when it has
-    none) the intraday features are missing, as for an entity with no trade today."""
+    ``book`` gives our other trades at each call; without it (or when it has none) the
+    intraday and receipt features are missing, as for an entity with no trade today."""
 
     def __init__(
         self,
         store: FeatureStore,
         reference: Reference,
         service: str = FAIL_MODEL_V1,
-        intraday: IntradaySource = lambda: None,
+        book: BookSource = lambda: None,
     ) -> None:
-        self.store, self.reference, self.intraday = store, reference, intraday
+        self.store, self.reference, self.book = store, reference, book
         self.parts = ServiceParts(store, service)
         self.names = self.parts.names
         self._stored = StoredReader(store, self.parts.views)
@@ -95,15 +93,7 @@ class ServingFeatures:
         values: dict[str, np.ndarray] = self._stored(entity_rows, len(counterparty))
         values.update(request_fields(trades, self.dates, scoring_us, home))
         values.update(lifecycle)
-        values.update(
-            intraday_request_fields(
-                self.intraday(),
-                trades["trade_id"],
-                {key: trades[key] for key in _INTRADAY_KEYS},
-                trades["settlement_market"],
-                scoring_us,
-            )
-        )
+        values.update(book_request_fields(self.book(), trades, scoring_us))
         matrix = self.parts.assemble(values)
         return FeatureVectors(
             self.names,

@@ -1,14 +1,15 @@
-"""The service's view of today's trades, for the intraday features: the trades the exception
-store holds for the last days with their lifecycle so far, in memory, read again in a thread of
-its own. Scoring reads the memory and never waits on the database; while the store is down the
-state stays as last read and ``status`` says how old it is.
+"""The service's view of our recent trades, for the book's features (the day's state of each
+counterparty, the receipt each sell waits on; ``features.compute.book``): the trades the
+exception store holds for the last days with their lifecycle and outcome so far, in memory,
+read again in a thread of its own. Scoring reads the memory and never waits on the database;
+while the store is down the state stays as last read and ``status`` says how old it is.
 
 Each read asks only for the trades changed since the last one (by ``updated_at``, with a
 lookback that covers a transaction committed a little after the instant it stamped), and every
 few minutes for all of them again, so a change a read missed is picked up then. Of the trades
 changed, only those not already held as of that change are read whole, and the state is built
 again only when a value it is built from moved: an events call refreshes the book before it
-scores, and most events (amendments, SSIs, positions, outcomes) move none.
+scores, and most events (amendments, SSIs, positions) move none.
 """
 
 from __future__ import annotations
@@ -26,21 +27,25 @@ import pandas as pd
 from core.catalogue import INTRADAY
 from core.errors import StoreUnavailable
 from core.instants import NEVER_US, epoch_us
-from features.compute.intraday import INTRADAY_COLUMNS, IntradayState, step_column
+from core.lifecycle import CANCELLED
+from features.compute.book import BOOK_COLUMNS, BookState
+from features.compute.intraday import step_column
+from features.compute.receipts import MATCHED, RECEIPT_WINDOW_DAYS
 from serving.workflow.store import ExceptionStore
 
 __all__ = ["IntradayBook", "IntradayStatus"]
 
 log = logging.getLogger(__name__)
 
-DAYS = 4
+DAYS = max(4, RECEIPT_WINDOW_DAYS)
 """Trades settling this many days before the store's clock, and after, are held: every trade
-whose trade date can be today's."""
+whose trade date can be today's, and every buy a sell still to settle can wait on."""
 LOOKBACK = dt.timedelta(seconds=10)
 FULL_READ_SECONDS = 300.0
-_STEPS = tuple(dict.fromkeys(b.step for b in INTRADAY))
-_COLUMNS = ("settlement_date", *INTRADAY_COLUMNS)
-"""What the book holds of each trade: what a state is built from, and when the trade settles."""
+_STEPS = tuple(dict.fromkeys((*(b.step for b in INTRADAY), MATCHED)))
+_COLUMNS = BOOK_COLUMNS
+"""What the book holds of each trade: what a state is built from."""
+_FAILED = ("FAILED", CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -55,15 +60,15 @@ class IntradayBook:
         self.store, self.refresh_seconds = store, refresh_seconds
         self._rows: dict[str, tuple[Any, ...]] = {}
         self._changed: dict[str, dt.datetime] = {}  # each held trade's last change, as read
-        self._state: IntradayState | None = None
+        self._state: BookState | None = None
         self._since: dt.datetime | None = None
         self._full_at = 0.0
         self._read_at: dt.datetime | None = None
         self._error: str | None = None
         self._lock = threading.Lock()  # one read at a time (the thread, an events call)
 
-    def state(self) -> IntradayState | None:
-        """Today's trades as last read (None before the first read or while none is held)."""
+    def state(self) -> BookState | None:
+        """Our trades as last read (None before the first read or while none is held)."""
         return self._state
 
     def status(self) -> IntradayStatus:
@@ -107,15 +112,15 @@ class IntradayBook:
         else:
             rows = self.store.changed_trades(settling_from, self._since, self._changed)
         moved = full  # whether a value the state is built from changed
-        for trade_id, changed, payload, lifecycle in rows:
-            row = _row(trade_id, payload, lifecycle)
+        for trade_id, changed, payload, lifecycle, outcome, outcome_at in rows:
+            row = _row(trade_id, payload, lifecycle, outcome, outcome_at)
             moved = moved or self._rows.get(trade_id) != row
             self._rows[trade_id], self._changed[trade_id] = row, changed
-        stale = [t for t, row in self._rows.items() if row[0] < settling_from]
+        stale = [t for t, row in self._rows.items() if row[_ISD] < settling_from]
         for trade_id in stale:
             del self._rows[trade_id], self._changed[trade_id]
         if moved or stale:
-            self._state = IntradayState(_frame(self._rows)) if self._rows else None
+            self._state = BookState.of(_frame(self._rows)) if self._rows else None
         self._since = started - LOOKBACK
         self._read_at = started
 
@@ -124,19 +129,31 @@ def _us(stamp: str | None) -> int:
     return NEVER_US if stamp is None else epoch_us(dt.datetime.fromisoformat(stamp))
 
 
-def _row(trade_id: str, payload: dict[str, Any], lifecycle: dict[str, Any]) -> tuple[Any, ...]:
-    """A trade's values in ``_COLUMNS`` order, from its stored payload and lifecycle."""
+_ISD = _COLUMNS.index("settlement_date")
+
+
+def _row(
+    trade_id: str,
+    payload: dict[str, Any],
+    lifecycle: dict[str, Any],
+    outcome: str | None,
+    outcome_at: dt.datetime | None,
+) -> tuple[Any, ...]:
+    """A trade's values in ``_COLUMNS`` order, from its stored payload, lifecycle and outcome."""
     facts = {
         "trade_id": trade_id,
         "settlement_date": dt.date.fromisoformat(payload["settlement_date"]),
         "trade_date": dt.date.fromisoformat(payload["trade_date"]),
         "execution_us": _us(payload["execution_ts"]),
         **{step_column(step): _us(lifecycle.get(step.field)) for step in _STEPS},
+        "outcome_us": NEVER_US if outcome is None or outcome_at is None else epoch_us(outcome_at),
+        "outcome_failed": outcome in _FAILED,
     }
     return tuple(facts[c] if c in facts else payload[c] for c in _COLUMNS)
 
 
 def _frame(rows: dict[str, tuple[Any, ...]]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(list(rows.values()), columns=list(_COLUMNS))
-    frame["trade_date"] = np.asarray(frame["trade_date"], dtype="datetime64[D]")
+    for day in ("trade_date", "settlement_date"):
+        frame[day] = np.asarray(frame[day], dtype="datetime64[D]")
     return frame

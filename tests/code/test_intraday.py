@@ -87,9 +87,9 @@ def test_one_trade_at_a_time_gives_the_figures_of_a_batch(
 ) -> None:
     # a request's few trades are looked up by dict, a batch's by index, and a table larger
     # than _DICT_MAX by index whatever the lookup's size: all three must agree
-    from features.compute import intraday
+    from features.compute import lookup
 
-    monkeypatch.setattr(intraday._Lookup, "_DICT_MAX", dict_max)
+    monkeypatch.setattr(lookup.Lookup, "_DICT_MAX", dict_max)
     trades = _trades(600)
     state = IntradayState(trades)
     queries = trades.sample(80, random_state=3).reset_index(drop=True)

@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.catalogue import INTRADAY_VIEW, of_view
+from core.catalogue import INTRADAY_VIEW, ReceiptStatus, of_view
 from core.markets import MARKETS
 from core.stages import STAGES
 from features.compute.history import PRIOR_STRENGTH
+from features.compute.receipts import RECEIPT_WINDOW_DAYS
 from features.data.contract import read_dataset, write_dataset
 from features.retrieval import entity_frame, feature_names, historical_features, online_features
 from tests.conftest import FeatureBuild, build_store
@@ -276,6 +277,49 @@ def test_historical_features_match_a_brute_force_recomputation(
             checked += 1
     assert checked >= 150
     assert cash_checked >= 30  # not vacuous: the rates checked are not all zero
+
+
+def test_receipts_in_the_training_frame_match_a_brute_force_recomputation(
+    dataset: dict[str, pd.DataFrame], frame: pd.DataFrame
+) -> None:
+    """A sell's receipt (our latest earlier buy of the instrument settling in the window up to
+    the sell's ISD) and its state at each stage's instant, from the raw tables."""
+    trades = dataset["trades"].set_index("trade_id")
+    events, outcomes = dataset["events"], dataset["outcomes"].set_index("trade_id")
+    buys = trades.loc[trades["side"] == "BUY"]
+    sells = frame.loc[frame["trade_id"].map(trades["side"]).eq("SELL")]
+    rows = sells.sample(300, random_state=3)
+    found, states = 0, set[ReceiptStatus]()
+    for _, row in rows.iterrows():
+        sell, at = trades.loc[row["trade_id"]], row["event_timestamp"]
+        isd = pd.Timestamp(sell["settlement_date"])
+        mine = buys.loc[
+            (buys["instrument_id"] == sell["instrument_id"])
+            & (buys["execution_ts"] < sell["execution_ts"])
+            & (pd.to_datetime(buys["settlement_date"]) <= isd)
+            & (pd.to_datetime(buys["settlement_date"]) >= isd - RECEIPT_WINDOW_DAYS * DAY)
+        ]
+        if mine.empty:
+            assert np.isnan(row["receipt_status"]) and np.isnan(row["receipt_days_before_isd"])
+            continue
+        buy_id = mine.sort_values(["settlement_date", "execution_ts"]).index[-1]
+        seen = events.loc[(events["trade_id"] == buy_id) & (events["event_ts"] <= at)]
+        outcome = outcomes.loc[buy_id] if buy_id in outcomes.index else None
+        if "CANCELLED" in set(seen["event_type"]):
+            want = ReceiptStatus.FAILED
+        elif outcome is not None and outcome["known_ts"] <= at:
+            failed = outcome["status"] in ("FAILED", "CANCELLED")
+            want = ReceiptStatus.FAILED if failed else ReceiptStatus.SETTLED
+        elif "MATCHED" in set(seen["event_type"]):
+            want = ReceiptStatus.MATCHED
+        else:
+            want = ReceiptStatus.UNMATCHED
+        assert row["receipt_status"] == want, (row["trade_id"], row["stage"])
+        gap = (isd - pd.Timestamp(mine.loc[buy_id, "settlement_date"])) / DAY
+        assert row["receipt_days_before_isd"] == gap
+        found, states = found + 1, states | {want}
+    assert found >= 50  # not vacuous: receipts found, in several states
+    assert {ReceiptStatus.SETTLED, ReceiptStatus.MATCHED, ReceiptStatus.UNMATCHED} <= states
 
 
 def _matching(m: pd.DataFrame, mine: pd.Series, at: pd.Timestamp, days: int) -> tuple[float, float]:

@@ -45,7 +45,8 @@ def trades(session: Session, trade_ids: Iterable[str]) -> list[TradeRow]:
     return list(session.scalars(sa.select(TradeRow).where(TradeRow.trade_id.in_(list(trade_ids)))))
 
 
-BookRow = tuple[str, dt.datetime, dict[str, Any], dict[str, Any]]
+BookRow = tuple[str, dt.datetime, dict[str, Any], dict[str, Any], str | None, dt.datetime | None]
+"""(trade id, last change, contract fields, lifecycle, outcome, when the outcome was known)"""
 """A trade as the intraday book holds it: id, when it last changed, contract fields,
 lifecycle."""
 
@@ -61,10 +62,8 @@ def changed_trades(
     asked first (ids and instants only), their fields then for the few that are new, so a
     read that finds nothing new decodes no JSON."""
     if changed_since is None:
-        query = sa.select(
-            TradeRow.trade_id, TradeRow.updated_at, TradeRow.payload, TradeRow.lifecycle
-        ).where(TradeRow.settlement_date >= settling_from)
-        return [(t, at, p, lc) for t, at, p, lc in session.execute(query)]
+        query = sa.select(*_BOOK).where(TradeRow.settlement_date >= settling_from)
+        return [_book_row(row) for row in session.execute(query)]
     stamps = session.execute(
         sa.select(TradeRow.trade_id, TradeRow.updated_at).where(
             TradeRow.settlement_date >= settling_from, TradeRow.updated_at >= changed_since
@@ -73,11 +72,24 @@ def changed_trades(
     new = [trade_id for trade_id, at in stamps if held.get(trade_id) != at]
     rows: list[BookRow] = []
     for start in range(0, len(new), _IN_BATCH):
-        query = sa.select(
-            TradeRow.trade_id, TradeRow.updated_at, TradeRow.payload, TradeRow.lifecycle
-        ).where(TradeRow.trade_id.in_(new[start : start + _IN_BATCH]))
-        rows += [(t, at, p, lc) for t, at, p, lc in session.execute(query)]
+        query = sa.select(*_BOOK).where(TradeRow.trade_id.in_(new[start : start + _IN_BATCH]))
+        rows += [_book_row(row) for row in session.execute(query)]
     return rows
+
+
+_BOOK = (
+    TradeRow.trade_id,
+    TradeRow.updated_at,
+    TradeRow.payload,
+    TradeRow.lifecycle,
+    TradeRow.outcome,
+    TradeRow.outcome_at,
+)
+
+
+def _book_row(row: sa.Row[Any]) -> BookRow:
+    trade_id, updated_at, payload, lifecycle, outcome, outcome_at = tuple(row)
+    return trade_id, updated_at, payload, lifecycle, outcome, outcome_at and aware(outcome_at)
 
 
 def latest_probability(session: Session, trade_ids: Iterable[str]) -> dict[str, float]:

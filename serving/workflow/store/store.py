@@ -613,6 +613,7 @@ def _keep_trades(
                 lifecycle=merge_lifecycles(lifecycle, {}),
                 outcome=None,
                 fail_reason=None,
+                outcome_at=None,
                 updated_at=now,
             )
             session.add(row)
@@ -626,7 +627,13 @@ def _keep_trades(
         if update.lifecycle is not None:
             _change(row, now, lifecycle=merge_lifecycles(row.lifecycle, update.lifecycle))
         if update.outcome is not None:
-            _change(row, now, outcome=update.outcome, fail_reason=update.fail_reason)
+            _change(
+                row,
+                now,
+                outcome=update.outcome,
+                fail_reason=update.fail_reason,
+                outcome_at=update.at,
+            )
     return rows
 
 

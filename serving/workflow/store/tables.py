@@ -102,6 +102,8 @@ class TradeRow(Base):
     lifecycle: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     outcome: Mapped[str | None] = mapped_column(sa.String(16))  # SETTLED, FAILED, CANCELLED
     fail_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    # when the outcome became known (the feed's known_ts, a cancellation's instant)
+    outcome_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
     # the end of the ISD in the settlement market, when an outcome becomes known: the
     # trades past it with no outcome are found by index, not by reading every open trade
