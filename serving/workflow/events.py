@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field
 from core.errors import Conflict, ContractError, StoreUnavailable, Violation
 from core.instants import epoch_us, iso
 from core.lifecycle import CANCELLED, STEPS
+from features.compute.receipts import MATCHED, RECEIPT_WINDOW_DAYS
 from features.data.contract import TABLES, table_frame
 from features.push import OUTCOME_KEYS, push_outcomes, push_positions, push_ssi
 from features.reference import Reference
@@ -65,6 +66,7 @@ from serving.workflow.trades import as_trade, lifecycle_after
 __all__ = ["LEASE", "MAX_ATTEMPTS", "Applied", "EventProcessor", "RescoredTrade"]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T", dt.date, dt.datetime)
 
 LEASE = dt.timedelta(seconds=60)
 """How long a process may take over an outbox entry before another may take it over."""
@@ -284,6 +286,7 @@ class EventProcessor:
         # pushes add the trades they find touched
         held = {t.trade_id: t for t in self.exceptions.trades(_named(batch) | plan.as_of.keys())}
         effects = _Effects(pushed=self._push(batch, held, plan))
+        self._touch_receipt_waiters(batch, held, plan)
         scores, trades, previous = self._rescore(plan, held)
         # the trades scored are the stored ones: they are not kept again (which could only
         # put back an older version over one stored since they were read)
@@ -390,6 +393,33 @@ class EventProcessor:
                         stored.setdefault(trade.trade_id, trade)
                         plan.touch(trade.trade_id, latest[getattr(trade, key)])
         return pushed
+
+    def _touch_receipt_waiters(
+        self, batch: _Batch, stored: dict[str, TradeRow], plan: _Plan
+    ) -> None:
+        """Undecided sells of an instrument whose buy the batch matched, cancelled or
+        decided, settling on or after that buy's ISD and within the receipt window: the
+        receipt they may wait on moved (added to ``stored``)."""
+        moved = [
+            (e.trade_id, e.event_ts) for e in batch.lifecycle if e.event_type in _RECEIPT_EVENTS
+        ] + [(e.trade_id, e.known_ts) for e in batch.outcome]
+        buys = [(stored[t], at) for t, at in moved if t in stored and _side(stored[t]) == "BUY"]
+        if not buys:
+            return
+        latest = _latest((t.instrument_id, at) for t, at in buys)
+        first = _earliest((t.instrument_id, t.settlement_date) for t, _ in buys)
+        last = _latest((t.instrument_id, t.settlement_date) for t, _ in buys)
+        window = dt.timedelta(days=RECEIPT_WINDOW_DAYS)
+        decided = {e.trade_id for e in batch.outcome}
+        for trade in self.exceptions.undecided(instrument_id=latest):
+            instrument = trade.instrument_id
+            if (
+                _side(trade) == "SELL"
+                and trade.trade_id not in decided
+                and first[instrument] <= trade.settlement_date <= last[instrument] + window
+            ):
+                stored.setdefault(trade.trade_id, trade)
+                plan.touch(trade.trade_id, latest[instrument])
 
     def _touch_ssi_trades(
         self, pushed: pd.DataFrame, plan: _Plan, stored: dict[str, TradeRow]
@@ -519,9 +549,26 @@ def _lifecycle_events(trades: list[TradeRow]) -> pd.DataFrame | None:
     return table_frame(rows, TABLES["events"])
 
 
-def _latest(pairs: Iterable[tuple[Any, dt.datetime]]) -> dict[Any, dt.datetime]:
-    """The latest instant per key."""
-    out: dict[Any, dt.datetime] = {}
+_RECEIPT_EVENTS = (MATCHED.event, CANCELLED)
+"""The lifecycle events of a buy that move the receipt a sell waits on."""
+
+
+def _side(trade: TradeRow) -> str:
+    return str(trade.payload["side"])
+
+
+def _earliest(pairs: Iterable[tuple[Any, _T]]) -> dict[Any, _T]:
+    """The earliest value per key."""
+    out: dict[Any, _T] = {}
+    for key, value in pairs:
+        if key not in out or value < out[key]:
+            out[key] = value
+    return out
+
+
+def _latest(pairs: Iterable[tuple[Any, _T]]) -> dict[Any, _T]:
+    """The latest value per key."""
+    out: dict[Any, _T] = {}
     for key, at in pairs:
         if key not in out or out[key] < at:
             out[key] = at

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from core.access import Principal, Role
+from core.catalogue import ReceiptStatus
 from core.errors import ContractError
 from core.instants import epoch_us, instant
 from core.settings import Settings, get_settings
@@ -28,6 +29,7 @@ from serving.scoring.scorer import RiskTiers, Scorer
 from serving.scoring.vectors import ServingFeatures
 from serving.workflow.event_models import events_adapter
 from serving.workflow.events import EventProcessor
+from serving.workflow.intraday import IntradayBook
 from serving.workflow.store import ExceptionStore, ScoreRecord, Status
 from serving.workflow.trades import as_trade
 from tests.conftest import trained_home, use_settings
@@ -243,9 +245,14 @@ def test_an_outcome_closes_the_exception_and_moves_the_counterparty_and_account(
     assert applied.pushed == {"counterparty_history": 1, "account_history": 1}
     rescored = {r.trade_id for r in applied.rescored}
     assert other.trade_id in rescored and "LIVE-1" not in rescored
-    for trade_id in rescored:  # each shares the counterparty or the account whose history moved
+    for trade_id in rescored:  # each shares the counterparty or the account whose history
+        # moved, or is a sell of the instrument that may wait on the live trade (a buy)
         row = store.trades([trade_id])[0]
-        assert row.counterparty_id == counterparty or row.account_id == live.account_id
+        assert (
+            row.counterparty_id == counterparty
+            or row.account_id == live.account_id
+            or (live.side == "BUY" and row.instrument_id == live.instrument_id)
+        )
     assert store.get("LIVE-1").status == "FAILED"
     assert "LIVE-1" not in {e.trade_id for e in store.queue()}
     assert "LIVE-1" in set(reference.trade_facts().trade_id), "kept for later pushes"
@@ -254,6 +261,52 @@ def test_an_outcome_closes_the_exception_and_moves_the_counterparty_and_account(
     # and in its account's: what the next build would compute, online at once
     served = scorer.run([live], epoch_us(known)).vectors.column("acct_cash_fail_rate_90d")[0]
     assert served == pytest.approx(account_rate()) and served != pytest.approx(account_before)
+
+
+def test_a_failed_buy_rescores_the_sell_waiting_on_its_receipt(
+    home: Settings, store: ExceptionStore, trades: pd.DataFrame
+) -> None:
+    # the service's set-up: scoring reads our book from the exception store
+    book = IntradayBook(store)
+    features = ServingFeatures(feature_store(home), Reference.load(home), book=book.state)
+    scorer = Scorer(load_served(home), features, RiskTiers(high=0.5, medium=0.0))
+    processor = EventProcessor(
+        lambda: scorer, store, features.store, features.reference, before_rescoring=book.refresh
+    )
+    first = trades.iloc[[0]]
+    buy = first.assign(trade_id="LIVE-BUY", side="BUY")
+    sell = first.assign(
+        trade_id="LIVE-SELL",
+        side="SELL",
+        execution_ts=first["execution_ts"] + pd.Timedelta(minutes=10),
+    )
+    _score_at_execution(scorer, store, buy)
+    book.refresh()
+    (live_sell,) = _score_at_execution(scorer, store, sell)
+    known = dt.datetime.combine(
+        live_sell.settlement_date + dt.timedelta(days=1), dt.time(6), dt.UTC
+    )
+    before = scorer.run([live_sell], epoch_us(known)).vectors.column("receipt_status")[0]
+    assert before == ReceiptStatus.UNMATCHED  # the buy: not matched, not yet settled
+    failed = {
+        "kind": "outcome",
+        "trade_id": "LIVE-BUY",
+        "status": "FAILED",
+        "settled_ts": None,
+        "days_late": 1,
+        "fail_reason": "LACK_OF_SECURITIES",
+        "known_ts": known.isoformat(),
+    }
+    applied = processor.apply(_events(failed))
+    (rescored,) = [r for r in applied.rescored if r.trade_id == "LIVE-SELL"]
+    assert rescored.scored_at == known
+    served = scorer.run([live_sell], epoch_us(known)).vectors
+    assert served.column("receipt_status")[0] == ReceiptStatus.FAILED
+    assert served.column("receipt_days_before_isd")[0] == 0
+    # the stored score is the model's on the failed receipt
+    assert rescored.fail_probability == pytest.approx(
+        scorer.score([live_sell], epoch_us(known))[0].fail_probability, abs=1e-12
+    )
 
 
 def test_a_bad_batch_changes_nothing(

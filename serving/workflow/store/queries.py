@@ -155,9 +155,10 @@ def undecided(
     positions: Iterable[tuple[str, str]] | None = None,
     ssi: Iterable[tuple[str, str]] | None = None,
     account_id: Iterable[str] | None = None,
+    instrument_id: Iterable[str] | None = None,
 ) -> list[TradeRow]:
     """Stored trades with no outcome yet, of these counterparties, (account, instrument)
-    positions, (counterparty, settlement market) SSIs or accounts."""
+    positions, (counterparty, settlement market) SSIs, accounts or instruments."""
     query = sa.select(TradeRow).where(TradeRow.outcome.is_(None))
     if counterparty_id is not None:
         query = query.where(TradeRow.counterparty_id.in_(list(counterparty_id)))
@@ -171,6 +172,8 @@ def undecided(
         )
     if account_id is not None:
         query = query.where(TradeRow.account_id.in_(list(account_id)))
+    if instrument_id is not None:
+        query = query.where(TradeRow.instrument_id.in_(list(instrument_id)))
     return list(session.scalars(query))
 
 

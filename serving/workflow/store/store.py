@@ -544,9 +544,12 @@ class ExceptionStore:
         positions: Iterable[tuple[str, str]] | None = None,
         ssi: Iterable[tuple[str, str]] | None = None,
         account_id: Iterable[str] | None = None,
+        instrument_id: Iterable[str] | None = None,
     ) -> list[TradeRow]:
         with self._reading() as session:
-            return queries.undecided(session, counterparty_id, positions, ssi, account_id)
+            return queries.undecided(
+                session, counterparty_id, positions, ssi, account_id, instrument_id
+            )
 
     def queue(
         self,
