@@ -20,8 +20,9 @@ class ReceiptStatus(IntEnum):
 
     SETTLED = 0
     MATCHED = 1  # matched, not yet settled
-    UNMATCHED = 2
-    FAILED = 3  # failed, or cancelled: the securities will not come on the ISD
+    AFFIRMED = 2  # affirmed, not yet matched
+    UNAFFIRMED = 3
+    FAILED = 4  # failed, or cancelled: the securities will not come on the ISD
 
     @property
     def label(self) -> str:
@@ -31,7 +32,8 @@ class ReceiptStatus(IntEnum):
 _LABELS = {
     ReceiptStatus.SETTLED: "settled",
     ReceiptStatus.MATCHED: "matched, not yet settled",
-    ReceiptStatus.UNMATCHED: "not yet matched",
+    ReceiptStatus.AFFIRMED: "affirmed, not yet matched",
+    ReceiptStatus.UNAFFIRMED: "not yet affirmed",
     ReceiptStatus.FAILED: "failed or cancelled",
 }
 _NO_RECEIPT = "not a delivery, or no buy of ours settling by its ISD"

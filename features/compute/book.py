@@ -23,7 +23,13 @@ from features.compute.intraday import (
     intraday_request_fields,
     step_column,
 )
-from features.compute.receipts import MATCHED, RECEIPT_COLUMNS, Receipts, receipt_request_fields
+from features.compute.receipts import (
+    AFFIRMED,
+    MATCHED,
+    RECEIPT_COLUMNS,
+    Receipts,
+    receipt_request_fields,
+)
 from features.data.contract import Dataset
 from features.data.derive import first_event_ts
 
@@ -88,7 +94,7 @@ def dataset_book(dataset: Dataset) -> BookState:
     ids = trades["trade_id"]
     frame = trades[[c for c in BOOK_COLUMNS if c in trades.columns]].copy()
     frame["execution_us"] = instants_us(trades["execution_ts"])
-    for step in dict.fromkeys((*(b.step for b in INTRADAY), MATCHED)):
+    for step in dict.fromkeys((*(b.step for b in INTRADAY), AFFIRMED, MATCHED)):
         frame[step_column(step)] = _first(events, step.event, ids)
     outcome_us = np.full(len(trades), NEVER_US)
     failed = np.zeros(len(trades), dtype=bool)

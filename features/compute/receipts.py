@@ -28,7 +28,10 @@ from features.compute.intraday import step_column
 from features.compute.lookup import Lookup
 
 __all__ = [
+    "AFFIRMED",
+    "AFFIRMED_US",
     "MATCHED",
+    "MATCHED_US",
     "RECEIPT_COLUMNS",
     "RECEIPT_WINDOW_DAYS",
     "Receipts",
@@ -38,18 +41,18 @@ __all__ = [
 RECEIPT_WINDOW_DAYS = 4
 """A buy settling more than this many calendar days before the sell's ISD is not looked at."""
 _LOOK_BACK = 8
-_DAY_US = 86_400_000_000
 _DAYS_SPAN = 1 << 15  # days since 1970 in a sort key after the instrument: to 2059
 
 
-MATCHED = STEP_OF["MATCHED"]
-MATCHED_US = step_column(MATCHED)
+AFFIRMED, MATCHED = STEP_OF["AFFIRMED"], STEP_OF["MATCHED"]
+AFFIRMED_US, MATCHED_US = step_column(AFFIRMED), step_column(MATCHED)
 RECEIPT_COLUMNS = (
     "trade_id",
     "instrument_id",
     "side",
     "settlement_date",
     "execution_us",
+    AFFIRMED_US,
     MATCHED_US,
     "outcome_us",
     "outcome_failed",
@@ -83,6 +86,7 @@ class Receipts:
         self._key = self._group * self._ranks + rank[order]
         self._execution = execution[order]
         self._day = day[order]
+        self._affirmed = buys[AFFIRMED_US].to_numpy(np.int64)[order]
         self._matched = buys[MATCHED_US].to_numpy(np.int64)[order]
         self._outcome = buys["outcome_us"].to_numpy(np.int64)[order]
         self._failed = buys["outcome_failed"].to_numpy(bool)[order]
@@ -130,10 +134,16 @@ class Receipts:
         t = np.asarray(scoring_us, dtype=np.int64)[rows]
         decided = (self._outcome[buy] != NEVER_US) & (self._outcome[buy] <= t)
         matched = (self._matched[buy] != NEVER_US) & (self._matched[buy] <= t)
+        affirmed = (self._affirmed[buy] != NEVER_US) & (self._affirmed[buy] <= t)
         status[rows] = np.select(
-            [decided & self._failed[buy], decided, matched],
-            [ReceiptStatus.FAILED, ReceiptStatus.SETTLED, ReceiptStatus.MATCHED],
-            ReceiptStatus.UNMATCHED,
+            [decided & self._failed[buy], decided, matched, affirmed],
+            [
+                ReceiptStatus.FAILED,
+                ReceiptStatus.SETTLED,
+                ReceiptStatus.MATCHED,
+                ReceiptStatus.AFFIRMED,
+            ],
+            ReceiptStatus.UNAFFIRMED,
         )
         gap[rows] = day[hit] - self._day[buy]
         return _named(status, gap)

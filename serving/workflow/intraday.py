@@ -30,7 +30,7 @@ from core.instants import NEVER_US, epoch_us
 from core.lifecycle import CANCELLED
 from features.compute.book import BOOK_COLUMNS, BookState
 from features.compute.intraday import step_column
-from features.compute.receipts import MATCHED, RECEIPT_WINDOW_DAYS
+from features.compute.receipts import AFFIRMED, MATCHED, RECEIPT_WINDOW_DAYS
 from serving.workflow.store import ExceptionStore
 
 __all__ = ["IntradayBook", "IntradayStatus"]
@@ -42,7 +42,7 @@ DAYS = max(4, RECEIPT_WINDOW_DAYS)
 whose trade date can be today's, and every buy a sell still to settle can wait on."""
 LOOKBACK = dt.timedelta(seconds=10)
 FULL_READ_SECONDS = 300.0
-_STEPS = tuple(dict.fromkeys((*(b.step for b in INTRADAY), MATCHED)))
+_STEPS = tuple(dict.fromkeys((*(b.step for b in INTRADAY), AFFIRMED, MATCHED)))
 _COLUMNS = BOOK_COLUMNS
 """What the book holds of each trade: what a state is built from."""
 _FAILED = ("FAILED", CANCELLED)

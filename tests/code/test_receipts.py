@@ -8,7 +8,7 @@ import pytest
 
 from core.catalogue import ReceiptStatus
 from core.instants import NEVER_US
-from features.compute.receipts import MATCHED_US, RECEIPT_WINDOW_DAYS, Receipts
+from features.compute.receipts import AFFIRMED_US, MATCHED_US, RECEIPT_WINDOW_DAYS, Receipts
 
 _MIN = 60_000_000
 _DAY = 1_440 * _MIN
@@ -20,7 +20,8 @@ def _trades(n: int, instruments: int, seed: int = 0) -> pd.DataFrame:
     execution = _START + rng.integers(0, 10 * _DAY, n)
     isd = (execution // _DAY + rng.integers(1, 4, n)).astype("datetime64[D]")
     end_of_isd = isd.astype("datetime64[us]").astype(np.int64) + _DAY
-    matched = execution + rng.exponential(600 * _MIN, n).astype(np.int64)
+    affirmed = execution + rng.exponential(300 * _MIN, n).astype(np.int64)
+    matched = affirmed + rng.exponential(300 * _MIN, n).astype(np.int64)
     decided = rng.random(n) < 0.9
     return pd.DataFrame(
         {
@@ -29,7 +30,8 @@ def _trades(n: int, instruments: int, seed: int = 0) -> pd.DataFrame:
             "side": rng.choice(["BUY", "SELL"], n),
             "settlement_date": isd,
             "execution_us": execution,
-            MATCHED_US: np.where(rng.random(n) < 0.1, NEVER_US, matched),
+            AFFIRMED_US: np.where(rng.random(n) < 0.1, NEVER_US, affirmed),
+            MATCHED_US: np.where(rng.random(n) < 0.2, NEVER_US, matched),
             "outcome_us": np.where(decided, end_of_isd + rng.integers(0, 120, n) * _MIN, NEVER_US),
             "outcome_failed": decided & (rng.random(n) < 0.3),
         }
@@ -55,8 +57,10 @@ def _brute(trades: pd.DataFrame, sell: pd.Series, at: int) -> tuple[float, float
         status = ReceiptStatus.FAILED if buy["outcome_failed"] else ReceiptStatus.SETTLED
     elif buy[MATCHED_US] != NEVER_US and buy[MATCHED_US] <= at:
         status = ReceiptStatus.MATCHED
+    elif buy[AFFIRMED_US] != NEVER_US and buy[AFFIRMED_US] <= at:
+        status = ReceiptStatus.AFFIRMED
     else:
-        status = ReceiptStatus.UNMATCHED
+        status = ReceiptStatus.UNAFFIRMED
     return float(status), float((isd - buy["settlement_date"]) / np.timedelta64(1, "D"))
 
 
@@ -107,6 +111,7 @@ def test_a_buy_executed_after_the_sell_is_passed_over_for_an_earlier_one() -> No
             "side": ["BUY", "BUY", "SELL"],
             "settlement_date": [day - 1, day, day],
             "execution_us": [_START, _START + 3 * _MIN, _START + 2 * _MIN],
+            AFFIRMED_US: [_START + _MIN, NEVER_US, NEVER_US],
             MATCHED_US: [_START + _MIN, NEVER_US, NEVER_US],
             "outcome_us": [NEVER_US] * 3,
             "outcome_failed": [False] * 3,
@@ -124,7 +129,7 @@ def test_nothing_after_the_instant_counts() -> None:
     at = np.full(len(trades), _START + 6 * _DAY)
     before = _features(Receipts(trades), trades, at)
     later = trades.copy()
-    for column in (MATCHED_US, "outcome_us"):
+    for column in (AFFIRMED_US, MATCHED_US, "outcome_us"):
         later[column] = np.where(later[column] > at[0], NEVER_US, later[column])
     later["outcome_failed"] = np.where(
         later["outcome_us"] == NEVER_US, True, later["outcome_failed"]

@@ -312,14 +312,16 @@ def test_receipts_in_the_training_frame_match_a_brute_force_recomputation(
             want = ReceiptStatus.FAILED if failed else ReceiptStatus.SETTLED
         elif "MATCHED" in set(seen["event_type"]):
             want = ReceiptStatus.MATCHED
+        elif "AFFIRMED" in set(seen["event_type"]):
+            want = ReceiptStatus.AFFIRMED
         else:
-            want = ReceiptStatus.UNMATCHED
+            want = ReceiptStatus.UNAFFIRMED
         assert row["receipt_status"] == want, (row["trade_id"], row["stage"])
         gap = (isd - pd.Timestamp(mine.loc[buy_id, "settlement_date"])) / DAY
         assert row["receipt_days_before_isd"] == gap
         found, states = found + 1, states | {want}
     assert found >= 50  # not vacuous: receipts found, in several states
-    assert {ReceiptStatus.SETTLED, ReceiptStatus.MATCHED, ReceiptStatus.UNMATCHED} <= states
+    assert {ReceiptStatus.SETTLED, ReceiptStatus.MATCHED, ReceiptStatus.AFFIRMED} <= states
 
 
 def _matching(m: pd.DataFrame, mine: pd.Series, at: pd.Timestamp, days: int) -> tuple[float, float]:

@@ -287,7 +287,7 @@ def test_a_failed_buy_rescores_the_sell_waiting_on_its_receipt(
         live_sell.settlement_date + dt.timedelta(days=1), dt.time(6), dt.UTC
     )
     before = scorer.run([live_sell], epoch_us(known)).vectors.column("receipt_status")[0]
-    assert before == ReceiptStatus.UNMATCHED  # the buy: not matched, not yet settled
+    assert before == ReceiptStatus.UNAFFIRMED  # the buy: not affirmed, not yet settled
     failed = {
         "kind": "outcome",
         "trade_id": "LIVE-BUY",
