@@ -252,6 +252,7 @@ def train(
         release_memory()  # the fits' scratch, before the test window is scored
 
         step("evaluate", 0.85)
+        t1 = time.perf_counter()
         scorers = {
             "model": (model.predict(test), True),
             "ops_rule": (ops_rule_score(test), False),
@@ -260,15 +261,19 @@ def train(
         scorers |= truth_scorers(data_dir, test)
         table = evaluation_table(test, scorers)
         causes = cause_accuracy(test, model.predict_cause(test))
+        seconds["evaluate"] = time.perf_counter() - t1
         step("family importance", 0.87)
+        t1 = time.perf_counter()
         importance = family_importance(
             model,
             test,
             {s: (test["stage"] == s).to_numpy() for s in (STAGES[0], STAGES[-1])},
             max_rows=config.importance_rows,
         )
+        seconds["importance"] = time.perf_counter() - t1
 
         step("log to MLflow", 0.9)
+        t1 = time.perf_counter()
         mlflow.log_params(
             {
                 **{f"model.{k}": v for k, v in asdict(params).items()},
@@ -316,6 +321,7 @@ def train(
         mlflow.log_metric(f"gate.new_{GATE_METRIC}", score)
         if champion_score is not None:
             mlflow.log_metric(f"gate.champion_{GATE_METRIC}", champion_score)
+        seconds["log"] = time.perf_counter() - t1
     seconds["total"] = time.perf_counter() - t0
     step("done", 1.0)
     return TrainResult(
