@@ -25,6 +25,7 @@ from features.compute.intraday import (
 )
 from features.compute.receipts import (
     AFFIRMED,
+    FAILED_OUTCOMES,
     MATCHED,
     RECEIPT_COLUMNS,
     Receipts,
@@ -50,7 +51,6 @@ BOOK_KEYS = tuple(
     )
 )
 """The scored trades' fields the book's features are found by (with ``execution_us``)."""
-_FAILED = ("FAILED", "CANCELLED")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def dataset_book(dataset: Dataset) -> BookState:
         row = pd.Index(ids).get_indexer(pd.Index(outcomes["trade_id"]))
         known = row >= 0
         outcome_us[row[known]] = instants_us(outcomes["known_ts"])[known]
-        failed[row[known]] = outcomes["status"].isin(_FAILED).to_numpy()[known]
+        failed[row[known]] = outcomes["status"].isin(FAILED_OUTCOMES).to_numpy()[known]
     cancelled = _first(events, CANCELLED, ids)
     first = (cancelled != NEVER_US) & ((outcome_us == NEVER_US) | (cancelled < outcome_us))
     outcome_us[first], failed[first] = cancelled[first], True

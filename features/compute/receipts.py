@@ -23,13 +23,14 @@ import pandas as pd
 from core.catalogue import ReceiptStatus
 from core.errors import ContractError, Violation
 from core.instants import NEVER_US
-from core.lifecycle import STEP_OF
+from core.lifecycle import CANCELLED, STEP_OF
 from features.compute.intraday import step_column
 from features.compute.lookup import Lookup
 
 __all__ = [
     "AFFIRMED",
     "AFFIRMED_US",
+    "FAILED_OUTCOMES",
     "MATCHED",
     "MATCHED_US",
     "RECEIPT_COLUMNS",
@@ -38,6 +39,8 @@ __all__ = [
     "receipt_request_fields",
 ]
 
+FAILED_OUTCOMES = ("FAILED", CANCELLED)
+"""The outcomes after which a buy's securities will not come on its ISD."""
 RECEIPT_WINDOW_DAYS = 4
 """A buy settling more than this many calendar days before the sell's ISD is not looked at."""
 _LOOK_BACK = 8

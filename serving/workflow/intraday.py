@@ -27,10 +27,9 @@ import pandas as pd
 from core.catalogue import INTRADAY
 from core.errors import StoreUnavailable
 from core.instants import NEVER_US, epoch_us
-from core.lifecycle import CANCELLED
 from features.compute.book import BOOK_COLUMNS, BookState
 from features.compute.intraday import step_column
-from features.compute.receipts import AFFIRMED, MATCHED, RECEIPT_WINDOW_DAYS
+from features.compute.receipts import AFFIRMED, FAILED_OUTCOMES, MATCHED, RECEIPT_WINDOW_DAYS
 from serving.workflow.store import ExceptionStore
 
 __all__ = ["IntradayBook", "IntradayStatus"]
@@ -45,7 +44,6 @@ FULL_READ_SECONDS = 300.0
 _STEPS = tuple(dict.fromkeys((*(b.step for b in INTRADAY), AFFIRMED, MATCHED)))
 _COLUMNS = BOOK_COLUMNS
 """What the book holds of each trade: what a state is built from."""
-_FAILED = ("FAILED", CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -147,7 +145,7 @@ def _row(
         "execution_us": _us(payload["execution_ts"]),
         **{step_column(step): _us(lifecycle.get(step.field)) for step in _STEPS},
         "outcome_us": NEVER_US if outcome is None or outcome_at is None else epoch_us(outcome_at),
-        "outcome_failed": outcome in _FAILED,
+        "outcome_failed": outcome in FAILED_OUTCOMES,
     }
     return tuple(facts[c] if c in facts else payload[c] for c in _COLUMNS)
 
