@@ -38,7 +38,7 @@ from pydantic import BaseModel, Field
 from core.errors import Conflict, ContractError, StoreUnavailable, Violation
 from core.instants import epoch_us, iso
 from core.lifecycle import CANCELLED, STEPS
-from features.compute.receipts import MATCHED, RECEIPT_WINDOW_DAYS
+from features.compute.receipts import AFFIRMED, MATCHED, RECEIPT_WINDOW_DAYS
 from features.data.contract import TABLES, table_frame
 from features.push import OUTCOME_KEYS, push_outcomes, push_positions, push_ssi
 from features.reference import Reference
@@ -397,8 +397,8 @@ class EventProcessor:
     def _touch_receipt_waiters(
         self, batch: _Batch, stored: dict[str, TradeRow], plan: _Plan
     ) -> None:
-        """Undecided sells of an instrument whose buy the batch matched, cancelled or
-        decided, settling on or after that buy's ISD and within the receipt window: the
+        """Undecided sells of an instrument whose buy the batch affirmed, matched, cancelled
+        or decided, settling on or after that buy's ISD and within the receipt window: the
         receipt they may wait on moved (added to ``stored``)."""
         moved = [
             (e.trade_id, e.event_ts) for e in batch.lifecycle if e.event_type in _RECEIPT_EVENTS
@@ -549,7 +549,7 @@ def _lifecycle_events(trades: list[TradeRow]) -> pd.DataFrame | None:
     return table_frame(rows, TABLES["events"])
 
 
-_RECEIPT_EVENTS = (MATCHED.event, CANCELLED)
+_RECEIPT_EVENTS = (AFFIRMED.event, MATCHED.event, CANCELLED)
 """The lifecycle events of a buy that move the receipt a sell waits on."""
 
 

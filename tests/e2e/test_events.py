@@ -288,6 +288,18 @@ def test_a_failed_buy_rescores_the_sell_waiting_on_its_receipt(
     )
     before = scorer.run([live_sell], epoch_us(known)).vectors.column("receipt_status")[0]
     assert before == ReceiptStatus.UNAFFIRMED  # the buy: not affirmed, not yet settled
+    affirmed_at = live_sell.execution_ts + dt.timedelta(minutes=30)
+    affirmed = {
+        "kind": "lifecycle",
+        "trade_id": "LIVE-BUY",
+        "event_type": "AFFIRMED",
+        "event_ts": affirmed_at.isoformat(),
+        "detail": None,
+    }
+    applied = processor.apply(_events(affirmed))
+    assert "LIVE-SELL" in {r.trade_id for r in applied.rescored}
+    served = scorer.run([live_sell], epoch_us(affirmed_at)).vectors.column("receipt_status")
+    assert served[0] == ReceiptStatus.AFFIRMED
     failed = {
         "kind": "outcome",
         "trade_id": "LIVE-BUY",
