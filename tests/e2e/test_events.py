@@ -298,8 +298,8 @@ def test_a_failed_buy_rescores_the_sell_waiting_on_its_receipt(
     }
     applied = processor.apply(_events(affirmed))
     assert "LIVE-SELL" in {r.trade_id for r in applied.rescored}
-    served = scorer.run([live_sell], epoch_us(affirmed_at)).vectors.column("receipt_status")
-    assert served[0] == ReceiptStatus.AFFIRMED
+    now_affirmed = scorer.run([live_sell], epoch_us(affirmed_at)).vectors
+    assert now_affirmed.column("receipt_status")[0] == ReceiptStatus.AFFIRMED
     failed = {
         "kind": "outcome",
         "trade_id": "LIVE-BUY",
