@@ -166,7 +166,7 @@ def receipt_request_fields(
 ) -> dict[str, np.ndarray]:
     """The receipt request fields (``req_<feature>``); NaN for every trade without receipts."""
     if receipts is None:
-        nan = np.full(len(scoring_us), np.nan)
-        return {"req_receipt_status": nan, "req_receipt_days_before_isd": nan}
-    values = receipts.features(instrument, side, settlement_date, execution_us, scoring_us)
+        values = _named(np.full(len(scoring_us), np.nan), np.full(len(scoring_us), np.nan))
+    else:
+        values = receipts.features(instrument, side, settlement_date, execution_us, scoring_us)
     return {f"req_{k}": v for k, v in values.items()}
