@@ -320,7 +320,8 @@ class SnapshotState:
     @classmethod
     def of(cls, dataset: Dataset) -> SnapshotState:
         trade_ids = dataset["trades"]["trade_id"].to_numpy()
-        return cls(Lifecycles.of(trade_ids, dataset.get("events")), dataset_book(dataset))
+        lifecycles = Lifecycles.of(trade_ids, dataset.get("events"))
+        return cls(lifecycles, dataset_book(dataset, lifecycles))
 
 
 def training_matrix(

@@ -33,6 +33,7 @@ from features.compute.receipts import (
 )
 from features.data.contract import Dataset
 from features.data.derive import first_event_ts
+from features.request.lifecycle import Lifecycles
 
 __all__ = ["BOOK_COLUMNS", "BOOK_KEYS", "BookState", "book_request_fields", "dataset_book"]
 
@@ -86,16 +87,19 @@ def book_request_fields(
     )
 
 
-def dataset_book(dataset: Dataset) -> BookState:
+def dataset_book(dataset: Dataset, lifecycles: Lifecycles | None = None) -> BookState:
     """The book of every trade of a dataset, from its trades, lifecycle events and outcomes
-    (each outcome counts from its ``known_ts``; a cancellation from its event)."""
+    (each outcome counts from its ``known_ts``; a cancellation from its event).
+    ``lifecycles``: the dataset's, over its trades in their order, when the caller has them
+    already (their first instant of each step is what the book needs of the events)."""
     trades = dataset["trades"]
     events = dataset.get("events")
     ids = trades["trade_id"]
+    lifecycles = lifecycles or Lifecycles.of(ids.to_numpy(), events)
     frame = trades[[c for c in BOOK_COLUMNS if c in trades.columns]].copy()
     frame["execution_us"] = instants_us(trades["execution_ts"])
     for step in dict.fromkeys((*(b.step for b in INTRADAY), AFFIRMED, MATCHED)):
-        frame[step_column(step)] = _first(events, step.event, ids)
+        frame[step_column(step)] = lifecycles.first_us[step.request]
     outcome_us = np.full(len(trades), NEVER_US)
     failed = np.zeros(len(trades), dtype=bool)
     outcomes = dataset.get("outcomes")
@@ -104,15 +108,12 @@ def dataset_book(dataset: Dataset) -> BookState:
         known = row >= 0
         outcome_us[row[known]] = instants_us(outcomes["known_ts"])[known]
         failed[row[known]] = outcomes["status"].isin(FAILED_OUTCOMES).to_numpy()[known]
-    cancelled = _first(events, CANCELLED, ids)
+    cancelled = (
+        instants_us(first_event_ts(events, CANCELLED, ids))
+        if events is not None
+        else np.full(len(ids), NEVER_US)
+    )
     first = (cancelled != NEVER_US) & ((outcome_us == NEVER_US) | (cancelled < outcome_us))
     outcome_us[first], failed[first] = cancelled[first], True
     frame["outcome_us"], frame["outcome_failed"] = outcome_us, failed
     return BookState.of(frame)
-
-
-def _first(events: pd.DataFrame | None, event: str, ids: pd.Series) -> np.ndarray:
-    """Each trade's first ``event`` (int64 UTC µs; NEVER_US: none)."""
-    if events is None:
-        return np.full(len(ids), NEVER_US)
-    return instants_us(first_event_ts(events, event, ids))

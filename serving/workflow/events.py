@@ -559,19 +559,19 @@ def _side(trade: TradeRow) -> str:
 
 def _earliest(pairs: Iterable[tuple[Any, _T]]) -> dict[Any, _T]:
     """The earliest value per key."""
-    out: dict[Any, _T] = {}
-    for key, value in pairs:
-        if key not in out or value < out[key]:
-            out[key] = value
-    return out
+    return _per_key(pairs, min)
 
 
 def _latest(pairs: Iterable[tuple[Any, _T]]) -> dict[Any, _T]:
     """The latest value per key."""
+    return _per_key(pairs, max)
+
+
+def _per_key(pairs: Iterable[tuple[Any, _T]], pick: Callable[[_T, _T], _T]) -> dict[Any, _T]:
+    """One value per key: ``pick`` of those given for it."""
     out: dict[Any, _T] = {}
-    for key, at in pairs:
-        if key not in out or out[key] < at:
-            out[key] = at
+    for key, value in pairs:
+        out[key] = pick(out[key], value) if key in out else value
     return out
 
 

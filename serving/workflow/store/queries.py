@@ -46,9 +46,8 @@ def trades(session: Session, trade_ids: Iterable[str]) -> list[TradeRow]:
 
 
 BookRow = tuple[str, dt.datetime, dict[str, Any], dict[str, Any], str | None, dt.datetime | None]
-"""(trade id, last change, contract fields, lifecycle, outcome, when the outcome was known)"""
 """A trade as the intraday book holds it: id, when it last changed, contract fields,
-lifecycle."""
+lifecycle, outcome and when the outcome became known."""
 
 
 def changed_trades(
