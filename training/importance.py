@@ -57,6 +57,7 @@ def family_importance(
     stages: Mapping[str, np.ndarray] | None = None,
     seed: int = 7,
     max_rows: int | None = None,
+    raw: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """PR-AUC lost per family when its features are permuted, over all ``rows`` and over each
     mask of ``stages``; one row per family, largest loss first. The calibration is monotone,
@@ -64,7 +65,9 @@ def family_importance(
 
     Each family costs a prediction of every row. ``max_rows`` (None: all rows) samples a
     larger window, all failed rows kept (``importance_sample``): faster and noisier, the
-    sampling's noise coming on top of the shuffle's (benchmarks/RESULTS.md measures both)."""
+    sampling's noise coming on top of the shuffle's (benchmarks/RESULTS.md measures both).
+    ``raw``, the booster's probability of each of ``rows`` when the caller has it (the
+    evaluation's), spares the unpermuted prediction."""
     y = rows["failed"].to_numpy(dtype=bool)
     keep, weights = importance_sample(y, max_rows or len(y), seed)
     y = y[keep]
@@ -83,7 +86,7 @@ def family_importance(
             for name, m in masks.items()
         }
 
-    base = pr_auc(np.asarray(model.booster.predict(x)))
+    base = pr_auc(np.asarray(model.booster.predict(x)) if raw is None else raw[keep])
     rng = np.random.default_rng(seed)
     records = []
     for family, names in families_of(model.features).items():

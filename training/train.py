@@ -253,8 +253,9 @@ def train(
 
         step("evaluate", 0.85)
         t1 = time.perf_counter()
+        raw = model.uncalibrated(test)  # the booster's own: family importance starts from it
         scorers = {
-            "model": (model.predict(test), True),
+            "model": (model.calibrate(raw), True),
             "ops_rule": (ops_rule_score(test), False),
             "logistic": (logistic_scores(logistic, test[names]), True),
         }
@@ -269,6 +270,7 @@ def train(
             test,
             {s: (test["stage"] == s).to_numpy() for s in (STAGES[0], STAGES[-1])},
             max_rows=config.importance_rows,
+            raw=raw,
         )
         seconds["importance"] = time.perf_counter() - t1
 

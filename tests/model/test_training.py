@@ -159,6 +159,13 @@ def test_permuting_a_family_that_carries_the_signal_costs_ranking() -> None:
     assert sampled["inventory"] > 0.2
     assert abs(sampled["calendar"]) < 0.02
     assert not sampled.equals(lost)  # it did sample
+    # the evaluation's own prediction of the rows, handed over, gives the same figures
+    raw = model.uncalibrated(rows)
+    pd.testing.assert_frame_equal(
+        family_importance(model, rows, raw=raw), family_importance(model, rows)
+    )
+    again = family_importance(model, rows, max_rows=3_000, raw=raw)
+    pd.testing.assert_series_equal(again.set_index("family")["ALL"], sampled)
 
 
 def test_train_tune_searches_on_the_validation_slice_and_logs_every_trial(
