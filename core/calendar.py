@@ -48,9 +48,10 @@ class SettlementCalendar:
     def _per_market(
         self, markets: np.ndarray, out: np.ndarray, fn: Callable[[str, np.ndarray], np.ndarray]
     ) -> np.ndarray:
-        markets = np.asarray(markets)
-        for code in np.unique(markets):
-            idx = np.flatnonzero(markets == code)
+        # hashed, not sorted: a million market codes as Python strings sort in a second
+        codes, found = pd.factorize(np.asarray(markets, dtype=object), use_na_sentinel=False)
+        for k, code in enumerate(found):
+            idx = np.flatnonzero(codes == k)
             out[idx] = fn(str(code), idx)
         return out
 
