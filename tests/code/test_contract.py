@@ -55,6 +55,15 @@ def _control_character_in_desk(d: dict[str, pd.DataFrame]) -> None:
     d["trades"].loc[6, "desk_id"] = "EQ\x1fDESK"
 
 
+def _long_account(d: dict[str, pd.DataFrame]) -> None:
+    d["trades"].loc[3, "account_id"] = "Ä" * 65  # 65 characters, 130 bytes
+
+
+def _account_at_the_limit(d: dict[str, pd.DataFrame]) -> None:
+    d["trades"].loc[3, "account_id"] = "Ä" * 64  # 64 characters are allowed, 128 bytes too
+    d["trades"].loc[4, "account_id"] = "T" * 65  # ... but not 65 of any kind
+
+
 @pytest.mark.parametrize(
     ("mutate", "file", "column", "rule"),
     [
@@ -74,6 +83,13 @@ def _control_character_in_desk(d: dict[str, pd.DataFrame]) -> None:
         ),
         (_unknown_enum, "trades.parquet", "side", r"must be one of \{BUY, SELL\}"),
         (_control_character_in_desk, "trades.parquet", "desk_id", "must be printable"),
+        (_long_account, "trades.parquet", "account_id", "must be at most 64 characters"),
+        (
+            _account_at_the_limit,
+            "trades.parquet",
+            "account_id",
+            "at most 64 characters; 1 of [0-9,]+ rows break it",
+        ),
         (
             _early_known_ts,
             "outcomes.parquet",
