@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from core.catalogue import FEATURES
+from core.errors import InvalidInput
 from training.model import FailModel
 
 __all__ = ["REPEATS", "families_of", "family_importance", "importance_sample"]
@@ -68,6 +69,8 @@ def family_importance(
     sampling's noise coming on top of the shuffle's (benchmarks/RESULTS.md measures both).
     ``raw``, the booster's probability of each of ``rows`` when the caller has it (the
     evaluation's), spares the unpermuted prediction."""
+    if raw is not None and len(raw) != len(rows):
+        raise InvalidInput(f"raw: {len(raw):,} probabilities for {len(rows):,} rows; one per row")
     y = rows["failed"].to_numpy(dtype=bool)
     keep, weights = importance_sample(y, max_rows or len(y), seed)
     y = y[keep]

@@ -166,6 +166,8 @@ def test_permuting_a_family_that_carries_the_signal_costs_ranking() -> None:
     )
     again = family_importance(model, rows, max_rows=3_000, raw=raw)
     pd.testing.assert_series_equal(again.set_index("family")["ALL"], sampled)
+    with pytest.raises(InvalidInput, match="raw: 5,999 probabilities for 6,000 rows"):
+        family_importance(model, rows, raw=raw[1:])
 
 
 def test_train_tune_searches_on_the_validation_slice_and_logs_every_trial(
