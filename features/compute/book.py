@@ -95,7 +95,8 @@ def dataset_book(dataset: Dataset, lifecycles: Lifecycles | None = None) -> Book
     trades = dataset["trades"]
     events = dataset.get("events")
     ids = trades["trade_id"]
-    lifecycles = lifecycles or Lifecycles.of(ids.to_numpy(), events)
+    if lifecycles is None:
+        lifecycles = Lifecycles.of(ids.to_numpy(), events)
     frame = trades[[c for c in BOOK_COLUMNS if c in trades.columns]].copy()
     frame["execution_us"] = instants_us(trades["execution_ts"])
     for step in dict.fromkeys((*(b.step for b in INTRADAY), AFFIRMED, MATCHED)):
