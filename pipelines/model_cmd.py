@@ -72,8 +72,6 @@ def importance_table(importance: pd.DataFrame) -> Table:
 
 def tuning_table(tuned: TuneResult) -> Table:
     """The search: what it chose, and which settings mattered."""
-    from training.tune import SPACE
-
     gain = tuned.best_pr_auc - tuned.baseline_pr_auc
     out = Table(
         title=f"Hyperparameter search: {len(tuned.trials)} trials, validation PR-AUC "
@@ -84,7 +82,7 @@ def tuning_table(tuned: TuneResult) -> Table:
     )
     for column in ("setting", "chosen", "importance"):
         out.add_column(column, justify="left" if column == "setting" else "right")
-    for name in SPACE:
+    for name in tuned.searched:
         value = getattr(tuned.params, name)
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         weight = tuned.importance.get(name)

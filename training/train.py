@@ -49,7 +49,7 @@ from training.tracking import (
     log_fail_model,
     tracking_client,
 )
-from training.tune import SPACE, TuneResult, tune
+from training.tune import TuneResult, tune
 
 __all__ = ["GATE_METRIC", "TrainConfig", "TrainResult", "ensure_features", "train"]
 
@@ -106,7 +106,7 @@ class TrainResult:
                     "start": self.tuned.baseline_pr_auc,
                     "best": self.tuned.best_pr_auc,
                 },
-                "chosen": {k: getattr(self.tuned.params, k) for k in SPACE},
+                "chosen": {k: getattr(self.tuned.params, k) for k in self.tuned.searched},
                 "importance": self.tuned.importance,
             }
         return out
@@ -351,7 +351,7 @@ def _log_tuning(tuned: TuneResult) -> None:
             **{f"tune.importance.{k}": v for k, v in tuned.importance.items()},
         }
     )
-    mlflow.log_params({f"tune.chosen.{k}": getattr(tuned.params, k) for k in SPACE})
+    mlflow.log_params({f"tune.chosen.{k}": getattr(tuned.params, k) for k in tuned.searched})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tuning_trials.csv"
         tuned.trials.to_csv(path, index=False)

@@ -4,9 +4,9 @@ validation slice only, so the calibration and test slices stay untouched. Every 
 MLflow child run of the training run; the chosen settings and which settings mattered
 (Optuna's fANOVA importances) are logged on the parent.
 
-The space is declared as data (``SPACE``). Leaves stay at most 63 and trees at most
-``ModelParams.max_trees``: exact SHAP cost grows with trees × leaves × depth², and the
-service explains every score.
+The space is declared as data (``SPACE``, and ``SAMPLING_SPACE`` for the row sampling in
+use). Leaves stay at most 63 and trees at most ``ModelParams.max_trees``: exact SHAP cost
+grows with trees × leaves × depth², and the service explains every score.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sklearn.metrics import average_precision_score
 
 from training.model import CATEGORICAL, ModelParams, binned
 
-__all__ = ["SPACE", "Dimension", "TuneResult", "tune"]
+__all__ = ["SAMPLING_SPACE", "SPACE", "Dimension", "TuneResult", "space", "tune"]
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,23 @@ SPACE: dict[str, Dimension] = {
     "learning_rate": Dimension(0.02, 0.2, "float", log=True),
     "min_child_samples": Dimension(20, 2_000, "int", log=True),
     "feature_fraction": Dimension(0.4, 1.0, "float"),
-    "bagging_fraction": Dimension(0.5, 1.0, "float"),
     "lambda_l2": Dimension(1e-3, 30.0, "float", log=True),
 }
-"""What the search varies, within the bounds the service's explanation latency allows."""
+"""What the search varies whatever the row sampling, within the bounds the service's
+explanation latency allows."""
+SAMPLING_SPACE: dict[str, dict[str, Dimension]] = {
+    "goss": {
+        "top_rate": Dimension(0.1, 0.4, "float"),
+        "other_rate": Dimension(0.05, 0.3, "float"),
+    },
+    "bagging": {"bagging_fraction": Dimension(0.5, 1.0, "float")},
+}
+"""The row sampling's own settings (``ModelParams.sampling``), searched beside ``SPACE``."""
+
+
+def space(base: ModelParams) -> dict[str, Dimension]:
+    """Every setting searched from ``base``: ``SPACE`` and its row sampling's."""
+    return SPACE | SAMPLING_SPACE[base.sampling]
 
 
 @dataclass(frozen=True)
@@ -56,12 +69,13 @@ class TuneResult:
     best_pr_auc: float  # its PR-AUC on the validation slice
     baseline_pr_auc: float  # the starting settings' (trial 0)
     importance: dict[str, float]  # how much of the score's variance each setting explains
+    searched: tuple[str, ...]  # the settings the search varied (``space``)
     trials: pd.DataFrame  # one row per trial: settings, PR-AUC, trees, seconds
 
 
 def _suggest(trial: optuna.Trial, base: ModelParams) -> ModelParams:
     values: dict[str, float | int] = {}
-    for name, d in SPACE.items():
+    for name, d in space(base).items():
         if d.kind == "int":
             values[name] = trial.suggest_int(name, int(d.low), int(d.high), log=d.log)
         else:
@@ -81,7 +95,7 @@ def tune(
     timeout_seconds: float | None = None,
     on_trial: Callable[[int, float], None] = lambda number, best: None,
 ) -> TuneResult:
-    """Search ``SPACE`` for ``trials`` trials (or until ``timeout_seconds``), starting from
+    """Search ``space(base)`` for ``trials`` trials (or until ``timeout_seconds``), starting from
     ``base``; call inside an MLflow run (each trial is logged as its child). ``x`` holds the
     features (columns ``features``), ``rows`` the labels, row for row; ``weights`` (row for
     row, or None) weigh the training rows."""
@@ -120,7 +134,7 @@ def tune(
         direction="maximize", sampler=optuna.samplers.TPESampler(seed=base.seed)
     )
     # trial 0 is where the search starts: the settings in use, so tuning never does worse
-    study.enqueue_trial({name: getattr(base, name) for name in SPACE})
+    study.enqueue_trial({name: getattr(base, name) for name in space(base)})
     study.optimize(
         objective,
         n_trials=trials,
@@ -140,5 +154,6 @@ def tune(
         best_pr_auc=float(study.best_value),
         baseline_pr_auc=float(baseline) if baseline is not None else math.nan,
         importance=importance,
+        searched=tuple(space(base)),
         trials=done,
     )

@@ -20,6 +20,7 @@ from training.artefacts import GATE_PASSED, GATE_TAG
 from training.model import ModelParams
 from training.tracking import CHALLENGER, CHAMPION, EXPERIMENT, MODEL_NAME, load_fail_model
 from training.train import TrainResult, train
+from training.tune import SPACE, space
 
 WEAK = ModelParams(num_leaves=2, max_trees=2, early_stopping_rounds=1, cause_max_rounds=2)
 
@@ -170,6 +171,21 @@ def test_permuting_a_family_that_carries_the_signal_costs_ranking() -> None:
         family_importance(model, rows, raw=raw[1:])
 
 
+def test_row_sampling_is_goss_or_bagging_never_both() -> None:
+    goss = ModelParams().lgb("binary")
+    assert (goss["data_sample_strategy"], goss["top_rate"], goss["other_rate"]) == (
+        "goss",
+        0.2,
+        0.1,
+    )
+    assert "bagging_fraction" not in goss and "bagging_freq" not in goss
+    bagging = ModelParams(sampling="bagging", bagging_fraction=0.7).lgb("binary")
+    assert (bagging["bagging_fraction"], bagging["bagging_freq"]) == (0.7, 1)
+    assert "data_sample_strategy" not in bagging and "top_rate" not in bagging
+    assert set(space(ModelParams(sampling="bagging"))) - set(SPACE) == {"bagging_fraction"}
+    assert set(space(ModelParams())) - set(SPACE) == {"top_rate", "other_rate"}
+
+
 def test_train_tune_searches_on_the_validation_slice_and_logs_every_trial(
     tmp_path: Path, training_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -206,6 +222,10 @@ def test_train_tune_searches_on_the_validation_slice_and_logs_every_trial(
     )
     best = max(children, key=lambda c: c.data.metrics["valid.pr_auc"])
     assert parent.data.params["model.num_leaves"] == best.data.params["model.num_leaves"]
+    # the row sampling in use (GOSS) has its own settings searched, and no bagging fraction
+    assert first.data.params["model.top_rate"] == str(ModelParams().top_rate)
+    assert parent.data.params["tune.chosen.other_rate"] == best.data.params["model.other_rate"]
+    assert "model.bagging_fraction" not in best.data.params
     assert "tuning_trials.csv" in {a.path for a in client.list_artifacts(parent.info.run_id)}
 
 
