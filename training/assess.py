@@ -84,4 +84,4 @@ def evaluate_dataset(
     scorers = {"model": (model.predict(rows), True), "ops_rule": (ops_rule_score(rows), False)}
     scorers |= truth_scorers(data_dir, rows)
     step("done", 1.0)
-    return evaluation_table(rows, scorers), cause_accuracy(rows, model.predict_cause(rows))
+    return evaluation_table(rows, scorers), cause_accuracy(rows, model.predict_cause)

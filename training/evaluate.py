@@ -3,6 +3,7 @@ and, on simulated data, the oracle (the only module besides the simulator that r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -84,12 +85,15 @@ def evaluation_table(rows: pd.DataFrame, scorers: dict[str, Scorer]) -> pd.DataF
     return table
 
 
-def cause_accuracy(rows: pd.DataFrame, predicted: np.ndarray) -> dict[str, float]:
-    """Accuracy of the predicted cause on failed trades, per stage and overall."""
-    failed = rows["failed"].to_numpy()
-    right = predicted == rows["fail_reason"].to_numpy()
-    out = {"ALL": float(right[failed].mean()) if failed.any() else float("nan")}
+def cause_accuracy(
+    rows: pd.DataFrame, predict_cause: Callable[[pd.DataFrame], np.ndarray]
+) -> dict[str, float]:
+    """Accuracy of the cause ``predict_cause`` names on the failed trades of ``rows``, per
+    stage and overall; only those rows are predicted (a twentieth of a test window)."""
+    failed = rows.loc[rows["failed"].to_numpy(dtype=bool)]
+    right = predict_cause(failed) == failed["fail_reason"].to_numpy()
+    out = {"ALL": float(right.mean()) if len(failed) else float("nan")}
     for stage in STAGES:
-        at = failed & (rows["stage"] == stage).to_numpy()
+        at = (failed["stage"] == stage).to_numpy()
         out[stage] = float(right[at].mean()) if at.any() else float("nan")
     return out

@@ -261,7 +261,7 @@ def train(
         }
         scorers |= truth_scorers(data_dir, test)
         table = evaluation_table(test, scorers)
-        causes = cause_accuracy(test, model.predict_cause(test))
+        causes = cause_accuracy(test, model.predict_cause)
         seconds["evaluate"] = time.perf_counter() - t1
         step("family importance", 0.87)
         t1 = time.perf_counter()

@@ -326,3 +326,26 @@ def test_training_on_a_share_of_the_settled_trades_ranks_as_on_all(
     here = row(trained.result, "model")
     assert run.data.metrics["model.ALL.pr_auc"] == pytest.approx(here["pr_auc"], abs=0.03)
     assert run.data.metrics["model.ALL.ece"] < 0.05  # calibrated on an unsampled slice
+
+
+def test_cause_accuracy_predicts_and_reads_the_failed_rows_alone() -> None:
+    from training.evaluate import cause_accuracy
+
+    rows = pd.DataFrame(
+        {
+            "failed": [True, False, True, True, False, True],
+            "stage": ["EXECUTION", "EXECUTION", "EXECUTION", "ISD_1", "ISD_1", "ISD_1"],
+            "fail_reason": ["SSI", None, "LATE", "SSI", None, "SSI"],
+        }
+    )
+    seen: list[int] = []
+
+    def predict_cause(frame: pd.DataFrame) -> np.ndarray:
+        seen.extend(frame.index)
+        return np.full(len(frame), "SSI", dtype=object)
+
+    got = cause_accuracy(rows, predict_cause)
+    assert seen == [0, 2, 3, 5]  # settled rows are never predicted
+    assert got["ALL"] == pytest.approx(3 / 4)
+    assert got["EXECUTION"] == pytest.approx(1 / 2) and got["ISD_1"] == 1.0
+    assert np.isnan(got["CUTOFF"])  # no failed row at the stage
