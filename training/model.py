@@ -4,7 +4,7 @@ booster that names the likely cause of a fail. Native boosters, so exact TreeSHA
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -71,6 +71,12 @@ class ModelParams:
             "verbose": -1,
             **extra,
         }
+
+    def in_use(self) -> dict[str, Any]:
+        """Every setting but those of the row sampling not in use: what a run logs, so that
+        a bagging fraction is never read as applied to a GOSS model."""
+        unused = ("bagging_fraction",) if self.sampling == "goss" else ("top_rate", "other_rate")
+        return {k: v for k, v in asdict(self).items() if k not in unused}
 
     def _sampling(self) -> dict[str, Any]:
         if self.sampling == "goss":

@@ -7,7 +7,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +278,7 @@ def train(
         t1 = time.perf_counter()
         mlflow.log_params(
             {
-                **{f"model.{k}": v for k, v in asdict(params).items()},
+                **{f"model.{k}": v for k, v in params.in_use().items()},
                 "split.test_days": config.test_days,
                 "split.calib_days": config.calib_days,
                 "split.valid_days": config.valid_days,

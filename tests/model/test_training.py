@@ -182,6 +182,8 @@ def test_row_sampling_is_goss_or_bagging_never_both() -> None:
     bagging = ModelParams(sampling="bagging", bagging_fraction=0.7).lgb("binary")
     assert (bagging["bagging_fraction"], bagging["bagging_freq"]) == (0.7, 1)
     assert "data_sample_strategy" not in bagging and "top_rate" not in bagging
+    assert "bagging_fraction" not in ModelParams().in_use()
+    assert "top_rate" not in ModelParams(sampling="bagging").in_use()
     assert set(space(ModelParams(sampling="bagging"))) - set(SPACE) == {"bagging_fraction"}
     assert set(space(ModelParams())) - set(SPACE) == {"top_rate", "other_rate"}
 
@@ -226,6 +228,8 @@ def test_train_tune_searches_on_the_validation_slice_and_logs_every_trial(
     assert first.data.params["model.top_rate"] == str(ModelParams().top_rate)
     assert parent.data.params["tune.chosen.other_rate"] == best.data.params["model.other_rate"]
     assert "model.bagging_fraction" not in best.data.params
+    assert parent.data.params["model.sampling"] == "goss"
+    assert "model.bagging_fraction" not in parent.data.params  # not applied: not logged
     assert "tuning_trials.csv" in {a.path for a in client.list_artifacts(parent.info.run_id)}
 
 
