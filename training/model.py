@@ -17,10 +17,23 @@ from core.errors import ModelMismatch
 from core.memory import release_memory
 from training.distributed import DaskTraining, fit_on_dask
 
-__all__ = ["CATEGORICAL", "Calibration", "FailModel", "ModelParams", "binned", "fit_fail_model"]
+__all__ = [
+    "CATEGORICAL",
+    "SAMPLING_SETTINGS",
+    "Calibration",
+    "FailModel",
+    "ModelParams",
+    "binned",
+    "fit_fail_model",
+]
 
 CATEGORICAL = ("asset_class_code", "cpty_type_code")
 """Integer codes LightGBM should split as categories, not as ordered numbers."""
+SAMPLING_SETTINGS: dict[str, tuple[str, ...]] = {
+    "goss": ("top_rate", "other_rate"),
+    "bagging": ("bagging_fraction",),
+}
+"""The ``ModelParams`` settings each row sampling reads (``ModelParams.sampling``)."""
 TIE_BREAK = 1e-6
 """Weight of the booster's own probability added to the calibrated one: it orders trades the
 isotonic map would tie, and moves no probability by more than a millionth."""
@@ -75,7 +88,12 @@ class ModelParams:
     def in_use(self) -> dict[str, Any]:
         """Every setting but those of the row sampling not in use: what a run logs, so that
         a bagging fraction is never read as applied to a GOSS model."""
-        unused = ("bagging_fraction",) if self.sampling == "goss" else ("top_rate", "other_rate")
+        unused = {
+            name
+            for sampling, names in SAMPLING_SETTINGS.items()
+            if sampling != self.sampling
+            for name in names
+        }
         return {k: v for k, v in asdict(self).items() if k not in unused}
 
     def _sampling(self) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from core.settings import Settings
 from features.data.contract import read_dataset, write_dataset
 from tests.conftest import TRAINING_SPLIT, Trained, use_settings
 from training.artefacts import GATE_PASSED, GATE_TAG
-from training.model import ModelParams
+from training.model import SAMPLING_SETTINGS, ModelParams
 from training.tracking import CHALLENGER, CHAMPION, EXPERIMENT, MODEL_NAME, load_fail_model
 from training.train import TrainResult, train
-from training.tune import SPACE, space
+from training.tune import SAMPLING_SPACE, SPACE, space
 
 WEAK = ModelParams(num_leaves=2, max_trees=2, early_stopping_rounds=1, cause_max_rounds=2)
 
@@ -186,6 +186,8 @@ def test_row_sampling_is_goss_or_bagging_never_both() -> None:
     assert "top_rate" not in ModelParams(sampling="bagging").in_use()
     assert set(space(ModelParams(sampling="bagging"))) - set(SPACE) == {"bagging_fraction"}
     assert set(space(ModelParams())) - set(SPACE) == {"top_rate", "other_rate"}
+    for sampling, names in SAMPLING_SETTINGS.items():  # the search varies what it reads
+        assert set(SAMPLING_SPACE[sampling]) == set(names)
 
 
 def test_train_tune_searches_on_the_validation_slice_and_logs_every_trial(
