@@ -20,7 +20,7 @@ from core.errors import ContractError, Violation
 from core.settings import Settings, get_settings
 from features.compute import compute_feature_tables, dataset_facts
 from features.data.atomic import write_parquet_files
-from features.data.contract import TABLES, arrow_schema, read_dataset
+from features.data.contract import TABLES, arrow_schema, dataset_digest, read_dataset
 from features.data.sources.sec_ftd import SEC_FTD_TABLE, read_sec_ftd, sec_ftd_files
 from features.reference import (
     FACTS_TABLE,
@@ -52,6 +52,9 @@ class BuildReport:
     seconds: dict[str, float]
     sec_ftd: bool
     features: list[str]
+    # the dataset_digest of the files read and validated: a later read of the same bytes
+    # (training) need not check the contract's rules again
+    validated_digest: str
 
 
 def check_schemas(tables: dict[str, pd.DataFrame]) -> None:
@@ -146,6 +149,7 @@ def build_features(
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     step("read dataset", 0.0)
+    digest = dataset_digest(data_dir)  # before the read: bytes changed after it differ from it
     dataset = read_dataset(data_dir)
     sec_ftd = _sec_ftd(data_dir, settings)
     seconds["read"] = time.perf_counter() - t0
@@ -205,6 +209,7 @@ def build_features(
         seconds={k: round(v, 2) for k, v in seconds.items()},
         sec_ftd=sec_ftd is not None,
         features=definitions(out).feature_names(),
+        validated_digest=digest,
     )
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(asdict(report), indent=2))

@@ -61,8 +61,8 @@ def assessed_rows(
     rows are labelled before their features are read (``labelled_matrix``), and the
     features are held once, in the float32 matrix."""
     scratch = _scratch(data_dir, settings)
-    ensure_features(data_dir, scratch, lambda n, f: step(f"features: {n}", 0.3 * f))
-    dataset = read_dataset(data_dir, TRAINING_TABLES)
+    validated = ensure_features(data_dir, scratch, lambda n, f: step(f"features: {n}", 0.3 * f))
+    dataset = read_dataset(data_dir, TRAINING_TABLES, validated)
     only = decided(dataset)
     if chosen is not None:
         only &= chosen(dataset["trades"])

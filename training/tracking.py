@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from core.errors import NotFound, RegistryUnavailable
 from core.redact import redacted
 from core.settings import Settings
+from features.data.contract import dataset_digest
 from training.artefacts import DIGESTS_TAG, digests, parse_digests, verify
 from training.model import FailModel
 
@@ -78,14 +78,8 @@ def check_registry(settings: Settings, timeout: float = 3.0) -> None:
 
 
 def dataset_fingerprint(data_dir: Path) -> str:
-    """SHA-256 over the dataset's table files (names and bytes), short form."""
-    digest = hashlib.sha256()
-    for path in sorted(data_dir.glob("*.parquet")) + sorted(data_dir.glob("*.csv")):
-        digest.update(path.name.encode())
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
+    """The dataset's ``dataset_digest``, short form: what a run logs and names it by."""
+    return dataset_digest(data_dir)[:16]
 
 
 class FailModelPyfunc(PythonModel):

@@ -112,9 +112,11 @@ class TrainResult:
         return out
 
 
-def ensure_features(data_dir: Path, settings: Settings, step: Step) -> None:
+def ensure_features(data_dir: Path, settings: Settings, step: Step) -> str | None:
     """Build the feature store from ``data_dir`` unless the last build used exactly this
-    dataset (unchanged since) and the feature definitions in code."""
+    dataset (unchanged since) and the feature definitions in code. Returns the
+    ``dataset_digest`` of the dataset the build validated (None from a build that did not
+    record it), for ``read_dataset(validated=...)``."""
     from features.build import build_features
 
     out = tables_dir(settings)
@@ -126,8 +128,9 @@ def ensure_features(data_dir: Path, settings: Settings, step: Step) -> None:
             and (out / MANIFEST).stat().st_mtime > newest
             and built.get("features") == definitions(out).feature_names()
         ):
-            return
-    build_features(data_dir, settings, step)
+            digest = built.get("validated_digest")
+            return digest if isinstance(digest, str) else None
+    return build_features(data_dir, settings, step).validated_digest
 
 
 def _flat(table: pd.DataFrame) -> dict[str, float]:
@@ -168,8 +171,8 @@ def train(
     t0 = time.perf_counter()
     if config.dask is not None:
         check_scheduler(config.dask)  # before hours of retrieval, not after
-    ensure_features(data_dir, settings, lambda n, f: step(f"features: {n}", 0.2 * f))
-    dataset = read_dataset(data_dir, TRAINING_TABLES)
+    validated = ensure_features(data_dir, settings, lambda n, f: step(f"features: {n}", 0.2 * f))
+    dataset = read_dataset(data_dir, TRAINING_TABLES, validated)
     only = decided(dataset)  # only trades with an outcome teach anything
     if config.settled_share < 1:
         trades = dataset["trades"].loc[only, "trade_date"]

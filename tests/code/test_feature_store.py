@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import ContractError
 from core.settings import Settings
-from features.data.contract import read_dataset, write_dataset
+from features.data.contract import dataset_digest, read_dataset, write_dataset
 from features.push import push_outcomes, push_positions
 from features.reference import MANIFEST, tables_dir
 from features.retrieval import online_features, training_frame
@@ -236,6 +236,8 @@ def test_manifest_records_the_build(small_build: FeatureBuild) -> None:
     manifest = json.loads((tables_dir(small_build.settings) / MANIFEST).read_text())
     assert manifest["rows"]["counterparty_history"] > 0
     assert manifest["trades"] > 0
+    # the digest of the bytes the build validated, for training to read them unchecked
+    assert manifest["validated_digest"] == dataset_digest(small_build.data_dir)
     assert pd.Timestamp(manifest["horizon"]) == pd.Timestamp(
         manifest["horizon_us"], unit="us", tz="UTC"
     )
