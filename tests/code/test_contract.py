@@ -43,6 +43,19 @@ def _unknown_outcome(d: dict[str, pd.DataFrame]) -> None:
     d["outcomes"].loc[0, "trade_id"] = "T99999999"
 
 
+def _unknown_event_trade(d: dict[str, pd.DataFrame]) -> None:
+    d["events"].loc[7, "trade_id"] = "T99999999"
+
+
+def _unknown_instrument(d: dict[str, pd.DataFrame]) -> None:
+    d["trades"].loc[2, "instrument_id"] = "I-NOT-LISTED"
+
+
+def _event_before_execution(d: dict[str, pd.DataFrame]) -> None:
+    e, t = d["events"], d["trades"].set_index("trade_id")
+    e.loc[9, "event_ts"] = t.loc[e.loc[9, "trade_id"], "execution_ts"] - pd.Timedelta(minutes=1)
+
+
 def _unknown_enum(d: dict[str, pd.DataFrame]) -> None:
     d["trades"].loc[1, "side"] = "SHORT"
 
@@ -87,6 +100,24 @@ def _account_at_the_limit(d: dict[str, pd.DataFrame]) -> None:
             "outcomes.parquet",
             "trade_id",
             "must refer to a known trade_id in trades.parquet",
+        ),
+        (
+            _unknown_event_trade,
+            "events.parquet",
+            "trade_id",
+            "must refer to a known trade_id in trades.parquet",
+        ),
+        (
+            _unknown_instrument,
+            "trades.parquet",
+            "instrument_id",
+            "must refer to a known instrument_id in instruments.parquet",
+        ),
+        (
+            _event_before_execution,
+            "events.parquet",
+            "event_ts",
+            "must not precede the trade's execution_ts; 1 of",
         ),
         (_unknown_enum, "trades.parquet", "side", r"must be one of \{BUY, SELL\}"),
         (_control_character_in_desk, "trades.parquet", "desk_id", "must be printable"),

@@ -55,8 +55,9 @@ def check_table(
                 _violation(file, frame, nulls, "must not be empty", col.name, show, line_offset)
             )
             continue
+        present = ~nulls  # once: on a text column each null test walks every value
         if col.allowed is not None:
-            bad = values.notna() & ~values.isin(col.allowed)
+            bad = present & ~values.isin(col.allowed)
             if bad.any():
                 rule = f"must be one of {{{', '.join(col.allowed)}}}"
                 out.append(_violation(file, frame, bad, rule, col.name, show, line_offset))
@@ -78,7 +79,7 @@ def check_table(
         text = pa.array(values.astype(str).to_numpy(dtype=object), type=pa.string())
         if col.max_length is not None:
             length = np.asarray(pc.utf8_length(text))  # characters, as Python's len counts
-            long = values.notna() & (length > col.max_length)
+            long = present & (length > col.max_length)
             if long.any():
                 rule = f"must be at most {col.max_length} characters"
                 out.append(_violation(file, frame, long, rule, col.name, show, line_offset))
@@ -115,7 +116,39 @@ _FOREIGN_KEYS = (
 )
 
 
-def _row_rules(frames: Frames) -> list[tuple[str, str, str, pd.Series, list[str]]]:
+class _Parents:
+    """Each child row's position in its parent table (-1: no such parent), a parent key's
+    hash built once and shared by the foreign keys and the row rules that read the parent:
+    the trades' ids are looked up from the events, the outcomes and the truth."""
+
+    def __init__(self, frames: Frames) -> None:
+        self.frames = frames
+        self._keys: dict[tuple[str, str], pd.Index] = {}
+
+    def positions(self, table: str, column: str, parent: str, parent_column: str) -> np.ndarray:
+        key = (parent, parent_column)
+        if key not in self._keys:
+            self._keys[key] = pd.Index(self.frames[parent][parent_column])
+        index = self._keys[key]
+        if not index.is_unique:  # a key's duplicates are refused before: never here
+            raise ValueError(f"{parent}.{parent_column} is not unique")
+        return np.asarray(index.get_indexer(pd.Index(self.frames[table][column])))
+
+    def trade_column(self, table: str, column: str) -> pd.Series:
+        """The ``column`` of each ``table`` row's trade (missing where the trade is unknown)."""
+        at = self.positions(table, "trade_id", "trades", "trade_id")
+        values = self.frames["trades"][column]
+        if values.empty:
+            return pd.Series(pd.NA, index=self.frames[table].index, dtype=values.dtype)
+        out = values.iloc[np.maximum(at, 0)].reset_index(drop=True)
+        out.index = self.frames[table].index
+        known: pd.Series = out.where(at >= 0)
+        return known
+
+
+def _row_rules(
+    frames: Frames, parents: _Parents
+) -> list[tuple[str, str, str, pd.Series, list[str]]]:
     """(table, column, rule, offending mask, columns to show) of the row-level rules."""
     rules: list[tuple[str, str, str, pd.Series, list[str]]] = []
     trades = frames.get("trades")
@@ -168,10 +201,10 @@ def _row_rules(frames: Frames) -> list[tuple[str, str, str, pd.Series, list[str]
             )
         )
         if trades is not None:
-            rules.append(_known_after_isd(outcomes, trades))
+            rules.append(_known_after_isd(outcomes, parents))
     events = frames.get("events")
     if events is not None and trades is not None:
-        exec_ts = events["trade_id"].map(trades.set_index("trade_id")["execution_ts"])
+        exec_ts = parents.trade_column("events", "execution_ts")
         before = exec_ts.notna() & (events["event_ts"] < exec_ts)
         rules.append(
             (
@@ -186,11 +219,10 @@ def _row_rules(frames: Frames) -> list[tuple[str, str, str, pd.Series, list[str]
 
 
 def _known_after_isd(
-    outcomes: pd.DataFrame, trades: pd.DataFrame
+    outcomes: pd.DataFrame, parents: _Parents
 ) -> tuple[str, str, str, pd.Series, list[str]]:
-    by_id = trades.set_index("trade_id")
-    isd = outcomes["trade_id"].map(by_id["settlement_date"])
-    market = outcomes["trade_id"].map(by_id["settlement_market"])
+    isd = parents.trade_column("outcomes", "settlement_date")
+    market = parents.trade_column("outcomes", "settlement_market")
     known = isd.notna()
     end = pd.Series(pd.NaT, index=outcomes.index, dtype="datetime64[us, UTC]")
     if known.any():
@@ -213,11 +245,13 @@ def check_dataset(
 ) -> list[Violation]:
     """Rules that look across tables: foreign keys and row rules that need another table."""
     out: list[Violation] = []
+    parents = _Parents(frames)
     for fk in _FOREIGN_KEYS:
         child, parent = frames.get(fk.table), frames.get(fk.parent)
         if child is None or parent is None:
             continue
-        unknown = ~child[fk.column].isin(parent[fk.parent_column])
+        at = parents.positions(fk.table, fk.column, fk.parent, fk.parent_column)
+        unknown = pd.Series(at < 0, index=child.index)
         if unknown.any():
             rule = f"must refer to a known {fk.parent_column} in {files[fk.parent]}"
             show = [*TABLES[fk.table].key, fk.column]
@@ -226,7 +260,7 @@ def check_dataset(
                     files[fk.table], child, unknown, rule, fk.column, show, line_offsets[fk.table]
                 )
             )
-    for table, column, rule, mask, show in _row_rules(frames):
+    for table, column, rule, mask, show in _row_rules(frames, parents):
         if mask.any():
             out.append(
                 _violation(
