@@ -9,7 +9,10 @@ world, validate it against the contract, build the features, train (retrieval of
 (trade, stage), LightGBM, baselines, evaluation, MLflow) and backtest the test window's
 settlement dates. Trades per day are the size over ``--days``. Printed: seconds and peak GB per
 stage and size, then the growth exponent of each stage's time between consecutive sizes
-(log of the time ratio over log of the size ratio: 1 is linear). Targets for 10M trades: peak
+(log of the time ratio over log of the size ratio: 1 is linear), and training's own parts
+(features, fit, evaluation, family importance, MLflow) with the trees the early-stopped
+booster grew, and their exponents: which part grows faster than the trades. Targets for 10M
+trades: peak
 <= 16 GB, every exponent <= 1.1. Worlds and projects go under ``--keep`` (default: a
 temporary directory removed afterwards); a world already there is reused, and so is a feature
 build, so ``--stages`` can run a large size a few stages at a time. Training's family
@@ -42,9 +45,11 @@ import json, resource, sys, time
 from pathlib import Path
 from core.runtime import quiet_libraries
 quiet_libraries()
+extra = {}
 def done(t0):
     print(json.dumps({"seconds": time.perf_counter() - t0,
-                      "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+                      "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                      **extra}))
 data, home, days, per_day = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 importance_rows = int(sys.argv[5]) or None
 t0 = time.perf_counter()
@@ -68,7 +73,10 @@ build_features(data, Settings(home=home, feast_project="scale"))
 from core.settings import Settings
 from training.train import TrainConfig, train
 settings = Settings(home=home, feast_project="scale")
-train(data, settings, TrainConfig(importance_rows=importance_rows))
+from training.tracking import tracking_client
+result = train(data, settings, TrainConfig(importance_rows=importance_rows))
+run = tracking_client(settings).get_run(result.run_id)
+extra = {"parts": result.seconds, "trees": int(run.data.params["trees"])}
 """,
     "backtest": """
 from core.settings import Settings
@@ -178,6 +186,30 @@ def main() -> None:
             cells.append(f"{e:.2f} {'✓' if e <= TARGET_EXPONENT else '✗'}")
         growth.add_row(f"{small:,} → {large:,}", *cells)
     console.print(growth)
+    _train_parts(results, console)
+
+
+def _train_parts(results: dict[int, dict[str, dict]], console: Console) -> None:
+    """Training's own parts per size and how each grows: which of them is not linear."""
+    trained = {size: s["train"] for size, s in results.items() if "parts" in s.get("train", {})}
+    if not trained:
+        return
+    parts = [p for p in next(iter(trained.values()))["parts"] if p != "total"]
+    table = Table(title="training's parts: seconds per size, then growth exponents")
+    table.add_column("trades")
+    for part in parts:
+        table.add_column(part, justify="right")
+    table.add_column("trees", justify="right")
+    for size, t in trained.items():
+        table.add_row(f"{size:,}", *(f"{t['parts'].get(p, 0):.0f}" for p in parts), str(t["trees"]))
+    for small, large in itertools.pairwise(trained):
+        a, b = trained[small]["parts"], trained[large]["parts"]
+        cells = [
+            f"{exponent((small, a[p]), (large, b[p])):.2f}" if a.get(p) and b.get(p) else "—"
+            for p in parts
+        ]
+        table.add_row(f"{small:,} → {large:,}", *cells, "")
+    console.print(table)
 
 
 if __name__ == "__main__":
