@@ -28,6 +28,7 @@ import itertools
 import math
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -155,11 +156,7 @@ def main() -> None:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
 
-    table = Table(title="seconds (peak GB) per stage")
-    table.add_column("trades")
-    for stage in STAGES:
-        table.add_column(stage, justify="right")
-    table.add_column("peak GB", justify="right")
+    table = _table("seconds (peak GB) per stage", "trades", [*STAGES, "peak GB"])
     for size, stages in results.items():
         cells = [
             f"{s['seconds']:.0f} ({s['peak_gb']:.1f})" if (s := stages.get(st)) else "—"
@@ -171,10 +168,7 @@ def main() -> None:
     console.print(table)
 
     sizes = list(results)
-    growth = Table(title=f"growth exponent of time (target <= {TARGET_EXPONENT})")
-    growth.add_column("sizes")
-    for stage in STAGES:
-        growth.add_column(stage, justify="right")
+    growth = _table(f"growth exponent of time (target <= {TARGET_EXPONENT})", "sizes", STAGES)
     for small, large in itertools.pairwise(sizes):
         cells = []
         for stage in STAGES:
@@ -189,17 +183,24 @@ def main() -> None:
     _train_parts(results, console)
 
 
+def _table(title: str, first: str, columns: Sequence[str]) -> Table:
+    """A table of ``first`` and then right-aligned ``columns``."""
+    table = Table(title=title)
+    table.add_column(first)
+    for column in columns:
+        table.add_column(column, justify="right")
+    return table
+
+
 def _train_parts(results: dict[int, dict[str, dict]], console: Console) -> None:
     """Training's own parts per size and how each grows: which of them is not linear."""
     trained = {size: s["train"] for size, s in results.items() if "parts" in s.get("train", {})}
     if not trained:
         return
     parts = [p for p in next(iter(trained.values()))["parts"] if p != "total"]
-    table = Table(title="training's parts: seconds per size, then growth exponents")
-    table.add_column("trades")
-    for part in parts:
-        table.add_column(part, justify="right")
-    table.add_column("trees", justify="right")
+    table = _table(
+        "training's parts: seconds per size, then growth exponents", "trades", [*parts, "trees"]
+    )
     for size, t in trained.items():
         table.add_row(f"{size:,}", *(f"{t['parts'].get(p, 0):.0f}" for p in parts), str(t["trees"]))
     for small, large in itertools.pairwise(trained):
