@@ -20,6 +20,7 @@ from features.data.contract import (
     read_dataset,
     write_dataset,
 )
+from features.data.contract._rules import _Parents
 
 
 def _copy(world: Dataset) -> dict[str, pd.DataFrame]:
@@ -351,3 +352,16 @@ def test_written_parquet_uses_contract_types(small_dir: Path) -> None:
     assert schema.field("trade_date").type == pa.date32()
     assert schema.field("execution_ts").type == pa.timestamp("us", tz="UTC")
     assert set(TABLES["trades"].column_names) == set(schema.names)
+
+
+def test_cross_table_lookups_take_the_first_row_of_a_duplicated_parent_key() -> None:
+    # duplicates are refused before the cross-table rules run; should they reach them, each
+    # child row still finds a row of its parent, never another key's
+    frames = {
+        "trades": pd.DataFrame({"trade_id": ["A", "B", "A", "C"], "x": [1.0, 2.0, 3.0, 4.0]}),
+        "events": pd.DataFrame({"trade_id": ["C", "A", "Z", "B"]}),
+    }
+    parents = _Parents(frames)
+    assert parents.positions("events", "trade_id", "trades", "trade_id").tolist() == [3, 0, -1, 1]
+    assert parents.trade_column("events", "x").tolist()[:2] == [4.0, 1.0]
+    assert pd.isna(parents.trade_column("events", "x").iloc[2])

@@ -123,16 +123,20 @@ class _Parents:
 
     def __init__(self, frames: Frames) -> None:
         self.frames = frames
-        self._keys: dict[tuple[str, str], pd.Index] = {}
+        # per parent key: its values hashed, and the parent row of each (None: row for row)
+        self._keys: dict[tuple[str, str], tuple[pd.Index, np.ndarray | None]] = {}
 
     def positions(self, table: str, column: str, parent: str, parent_column: str) -> np.ndarray:
         key = (parent, parent_column)
         if key not in self._keys:
-            self._keys[key] = pd.Index(self.frames[parent][parent_column])
-        index = self._keys[key]
-        if not index.is_unique:  # a key's duplicates are refused before: never here
-            raise ValueError(f"{parent}.{parent_column} is not unique")
-        return np.asarray(index.get_indexer(pd.Index(self.frames[table][column])))
+            index, rows = pd.Index(self.frames[parent][parent_column]), None
+            if not index.is_unique:  # a key's duplicates are refused first; the first counts
+                first = ~index.duplicated()
+                index, rows = index[first], np.flatnonzero(first)
+            self._keys[key] = (index, rows)
+        index, rows = self._keys[key]
+        at = np.asarray(index.get_indexer(pd.Index(self.frames[table][column])))
+        return at if rows is None else np.where(at >= 0, rows[np.maximum(at, 0)], -1)
 
     def trade_column(self, table: str, column: str) -> pd.Series:
         """The ``column`` of each ``table`` row's trade (missing where the trade is unknown)."""
