@@ -12,7 +12,7 @@ import pandas as pd
 
 from core.errors import NotFound
 from core.settings import Settings, get_settings
-from features.data.contract import Dataset, read_dataset
+from features.data.contract import Dataset, dataset_digest, read_dataset
 from training.baselines import ops_rule_score
 from training.dataset import decided, labelled_matrix, with_features
 from training.evaluate import cause_accuracy, evaluation_table, truth_scorers
@@ -33,11 +33,12 @@ def load_model(settings: Settings, model_uri: str | None = None) -> FailModel:
         raise NotFound(f"model {uri}: {exc.message}") from exc
 
 
-def _scratch(data_dir: Path, settings: Settings) -> Settings:
-    """Settings of a feature store of the dataset's own: the serving store stays as it is."""
+def _scratch(digest: str, settings: Settings) -> Settings:
+    """Settings of a feature store of the dataset's own (``digest``: its
+    ``dataset_digest``): the serving store stays as it is."""
     return settings.model_copy(
         update={
-            "home": settings.home.expanduser() / "evaluations" / dataset_fingerprint(data_dir),
+            "home": settings.home.expanduser() / "evaluations" / dataset_fingerprint(digest),
             "mlflow_tracking_uri": settings.tracking_uri,
             "online_store": "sqlite",
             "registry_url": None,
@@ -60,8 +61,9 @@ def assessed_rows(
     peak and the dataset's do not add up), only the tables labelling needs are read, the
     rows are labelled before their features are read (``labelled_matrix``), and the
     features are held once, in the float32 matrix."""
-    scratch = _scratch(data_dir, settings)
+    scratch = _scratch(dataset_digest(data_dir), settings)
     validated = ensure_features(data_dir, scratch, lambda n, f: step(f"features: {n}", 0.3 * f))
+    # hashed again after the build: bytes rewritten while it ran are not taken as validated
     dataset = read_dataset(data_dir, TRAINING_TABLES, validated)
     only = decided(dataset)
     if chosen is not None:

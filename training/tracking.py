@@ -19,7 +19,6 @@ from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from core.errors import NotFound, RegistryUnavailable
 from core.redact import redacted
 from core.settings import Settings
-from features.data.contract import dataset_digest
 from training.artefacts import DIGESTS_TAG, digests, parse_digests, verify
 from training.model import FailModel
 
@@ -77,9 +76,9 @@ def check_registry(settings: Settings, timeout: float = 3.0) -> None:
         ) from exc
 
 
-def dataset_fingerprint(data_dir: Path) -> str:
-    """The dataset's ``dataset_digest``, short form: what a run logs and names it by."""
-    return dataset_digest(data_dir)[:16]
+def dataset_fingerprint(digest: str) -> str:
+    """A dataset's ``dataset_digest``, short form: what a run logs and names it by."""
+    return digest[:16]
 
 
 class FailModelPyfunc(PythonModel):

@@ -21,7 +21,7 @@ from core.costs import expected_days_late
 from core.memory import release_memory
 from core.settings import Settings, get_settings
 from core.stages import STAGES
-from features.data.contract import read_dataset
+from features.data.contract import dataset_digest, read_dataset
 from features.reference import MANIFEST, tables_dir
 from features.repo import FAIL_MODEL_V1, definitions
 from training.artefacts import GATE_PASSED, GATE_TAG
@@ -172,7 +172,8 @@ def train(
     if config.dask is not None:
         check_scheduler(config.dask)  # before hours of retrieval, not after
     validated = ensure_features(data_dir, settings, lambda n, f: step(f"features: {n}", 0.2 * f))
-    dataset = read_dataset(data_dir, TRAINING_TABLES, validated)
+    digest = dataset_digest(data_dir)  # one hash: matched with the build's, and logged
+    dataset = read_dataset(data_dir, TRAINING_TABLES, validated, digest)
     only = decided(dataset)  # only trades with an outcome teach anything
     if config.settled_share < 1:
         trades = dataset["trades"].loc[only, "trade_date"]
@@ -297,7 +298,7 @@ def train(
                 "features": len(names),
                 "feature_service": FAIL_MODEL_V1,
                 "dataset.dir": str(data_dir.resolve()),
-                "dataset.fingerprint": dataset_fingerprint(data_dir),
+                "dataset.fingerprint": dataset_fingerprint(digest),
                 "tune.trials": len(tuned.trials) if tuned else 0,
                 "sample.settled_share": config.settled_share,
                 "importance.rows": min(config.importance_rows or len(test), len(test)),

@@ -186,12 +186,15 @@ def test_a_validated_dataset_is_read_unchecked_only_while_its_bytes_are_those(
     for validated in (digest, "0" * 64, None):
         with pytest.raises(ContractError, match="must be > 0"):
             read_dataset(small_dir, validated=validated)
+    # the caller's own hash of these bytes is what is matched, in place of one taken here
+    with pytest.raises(ContractError, match="must be > 0"):
+        read_dataset(small_dir, validated=digest, digest=dataset_digest(small_dir))
     # the digest of these very bytes is trusted: the rules are skipped, which is what a
     # build's record spares training (the build validated the bytes it recorded)
-    assert (
-        read_dataset(small_dir, validated=dataset_digest(small_dir))["trades"].loc[0, "quantity"]
-        == trades.loc[0, "quantity"]
-    )
+    now = dataset_digest(small_dir)
+    for given in (None, now):
+        read = read_dataset(small_dir, validated=now, digest=given)
+        assert read["trades"].loc[0, "quantity"] == trades.loc[0, "quantity"]
 
 
 def _recast(path: Path, column: str, typ: pa.DataType) -> None:

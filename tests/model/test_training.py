@@ -14,7 +14,7 @@ import pytest
 
 from core.errors import InvalidInput
 from core.settings import Settings
-from features.data.contract import read_dataset, write_dataset
+from features.data.contract import dataset_digest, read_dataset, write_dataset
 from tests.conftest import TRAINING_SPLIT, Trained, use_settings
 from training.artefacts import GATE_PASSED, GATE_TAG
 from training.model import SAMPLING_SETTINGS, ModelParams
@@ -127,6 +127,16 @@ def test_family_importance_is_logged_and_tells_signal_from_noise(trained: Traine
         assert metrics[f"family_importance.{family}.ALL"] == pytest.approx(value)
     params = client.get_run(trained.result.run_id).data.params
     assert params["importance.rows"] == str(trained.result.sizes["test"])  # the whole window
+
+
+def test_a_run_names_the_bytes_it_trained_on(trained: Trained, training_dir: Path) -> None:
+    params = (
+        mlflow.MlflowClient(trained.settings.tracking_uri)
+        .get_run(trained.result.run_id)
+        .data.params
+    )
+    assert params["dataset.fingerprint"] == dataset_digest(training_dir)[:16]
+    assert params["dataset.dir"] == str(training_dir.resolve())
 
 
 def test_permuting_a_family_that_carries_the_signal_costs_ranking() -> None:

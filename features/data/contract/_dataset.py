@@ -72,7 +72,10 @@ def dataset_digest(directory: Path | str) -> str:
 
 
 def read_dataset(
-    directory: Path | str, tables: Iterable[str] | None = None, validated: str | None = None
+    directory: Path | str,
+    tables: Iterable[str] | None = None,
+    validated: str | None = None,
+    digest: str | None = None,
 ) -> Dataset:
     """Read and validate a dataset directory; raises ContractError listing every violation.
 
@@ -80,11 +83,18 @@ def read_dataset(
     build records the one it read). When the directory's files are still those bytes, the
     contract's rules are not checked again — at a million trades they are a quarter of the
     read — and the tables are read as they always are, each file still refused if it cannot be
-    read as its table."""
+    read as its table.
+
+    ``digest``: the directory's ``dataset_digest`` when the caller has just taken it (one
+    hash of the files then serves the caller and this check; by default it is taken here)."""
     directory = Path(directory)
     names = list(tables) if tables is not None else list(TABLES)
     paths, problems = _locate(directory, names)
-    trusted = validated is not None and not problems and dataset_digest(directory) == validated
+    trusted = (
+        validated is not None
+        and not problems
+        and (digest if digest is not None else dataset_digest(directory)) == validated
+    )
     frames: Dataset = {}
     offsets: dict[str, int | None] = {}
     for name, path in paths.items():
