@@ -22,7 +22,7 @@ demo: $(STAMP)
 	FAILCAST_HOME=$${FAILCAST_HOME:-$(CURDIR)/.failcast} $(BIN)/failcast demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=10
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=10
 
 CODE := core features training serving pipelines tests benchmarks
 

@@ -31,6 +31,25 @@ SMALL_WORLD = SimulationConfig(
 )
 
 
+HEAVY_FIRST = ("e2e", "model", "data", "code")
+"""Test directories in the order their files are handed to the workers (``make test`` runs
+``--dist loadfile --no-loadscope-reorder``): the few files that start services and train
+models first, the many short ones last, where they even out the two workers' ends. xdist's
+own order, by number of tests per file, left the one-test files that run the demo or drive the
+queue page in a browser to the end, where one worker ran them while the other waited."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = REPO / "tests"
+
+    def rank(item: pytest.Item) -> int:
+        inside = item.path.relative_to(tests).parts if item.path.is_relative_to(tests) else ()
+        folder = inside[0] if inside else ""
+        return HEAVY_FIRST.index(folder) if folder in HEAVY_FIRST else len(HEAVY_FIRST)
+
+    items.sort(key=rank)  # stable: each directory's files and tests keep their order
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Every test gets its own project home and no inherited FAILCAST_* variables."""
