@@ -14,7 +14,8 @@ from core.settings import get_settings
 from pipelines.console import console
 from serving.scoring.scorer import Scorer
 from serving.workflow.event_files import read_events
-from serving.workflow.events import Applied, EventProcessor
+from serving.workflow.event_models import Applied
+from serving.workflow.events import EventProcessor
 from serving.workflow.intraday import IntradayBook
 from serving.workflow.store import ExceptionStore
 

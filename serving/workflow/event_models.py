@@ -1,14 +1,15 @@
 """The events ``POST /events`` and ``failcast events ingest`` take: each a row of a contract
 table plus ``kind``, its fields carrying the column's description and rules (a test holds
-them equal to the tables)."""
+them equal to the tables); and ``Applied``, what a batch of them did."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
 from core.lifecycle import EventType
 from core.vocabulary import AssetClass, FailReason, MarketCode, OutcomeStatus
@@ -19,10 +20,12 @@ __all__ = [
     "EVENT_KINDS",
     "KIND_OF_TABLE",
     "AnyEvent",
+    "Applied",
     "Event",
     "InventoryEvent",
     "LifecycleEvent",
     "OutcomeEvent",
+    "RescoredTrade",
     "SsiEvent",
     "digest",
     "event_key",
@@ -108,3 +111,34 @@ def event_key(event: AnyEvent) -> tuple[str, str]:
     """The event's id (given, or its content's digest) and its content's digest."""
     content = digest(event)
     return event.event_id or content, content
+
+
+# what a batch did: the answer of POST /events ----------------------------------------------
+
+
+class RescoredTrade(BaseModel):
+    trade_id: str
+    stage: str
+    fail_probability: float
+    previous_probability: float | None = Field(description="the latest score before the event")
+    risk_tier: str
+    expected_cost: float
+    currency: str
+    scored_at: dt.datetime
+
+
+class Applied(BaseModel):
+    """What a batch of events did."""
+
+    events: dict[str, int] = Field(description="events applied, by kind")
+    duplicates: int = Field(0, description="events received before: nothing is done again")
+    pending: int = Field(
+        0,
+        description="batches of those re-sent events whose effects are still being applied "
+        "(by another process, or after a store comes back)",
+    )
+    pushed: dict[str, int] = Field(description="feature rows pushed online, by view")
+    rescored: list[RescoredTrade] = Field(description="undecided trades scored again")
+    opened: int = Field(description="exceptions opened")
+    updated: int = Field(description="exceptions given a newer score")
+    closed: int = Field(description="exceptions closed (settled, failed, cancelled or safe)")

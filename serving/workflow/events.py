@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 from feast import FeatureStore
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from core.errors import Conflict, ContractError, StoreUnavailable, Violation
 from core.instants import epoch_us, iso
@@ -46,9 +46,11 @@ from serving.scoring.schemas import Trade, TradeScore
 from serving.scoring.scorer import Scorer
 from serving.workflow.event_models import (
     AnyEvent,
+    Applied,
     InventoryEvent,
     LifecycleEvent,
     OutcomeEvent,
+    RescoredTrade,
     SsiEvent,
     event_key,
     events_adapter,
@@ -63,7 +65,7 @@ from serving.workflow.store import (
 )
 from serving.workflow.trades import as_trade, lifecycle_after
 
-__all__ = ["LEASE", "MAX_ATTEMPTS", "Applied", "EventProcessor", "RescoredTrade"]
+__all__ = ["LEASE", "MAX_ATTEMPTS", "EventProcessor"]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T", dt.date, dt.datetime)
@@ -73,34 +75,6 @@ LEASE = dt.timedelta(seconds=60)
 MAX_ATTEMPTS = 3
 """Failed dispatches (for anything but a store down) before an entry is a dead letter."""
 _ACCEPT_ATTEMPTS = 5
-
-
-class RescoredTrade(BaseModel):
-    trade_id: str
-    stage: str
-    fail_probability: float
-    previous_probability: float | None = Field(description="the latest score before the event")
-    risk_tier: str
-    expected_cost: float
-    currency: str
-    scored_at: dt.datetime
-
-
-class Applied(BaseModel):
-    """What a batch of events did."""
-
-    events: dict[str, int] = Field(description="events applied, by kind")
-    duplicates: int = Field(0, description="events received before: nothing is done again")
-    pending: int = Field(
-        0,
-        description="batches of those re-sent events whose effects are still being applied "
-        "(by another process, or after a store comes back)",
-    )
-    pushed: dict[str, int] = Field(description="feature rows pushed online, by view")
-    rescored: list[RescoredTrade] = Field(description="undecided trades scored again")
-    opened: int = Field(description="exceptions opened")
-    updated: int = Field(description="exceptions given a newer score")
-    closed: int = Field(description="exceptions closed (settled, failed, cancelled or safe)")
 
 
 @dataclass
