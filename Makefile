@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.scale
 	$(BIN)/python -m benchmarks.spark
 	$(BIN)/python -m benchmarks.serving
+	$(BIN)/python -m benchmarks.startup --home $${FAILCAST_HOME:-$(CURDIR)/.failcast}
 	$(BIN)/python -m benchmarks.store_writes
 	$(BIN)/python -m benchmarks.backtest
 	$(BIN)/python -m benchmarks.soak
