@@ -68,8 +68,8 @@ class Failcast:
     def __init__(self) -> None:
         # The query engine, the model's libraries and the registry's client are imported
         # here, in the worker that serves, not with the module: the `bentoml serve` process
-        # imports the module only to read the service's definition, and without them it
-        # does so in about a fifth of the time, so the service is up sooner.
+        # imports the module only to read the service's definition, and every start would
+        # otherwise wait on these imports there before any worker began its own.
         from features.reference import Reference
         from features.store import feature_store
         from serving.scoring.vectors import ServingFeatures
