@@ -256,10 +256,12 @@ def test_two_workers_refuse_no_event_of_a_trade_just_scored_and_sigkill_loses_no
     )
     as_of = _as_of(rows)
     feed, lead = _feed(settings), _lead(settings)
-    with running_server(settings) as url:
+    server = start_server(settings)  # one start for both halves: starts are what this costs
+    url = server.url
+    try:
         refused = []
         for n, trade in enumerate(_renamed(rows.head(40), "W")):
-            with httpx.Client(timeout=30, headers=feed) as one:  # a new connection each: any worker
+            with httpx.Client(timeout=30, headers=feed) as one:  # a new connection: any worker
                 one.post(f"{url}/score", json={"trades": [trade], "as_of": as_of})
             with httpx.Client(timeout=30, headers=feed) as other:
                 event = {
@@ -273,13 +275,14 @@ def test_two_workers_refuse_no_event_of_a_trade_just_scored_and_sigkill_loses_no
                 if answer.status_code != 200:
                     refused.append((n, answer.status_code, answer.text[:200]))
         assert refused == [], f"{len(refused)} of 40 events refused: {refused[:3]}"
+    except BaseException:
+        server.stop()
+        raise
 
     acknowledged: list[str] = []
     codes: dict[int, int] = {}
     stop = threading.Event()
     lock = threading.Lock()
-    server = start_server(settings)
-    url = server.url
 
     def load(client_id: int) -> None:
         n = 0
