@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._child import run_child
 from core.runtime import quiet_libraries
 from core.settings import Settings
 from serving.api.server import start_server
 
-REPO = Path(__file__).resolve().parents[1]
 IMPORTS = {
     "the service's definition": "serving.api.service",
     "the serving stack (reference)": "serving.scoring.scorer",
@@ -37,7 +35,7 @@ IMPORTS = {
 
 def _import_seconds(module: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", f"import {module}"], cwd=REPO, check=True)
+    run_child(f"import {module}")
     return time.perf_counter() - start
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO
+
 SERVING_STACK = ("feast", "lightgbm", "mlflow", "shap", "sklearn", "duckdb", "pyarrow.dataset")
 """What only a worker building the service needs: the online store's client and query engine,
 the model, its explainer, the registry."""
