@@ -18,7 +18,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from core.costs import expected_days_late
-from core.memory import release_memory
+from core.memory import heap_frozen, release_memory
 from core.settings import Settings, get_settings
 from core.stages import STAGES
 from features.data.contract import dataset_digest, read_dataset
@@ -166,7 +166,13 @@ def train(
     config: TrainConfig = TrainConfig(),
     step: Step = lambda name, fraction: None,
 ) -> TrainResult:
-    settings = settings or get_settings()
+    """Build the features if they are not built from these bytes, train, evaluate and gate a
+    challenger, and register it (the champion if it passes the gate)."""
+    with heap_frozen():  # the libraries' objects stay out of the stages' collections
+        return _train(data_dir, settings or get_settings(), config, step)
+
+
+def _train(data_dir: Path, settings: Settings, config: TrainConfig, step: Step) -> TrainResult:
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     if config.dask is not None:
