@@ -4,6 +4,7 @@ each run's own. Shared helpers: run a child, and simulate the dataset a benchmar
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -25,10 +26,14 @@ write_dataset(simulate(SimulationConfig(days=int(sys.argv[1]), trades_per_day=in
 """
 
 
-def run_child(code: str, *args: object) -> dict:
-    """Run ``code`` in a fresh interpreter; its last stdout line is a JSON object."""
+def run_child(code: str, *args: object, env: dict[str, str] | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter (``env`` on top of this one's environment); its
+    last stdout line is a JSON object."""
     done = subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=None if env is None else os.environ | env,
     )
     if done.returncode:
         raise RuntimeError(done.stderr[-3000:])

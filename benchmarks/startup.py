@@ -10,14 +10,24 @@ makes the ops systems wait for.
    import of the whole serving stack (the scorer) as the reference;
 2. ``failcast serve``'s service from launch to ``/readyz`` answering 200, on one worker and on
    two (``serving.api.server.start_server``, as the tests and the demo start it).
+
+Each figure twice, the two alternating: with the bytecode ``make`` installs with the packages,
+and compiled from source in every process (Python pointed at an empty bytecode cache and
+told not to write one: a virtualenv installed without compiling, where
+PYTHONDONTWRITEBYTECODE is set).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from unittest.mock import patch
 
 from rich.console import Console
 from rich.table import Table
@@ -33,18 +43,32 @@ IMPORTS = {
 }
 
 
-def _import_seconds(module: str) -> float:
+def _import_seconds(module: str, env: dict[str, str]) -> float:
     start = time.perf_counter()
-    run_child(f"import {module}")
+    run_child(f"import {module}", env=env)
     return time.perf_counter() - start
 
 
-def _ready_seconds(settings: Settings, workers: int) -> float:
+def _ready_seconds(settings: Settings, workers: int, env: dict[str, str]) -> float:
     start = time.perf_counter()
-    server = start_server(settings.model_copy(update={"serve_workers": workers}))
+    with patch.dict(os.environ, env):  # what the service's processes inherit
+        server = start_server(settings.model_copy(update={"serve_workers": workers}))
     ready = time.perf_counter() - start
     server.stop()
     return ready
+
+
+def _alternating(
+    runs: int, measure: Callable[[dict[str, str]], float], source: dict[str, str]
+) -> tuple[list[float], list[float]]:
+    """``runs`` of ``measure`` with the installed bytecode and from source, one after the
+    other: the host's drift falls on both alike."""
+    installed: list[float] = []
+    compiled: list[float] = []
+    for _ in range(runs):
+        installed.append(measure({}))
+        compiled.append(measure(source))
+    return installed, compiled
 
 
 def main() -> None:
@@ -57,19 +81,31 @@ def main() -> None:
     console = Console()
     table = Table(title=f"Start-up, median of {args.runs} runs")
     table.add_column("what")
-    table.add_column("seconds", justify="right")
-    table.add_column("runs", justify="right")
+    table.add_column("bytecode installed (s)", justify="right")
+    table.add_column("compiled from source (s)", justify="right")
+    table.add_column("installed / source", justify="right")
     imports: dict[str, float] = {}
-    for name, module in IMPORTS.items():
-        runs = [_import_seconds(module) for _ in range(args.runs)]
-        imports[name] = statistics.median(runs)
-        table.add_row(f"import {name}", f"{imports[name]:.1f}", _runs(runs))
-    for workers in (1, 2):
-        with console.status(f"starting the service on {workers} worker(s) ..."):
-            runs = [_ready_seconds(settings, workers) for _ in range(args.runs)]
-        table.add_row(
-            f"launch to ready, {workers} worker(s)", f"{statistics.median(runs):.1f}", _runs(runs)
-        )
+    with tempfile.TemporaryDirectory(prefix="no-bytecode-") as empty:
+        source = {"PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"}
+        measures: dict[str, Callable[[dict[str, str]], float]] = {
+            f"import {name}": partial(_import_seconds, module) for name, module in IMPORTS.items()
+        }
+        for workers in (1, 2):
+            measures[f"launch to ready, {workers} worker(s)"] = partial(
+                _ready_seconds, settings, workers
+            )
+        for what, measure in measures.items():
+            with console.status(f"{what} ..."):
+                installed, compiled = _alternating(args.runs, measure, source)
+            ours, theirs = statistics.median(installed), statistics.median(compiled)
+            if what.startswith("import"):
+                imports[what] = ours
+            table.add_row(
+                what,
+                f"{ours:.1f} ({_runs(installed)})",
+                f"{theirs:.1f} ({_runs(compiled)})",
+                f"{ours / theirs:.2f}",
+            )
     console.print(table)
     definition, stack = imports.values()
     ratio = definition / stack
