@@ -22,8 +22,9 @@ costs more than that arithmetic.
 
 from __future__ import annotations
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import lightgbm as lgb
@@ -40,7 +41,6 @@ in cache, and a table read that misses every cache costs more than the arithmeti
 PARALLEL_MIN_ROWS = 64
 """Batches from this many rows are explained on all cores."""
 
-_POOL = threading.Lock()  # numba's default thread pool must not be entered twice at once
 _ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| below it counts as zero
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
 
@@ -309,24 +309,7 @@ def go_right(row: np.ndarray, node: int, nodes: Arrays, cat_of_node: np.ndarray)
     return _numerical_right(x, threshold[node], nan_right[node], zero_band[node])
 
 
-@numba.njit(parallel=True)  # not cached: numba cannot cache its parallel wrappers
-def _contributions(
-    x: np.ndarray,
-    nodes: Arrays,
-    leaves: Arrays,
-    base: float,
-    weights: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    """Exact SHAP values of each row of ``x`` into ``out`` (last column: base value); rows
-    are shared among threads in contiguous chunks."""
-    chunks = min(numba.get_num_threads(), x.shape[0])
-    for c in numba.prange(chunks):
-        first, last = c * x.shape[0] // chunks, (c + 1) * x.shape[0] // chunks
-        _rows(x, nodes, leaves, base, weights, out, first, last)
-
-
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _rows(
     x: np.ndarray,
     nodes: Arrays,
@@ -431,9 +414,24 @@ class TreeExplainer:
             )
         out = np.zeros((x.shape[0], self.n_features + 1))
         args = (x, self._nodes, self._leaves, self.base_value, self._weights, out)
-        if x.shape[0] < PARALLEL_MIN_ROWS:  # waking a thread pool costs more than it saves
-            _rows(*args, 0, x.shape[0])
-        else:
-            with _POOL:
-                _contributions(*args)
+        n = x.shape[0]
+        if n < PARALLEL_MIN_ROWS:  # waking the threads costs more than it saves
+            _rows(*args, 0, n)
+            return out
+        # contiguous chunks of rows, one a thread; ``_rows`` releases the GIL. Threads of
+        # our own rather than numba's ``prange``: a parallel kernel cannot be cached and
+        # compiled for seconds in every process that explained a batch
+        pool, threads = _threads()
+        chunks = min(threads, n)
+        bounds = [(c * n // chunks, (c + 1) * n // chunks) for c in range(chunks)]
+        for done in [pool.submit(_rows, *args, first, last) for first, last in bounds]:
+            done.result()
         return out
+
+
+@cache
+def _threads() -> tuple[ThreadPoolExecutor, int]:
+    """The explainer's threads and how many, one a core numba may use (``NUMBA_NUM_THREADS``),
+    started with the first batch explained."""
+    threads = numba.get_num_threads()
+    return ThreadPoolExecutor(threads, thread_name_prefix="shap"), threads
