@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -14,7 +14,9 @@ from rich.table import Table
 
 from core.settings import get_settings
 from pipelines.console import console, progress_steps
-from pipelines.reports.backtest import Backtest, backtest
+
+if TYPE_CHECKING:
+    from pipelines.reports.backtest import Backtest
 
 __all__ = ["backtest_cmd", "backtest_tables"]
 
@@ -35,6 +37,8 @@ def backtest_cmd(
 ) -> None:
     """Replay trades settling from --from to --to on point-in-time features: fails flagged
     by stage, lead time, and the penalties a daily top-K queue would have caught."""
+    from pipelines.reports.backtest import backtest  # the query engine and the model's stack
+
     with progress_steps("backtest") as step:
         result = backtest(data, start.date(), end.date(), capacity, get_settings(), model, step)
     if as_json:

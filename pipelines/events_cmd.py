@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -12,12 +12,9 @@ from rich.table import Table
 
 from core.settings import get_settings
 from pipelines.console import console
-from serving.scoring.scorer import Scorer
-from serving.workflow.event_files import read_events
-from serving.workflow.event_models import Applied
-from serving.workflow.events import EventProcessor
-from serving.workflow.intraday import IntradayBook
-from serving.workflow.store import ExceptionStore
+
+if TYPE_CHECKING:
+    from serving.workflow.event_models import Applied
 
 __all__ = ["events_app"]
 
@@ -36,6 +33,13 @@ def ingest_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """Push the events' facts online and score the trades they touch again."""
+    # the scoring stack is imported by the command that scores, not with the command line
+    from serving.scoring.scorer import Scorer
+    from serving.workflow.event_files import read_events
+    from serving.workflow.events import EventProcessor
+    from serving.workflow.intraday import IntradayBook
+    from serving.workflow.store import ExceptionStore
+
     settings = get_settings()
     events = read_events(file)
     store = ExceptionStore.from_settings(settings)

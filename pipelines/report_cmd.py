@@ -12,9 +12,6 @@ import typer
 from core.errors import FailcastError, NotFound
 from core.settings import get_settings
 from pipelines.console import console, err_console
-from pipelines.reports.day import day_report, render
-from serving.scoring.scorer import Scorer
-from serving.workflow.store import ExceptionStore
 
 __all__ = ["report_cmd"]
 
@@ -32,6 +29,11 @@ def report_cmd(
 ) -> None:
     """Risk and expected cost by counterparty, instrument, desk and market; causes; the top
     at-risk trades with SHAP waterfalls; how the scores did; the trend week over week."""
+    # the scoring stack is imported by the command that scores, not with the command line
+    from pipelines.reports.day import day_report, render
+    from serving.scoring.scorer import Scorer
+    from serving.workflow.store import ExceptionStore
+
     settings = get_settings()
     try:
         scorer = Scorer.from_settings(settings)
