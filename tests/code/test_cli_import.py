@@ -4,12 +4,7 @@ before any command ran. The commands that train, score or replay import them whe
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
-from tests.code.test_service_import import SERVING_STACK
-from tests.conftest import REPO
+from tests.code.test_service_import import probe
 
 _PROBE = """
 import json, sys
@@ -24,15 +19,7 @@ print(json.dumps({
 
 
 def test_the_command_line_is_read_without_the_serving_stack() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(SERVING_STACK)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found = probe(_PROBE)
     assert found["loaded"] == []
     # and every command is there all the same
     assert found["commands"] == [

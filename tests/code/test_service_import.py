@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 from tests.conftest import REPO
 
@@ -25,16 +26,23 @@ print(json.dumps({
 """
 
 
-def test_the_service_definition_is_read_without_the_serving_stack() -> None:
+def probe(code: str) -> dict[str, Any]:
+    """Run ``code`` in a fresh interpreter given ``SERVING_STACK`` as JSON in ``argv[1]``; its
+    last line of output, read as JSON."""
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(SERVING_STACK)],
+        [sys.executable, "-c", code, json.dumps(SERVING_STACK)],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_the_service_definition_is_read_without_the_serving_stack() -> None:
+    found = probe(_PROBE)
     assert found["loaded"] == []
     # the definition is whole all the same: every route the workers will serve
     assert found["routes"] == ["/events", "/explain", "/model", "/model/refresh", "/score"]
