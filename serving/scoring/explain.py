@@ -22,6 +22,7 @@ costs more than that arithmetic.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -429,9 +430,15 @@ class TreeExplainer:
         return out
 
 
-@cache
 def _threads() -> tuple[ThreadPoolExecutor, int]:
     """The explainer's threads and how many, one a core numba may use (``NUMBA_NUM_THREADS``),
-    started with the first batch explained."""
+    started with the first batch explained. A process forked after that has threads of its
+    own: the parent's do not run in the child, and a pool holding them would never start
+    others."""
+    return _pool(os.getpid())
+
+
+@cache
+def _pool(pid: int) -> tuple[ThreadPoolExecutor, int]:
     threads = numba.get_num_threads()
-    return ThreadPoolExecutor(threads, thread_name_prefix="shap"), threads
+    return ThreadPoolExecutor(threads, thread_name_prefix=f"shap-{pid}"), threads

@@ -4,6 +4,9 @@ one-leaf trees, leaves too deep for a table, batches split across threads."""
 
 from __future__ import annotations
 
+import multiprocessing
+from typing import Any
+
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -96,6 +99,29 @@ def test_a_batch_split_across_threads_equals_rows_one_by_one() -> None:
     batch = explainer.contributions(rows)
     singles = np.vstack([explainer.contributions(rows[i : i + 1]) for i in range(len(rows))])
     np.testing.assert_array_equal(batch, singles)
+
+
+def _explain_in_child(explainer: TreeExplainer, rows: np.ndarray, out: Any) -> None:
+    out.put(explainer.contributions(rows))
+
+
+def test_a_process_forked_after_a_batch_explains_batches_of_its_own() -> None:
+    """The parent's threads do not run in a forked child: the child starts its own."""
+    x, y = _data()
+    explainer = TreeExplainer(_booster(x, y))
+    rows = x[: PARALLEL_MIN_ROWS * 2]
+    batch = explainer.contributions(rows)  # the parent's threads are started
+    fork = multiprocessing.get_context("fork")
+    out = fork.Queue()
+    child = fork.Process(target=_explain_in_child, args=(explainer, rows, out))
+    child.start()
+    try:
+        np.testing.assert_array_equal(out.get(timeout=60), batch)
+    finally:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0
 
 
 def test_refuses_what_it_cannot_explain() -> None:
