@@ -84,7 +84,7 @@ def main() -> None:
     table.add_column("bytecode installed (s)", justify="right")
     table.add_column("compiled from source (s)", justify="right")
     table.add_column("installed / source", justify="right")
-    imports: dict[str, float] = {}
+    medians: dict[str, float] = {}  # what -> the installed bytecode's median
     with tempfile.TemporaryDirectory(prefix="no-bytecode-") as empty:
         source = {"PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"}
         measures: dict[str, Callable[[dict[str, str]], float]] = {
@@ -98,8 +98,7 @@ def main() -> None:
             with console.status(f"{what} ..."):
                 installed, compiled = _alternating(args.runs, measure, source)
             ours, theirs = statistics.median(installed), statistics.median(compiled)
-            if what.startswith("import"):
-                imports[what] = ours
+            medians[what] = ours
             table.add_row(
                 what,
                 f"{ours:.1f} ({_runs(installed)})",
@@ -107,7 +106,7 @@ def main() -> None:
                 f"{ours / theirs:.2f}",
             )
     console.print(table)
-    definition, stack = imports.values()
+    definition, stack = (medians[f"import {name}"] for name in IMPORTS)
     ratio = definition / stack
     console.print(f"the service's definition imports in {ratio:.2f} × the stack's time")
 
